@@ -1,0 +1,1 @@
+"""NASBoard backend: settings, database, REST API and the `nasboard` command line."""

@@ -1,0 +1,81 @@
+"""The contract every search space implements."""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from worker.nas.types import Genome, TaskShape
+
+
+class SpaceOptions(BaseModel):
+    """Options of a space (the fields beside `type` in the spec). Subclassed per space."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchSpace(ABC):
+    """A family of architectures with the operators a strategy needs.
+
+    Genomes are plain JSON. Every genome returned by `sample`, `mutate` and `crossover` is valid:
+    `build` gives a network whose forward pass works for the task's input shape.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[SpaceOptions]] = SpaceOptions
+    description: ClassVar[str] = ""
+
+    def __init__(self, options: SpaceOptions | None = None, task: TaskShape | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+        self.task = task or TaskShape()
+
+    # --- operators -------------------------------------------------------------------------------------
+    @abstractmethod
+    def sample(self, rng: random.Random) -> Genome: ...
+
+    @abstractmethod
+    def mutate(self, genome: Genome, rng: random.Random) -> Genome: ...
+
+    @abstractmethod
+    def crossover(self, a: Genome, b: Genome, rng: random.Random) -> tuple[Genome, Genome]: ...
+
+    # --- identity --------------------------------------------------------------------------------------
+    @abstractmethod
+    def validate(self, genome: Any) -> Genome:
+        """Return the genome in normal form, or raise ValueError naming what is wrong."""
+
+    @abstractmethod
+    def canonical(self, genome: Genome) -> str:
+        """A string equal for functionally identical (isomorphic) networks: the dedup key."""
+
+    # --- encodings for policy-based strategies -----------------------------------------------------------
+    @abstractmethod
+    def decisions(self) -> list[int]:
+        """Cardinalities of a fixed-length sequence of categorical decisions that encodes a genome."""
+
+    @abstractmethod
+    def decode(self, choices: list[int]) -> Genome:
+        """Genome for one choice index per decision (always valid)."""
+
+    @abstractmethod
+    def encode(self, genome: Genome) -> list[int]:
+        """Inverse of `decode` (up to canonical equivalence)."""
+
+    # --- description and cost ------------------------------------------------------------------------
+    @abstractmethod
+    def to_graph(self, genome: Genome) -> dict[str, Any]:
+        """`{"kind": ..., "nodes": [{"id", "label", ...}], "edges": [{"source", "target", "label"}]}`."""
+
+    @abstractmethod
+    def cost(self, genome: Genome) -> dict[str, float]:
+        """Parameters and FLOPs for the task shape, computed without training: `{"params", "flops"}`."""
+
+    def build(self, genome: Genome):  # -> torch.nn.Module; torch imported lazily by implementations
+        raise NotImplementedError(f"space {self.name!r} has no network builder (tabular only)")
+
+    def describe(self, genome: Genome) -> str:
+        """Short human label for tables and charts."""
+        return self.canonical(genome)

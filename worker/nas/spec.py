@@ -1,0 +1,139 @@
+"""The search spec: one document accepted by the REST API, `nasboard search` and `nasboard submit`.
+
+Validated with pydantic so every error names its field (`loc`) and, for choices, the allowed values.
+Space and strategy options are validated against the option model their class declares, so the form
+the dashboard builds and the validation here come from the same schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from worker.nas.registry import SPACES, STRATEGIES, space_class, strategy_class
+
+METRICS = (
+    "val_accuracy",
+    "val_loss",
+    "val_f1",
+    "train_loss",
+    "params",
+    "flops",
+    "latency_ms",
+    "peak_memory_mb",
+)
+Metric = Literal[
+    "val_accuracy", "val_loss", "val_f1", "train_loss", "params", "flops", "latency_ms", "peak_memory_mb"
+]
+DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Typed(BaseModel):
+    """`{type: NAME, ...options}`: options are checked against the named class's Options model."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+    def options_dict(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SpaceSpec(_Typed):
+    type: str = Field("layers", description=f"one of: {', '.join(SPACES)}")
+
+    @model_validator(mode="after")
+    def _check(self) -> SpaceSpec:
+        if self.type not in SPACES:
+            raise ValueError(f"type: unknown space {self.type!r}; allowed: {', '.join(SPACES)}")
+        space_class(self.type).Options.model_validate(self.options_dict())
+        return self
+
+
+class StrategySpec(_Typed):
+    type: str = Field("regularized-evolution", description=f"one of: {', '.join(STRATEGIES)}")
+
+    @model_validator(mode="after")
+    def _check(self) -> StrategySpec:
+        if self.type not in STRATEGIES:
+            raise ValueError(f"type: unknown strategy {self.type!r}; allowed: {', '.join(STRATEGIES)}")
+        strategy_class(self.type).Options.model_validate(self.options_dict())
+        return self
+
+
+class DatasetSpec(_Strict):
+    name: DatasetName = "digits"
+    path: str | None = Field(None, description="directory (IDX, CIFAR batches) or .npz file")
+    validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    train_subset: int | None = Field(None, ge=100, description="use only this many training samples")
+    augment: bool = Field(False, description="random crop / flip / erasing in the final training")
+
+
+class TrainingSpec(_Strict):
+    epochs: int = Field(2, ge=1, le=500)
+    batch_size: int = Field(128, ge=1, le=8192)
+    optimizer: Literal["sgd", "adam", "adamw"] = "adamw"
+    lr: float = Field(3e-3, gt=0, le=10)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0, le=1)
+    schedule: Literal["constant", "cosine", "onecycle"] = "onecycle"
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    early_stopping_patience: int | None = Field(None, ge=1)
+    max_seconds: float | None = Field(None, gt=0, description="time limit per candidate")
+    data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split used")
+
+
+class ObjectiveSpec(_Strict):
+    metric: Metric = "val_accuracy"
+    goal: Literal["maximize", "minimize"] = "maximize"
+    weight: float = Field(1.0, description="weight in a weighted sum (single-objective strategies)")
+    baseline: float | None = Field(None, description="subtract this (e.g. a reference accuracy)")
+
+
+class Constraints(_Strict):
+    max_params: int | None = Field(None, ge=1)
+    max_flops: float | None = Field(None, gt=0)
+    max_latency_ms: float | None = Field(None, gt=0)
+
+
+class Budget(_Strict):
+    max_candidates: int = Field(20, ge=1, le=100_000)
+    max_minutes: float | None = Field(None, gt=0)
+    target: float | None = Field(None, description="stop once a candidate's fitness reaches this")
+
+
+class MultiFidelity(_Strict):
+    type: Literal["none", "successive-halving", "hyperband", "median-stopping"] = "none"
+    min_epochs: int = Field(1, ge=1)
+    eta: int = Field(3, ge=2)
+
+
+class FinalTraining(_Strict):
+    top_k: int = Field(1, ge=0, le=20, description="retrain the best k on train+validation; 0 = skip")
+    epochs: int | None = Field(None, ge=1, description="default: the search's epochs")
+    repeats: int = Field(1, ge=1, le=10, description="seeds per retrained candidate (mean ± std)")
+
+
+class SearchSpec(_Strict):
+    name: str = Field("search", max_length=200)
+    space: SpaceSpec = Field(default_factory=lambda: SpaceSpec(type="layers"))
+    strategy: StrategySpec = Field(default_factory=lambda: StrategySpec(type="regularized-evolution"))
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    objectives: list[ObjectiveSpec] = Field(default_factory=lambda: [ObjectiveSpec()], min_length=1)
+    constraints: Constraints = Field(default_factory=Constraints)
+    budget: Budget = Field(default_factory=Budget)
+    multi_fidelity: MultiFidelity = Field(default_factory=MultiFidelity)
+    final: FinalTraining = Field(default_factory=FinalTraining)
+    parallelism: int = Field(1, ge=1, le=256)
+    seed: int = 0
+    warm_start_from: int | None = Field(None, description="id of an earlier search to seed from")
+    inherit_weights: bool = Field(False, description="start a mutated child from its parent's weights")
+
+
+def parse_spec(data: dict[str, Any]) -> SearchSpec:
+    return SearchSpec.model_validate(data)
