@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each module registers its own sub-commands; a group whose extras are missing fails alone, at use.
-COMMAND_MODULES = ("backend.cli.bench", "backend.cli.search", "backend.cli.service")
+COMMAND_MODULES = ("backend.cli.bench", "backend.cli.search", "backend.cli.service", "backend.cli.client")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,10 +53,14 @@ class Strategy(ABC):
         options: StrategyOptions | None = None,
         seed: int = 0,
         objective: Any = None,
+        free_metrics: Callable[[Genome], dict[str, float]] | None = None,
     ) -> None:
         self.space = space
         self.options = options if options is not None else self.Options()
         self.objective = objective
+        # Metrics known without training (params, FLOPs, a latency measured on an untrained net): a strategy
+        # may call this freely to skip infeasible or dominated genomes; it spends no evaluation budget.
+        self.free_metrics = free_metrics
         self.rng = random.Random(seed)
         self.seen: set[str] = set()  # canonical keys of every genome ever proposed (or seeded)
         self.history: list[tuple[Genome, Result]] = []
