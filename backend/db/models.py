@@ -1,0 +1,101 @@
+"""SQLAlchemy 2 typed models. The schema itself is created only by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SEARCH_STATUSES = ("queued", "running", "paused", "completed", "failed", "cancelled")
+CANDIDATE_STATUSES = ("queued", "training", "done", "failed", "cancelled")
+TERMINAL_SEARCH = frozenset({"completed", "failed", "cancelled"})
+TERMINAL_CANDIDATE = frozenset({"done", "failed", "cancelled"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Search(Base):
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    strategy_state: Mapped[dict[str, Any] | None]
+    # Final training / export results and the budget's stop reason, written when the search ends.
+    summary: Mapped[dict[str, Any] | None]
+    best_candidate_id: Mapped[int | None] = mapped_column(Integer)
+    # `seq` is the change-cursor value of this row's last change; `next_seq` the search's counter.
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    next_seq: Mapped[int] = mapped_column(Integer, default=1)
+
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="search", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+    __table_args__ = (
+        UniqueConstraint("search_id", "canonical", name="uq_candidates_search_canonical"),
+        Index("ix_candidates_search_seq", "search_id", "seq"),
+        Index("ix_candidates_search_status", "search_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    genome: Mapped[dict[str, Any]]
+    canonical: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    fitness: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    origin: Mapped[dict[str, Any] | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    rung: Mapped[int] = mapped_column(Integer, default=0)
+    epochs: Mapped[int | None] = mapped_column(Integer)
+
+    search: Mapped[Search] = relationship(back_populates="candidates")
+    curve: Mapped[list[CurvePoint]] = relationship(
+        order_by="CurvePoint.epoch", cascade="all, delete-orphan", passive_deletes=True
+    )
+    artefacts: Mapped[list[Artefact]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class CurvePoint(Base):
+    __tablename__ = "curve_points"
+    __table_args__ = (UniqueConstraint("candidate_id", "epoch", name="uq_curve_points_candidate_epoch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    epoch: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]]
+
+
+class Artefact(Base):
+    __tablename__ = "artefacts"
+    __table_args__ = (UniqueConstraint("candidate_id", "format", name="uq_artefacts_candidate_format"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    format: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,440 @@
+"""Every database query of the service. Tasks, routes and CLI commands call these; nothing else queries.
+
+Change cursor: each insert/update of a candidate, and each change of a search's status/progress, takes the
+search's next counter value as the row's `seq`. The counter is bumped by an UPDATE on the search row,
+which holds that row's lock until commit (Postgres row lock; SQLite's single writer), so changes commit in
+`seq` order and a poller reading `seq > after` never misses one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from backend.db.models import (
+    CANDIDATE_STATUSES,
+    SEARCH_STATUSES,
+    TERMINAL_CANDIDATE,
+    TERMINAL_SEARCH,
+    Artefact,
+    Candidate,
+    CurvePoint,
+    Search,
+    utcnow,
+)
+
+
+class NotFound(LookupError):
+    """The row asked for does not exist."""
+
+
+class InvalidTransition(ValueError):
+    """A status change that is not allowed from the row's current status."""
+
+
+# --- the change cursor ------------------------------------------------------------------------------------
+def _next_seq(s: Session, search_id: int) -> int:
+    """Bump the search's counter (locking its row until commit) and return the new value."""
+    value = s.execute(
+        update(Search)
+        .where(Search.id == search_id)
+        .values(next_seq=Search.next_seq + 1)
+        .returning(Search.next_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if value is None:
+        raise NotFound(f"search {search_id} not found")
+    return value
+
+
+def lock_search(s: Session, search_id: int) -> Search:
+    """Take the search row's lock for this transaction and return the fresh row."""
+    _next_seq(s, search_id)  # the counter bump is the lock; the spent value just leaves a gap
+    return s.execute(
+        select(Search).where(Search.id == search_id).execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _touch_search(s: Session, search: Search) -> None:
+    search.seq = _next_seq(s, search.id)
+
+
+# --- searches: reads ----------------------------------------------------------------------------------------
+def create_search(s: Session, spec: dict[str, Any], name: str | None = None) -> Search:
+    search = Search(
+        name=name or str(spec.get("name") or "search"), spec=spec, status="queued", seq=1, next_seq=1
+    )
+    s.add(search)
+    s.flush()
+    return search
+
+
+def get_search(s: Session, search_id: int) -> Search:
+    search = s.get(Search, search_id)
+    if search is None:
+        raise NotFound(f"search {search_id} not found")
+    return search
+
+
+def list_searches(
+    s: Session, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[Search], int]:
+    """A page of searches (newest first) and the total matching the filter."""
+    if status is not None and status not in SEARCH_STATUSES:
+        raise ValueError(f"status: {status!r} is not one of {', '.join(SEARCH_STATUSES)}")
+    query = select(Search)
+    count = select(func.count(Search.id))
+    if status is not None:
+        query, count = query.where(Search.status == status), count.where(Search.status == status)
+    rows = s.execute(query.order_by(Search.id.desc()).limit(limit).offset(offset)).scalars().all()
+    return list(rows), int(s.execute(count).scalar_one())
+
+
+def candidate_counts(s: Session, search_id: int) -> dict[str, int]:
+    rows = s.execute(
+        select(Candidate.status, func.count(Candidate.id))
+        .where(Candidate.search_id == search_id)
+        .group_by(Candidate.status)
+    ).all()
+    counts = dict.fromkeys(CANDIDATE_STATUSES, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
+
+
+def search_summary(s: Session, search_id: int) -> dict[str, Any]:
+    """Counts, best candidate and timings (elapsed, a simple rate-based ETA) of one search."""
+    search = get_search(s, search_id)
+    counts = candidate_counts(s, search_id)
+    best = None
+    if search.best_candidate_id is not None:
+        cand = s.get(Candidate, search.best_candidate_id)
+        if cand is not None:
+            best = {"candidate_id": cand.id, "fitness": cand.fitness, "metrics": cand.metrics}
+    started, finished = _aware(search.started_at), _aware(search.finished_at)
+    elapsed = ((finished or utcnow()) - started).total_seconds() if started else None
+    finished_n = counts["done"] + counts["failed"]
+    max_candidates = int((search.spec.get("budget") or {}).get("max_candidates") or 0)
+    eta = None
+    if elapsed and finished_n and search.status == "running" and max_candidates:
+        eta = max(0.0, elapsed / finished_n * (max_candidates - finished_n))
+    return {
+        "n_candidates": sum(counts.values()),
+        "n_done": counts["done"],
+        "n_failed": counts["failed"],
+        "counts": counts,
+        "best": best,
+        "timings": {
+            "created_at": _aware(search.created_at),
+            "started_at": started,
+            "finished_at": finished,
+            "elapsed_seconds": elapsed,
+            "eta_seconds": eta,
+        },
+    }
+
+
+# --- candidates: reads -------------------------------------------------------------------------------------
+def candidates_after(s: Session, search_id: int, after: int, limit: int) -> tuple[list[Candidate], int]:
+    """Candidates changed since the cursor, in change order, and the cursor to pass next time."""
+    rows = list(
+        s.execute(
+            select(Candidate)
+            .where(Candidate.search_id == search_id, Candidate.seq > after)
+            .order_by(Candidate.seq)
+            .limit(limit)
+        ).scalars()
+    )
+    return rows, (rows[-1].seq if rows else after)
+
+
+def changes_since(s: Session, search_id: int, seq: int, limit: int = 500) -> dict[str, Any]:
+    """For SSE polling: the search row if it changed after `seq`, changed candidates, and the new cursor."""
+    search = get_search(s, search_id)
+    candidates, cursor = candidates_after(s, search_id, seq, limit)
+    changed = search if search.seq > seq else None
+    if changed is not None and len(candidates) < limit:
+        cursor = max(cursor, search.seq)
+    return {"search": changed, "candidates": candidates, "next": cursor}
+
+
+def get_candidate(s: Session, candidate_id: int) -> Candidate:
+    cand = s.execute(
+        select(Candidate)
+        .where(Candidate.id == candidate_id)
+        .options(selectinload(Candidate.curve), selectinload(Candidate.artefacts))
+    ).scalar_one_or_none()
+    if cand is None:
+        raise NotFound(f"candidate {candidate_id} not found")
+    return cand
+
+
+def candidate_curve(s: Session, candidate_id: int) -> list[dict[str, Any]]:
+    rows = s.execute(
+        select(CurvePoint).where(CurvePoint.candidate_id == candidate_id).order_by(CurvePoint.epoch)
+    ).scalars()
+    return [{"epoch": p.epoch, **p.metrics} for p in rows]
+
+
+def objectives_of(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(metric, goal) pairs of a stored spec; the spec default when it names none."""
+    objs = spec.get("objectives") or [{"metric": "val_accuracy", "goal": "maximize"}]
+    return [(o.get("metric", "val_accuracy"), o.get("goal", "maximize")) for o in objs]
+
+
+def _dominates(a: list[float], b: list[float]) -> bool:
+    return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
+
+
+def pareto_candidates(s: Session, search_id: int) -> tuple[list[str], list[Candidate], list[Candidate]]:
+    """Objective names, the non-dominated done candidates, and every done candidate with all objectives."""
+    search = get_search(s, search_id)
+    objectives = objectives_of(search.spec)
+    done = s.execute(
+        select(Candidate)
+        .where(Candidate.search_id == search_id, Candidate.status == "done")
+        .order_by(Candidate.id)
+    ).scalars()
+    scored: list[tuple[Candidate, list[float]]] = []
+    for cand in done:
+        values = [cand.metrics.get(metric) for metric, _ in objectives]
+        if any(v is None for v in values):
+            continue
+        scored.append(
+            (cand, [v if goal == "maximize" else -v for v, (_, goal) in zip(values, objectives, strict=True)])
+        )
+    front = [c for c, v in scored if not any(_dominates(w, v) for _, w in scored)]
+    return [metric for metric, _ in objectives], front, [c for c, _ in scored]
+
+
+def artefact_path(s: Session, candidate_id: int, format: str) -> str | None:
+    return s.execute(
+        select(Artefact.path).where(Artefact.candidate_id == candidate_id, Artefact.format == format)
+    ).scalar_one_or_none()
+
+
+def artefact_formats(s: Session, candidate_id: int) -> list[str]:
+    rows = s.execute(
+        select(Artefact.format).where(Artefact.candidate_id == candidate_id).order_by(Artefact.format)
+    )
+    return list(rows.scalars())
+
+
+# --- searches: control -------------------------------------------------------------------------------------
+# Which status a control action leads to, and from which statuses it is allowed.
+_ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "cancel": ("cancelled", frozenset({"queued", "running", "paused"})),
+    "pause": ("paused", frozenset({"queued", "running"})),
+    "resume": ("running", frozenset({"paused"})),
+}
+
+
+def set_search_status(s: Session, search_id: int, action_or_status: str) -> Search:
+    """Apply cancel / pause / resume (or a plain status). Cancelling also cancels queued candidates."""
+    search = lock_search(s, search_id)
+    if action_or_status in _ACTIONS:
+        target, allowed = _ACTIONS[action_or_status]
+        if search.status not in allowed:
+            raise InvalidTransition(
+                f"cannot {action_or_status} a search that is {search.status}; "
+                f"allowed from: {', '.join(sorted(allowed))}"
+            )
+    elif action_or_status in SEARCH_STATUSES:
+        target = action_or_status
+    else:
+        raise ValueError(
+            f"status: {action_or_status!r} is not one of {', '.join([*_ACTIONS, *SEARCH_STATUSES])}"
+        )
+    search.status = target
+    if target == "running" and search.started_at is None:
+        search.started_at = utcnow()
+    if target in TERMINAL_SEARCH:
+        search.finished_at = search.finished_at or utcnow()
+    if target == "cancelled":
+        for cand in s.execute(
+            select(Candidate).where(Candidate.search_id == search_id, Candidate.status == "queued")
+        ).scalars():
+            cand.status, cand.finished_at, cand.seq = "cancelled", utcnow(), _next_seq(s, search_id)
+    _touch_search(s, search)
+    return search
+
+
+def delete_search(s: Session, search_id: int) -> list[str]:
+    """Delete a search with its candidates; return the artefact paths so the caller can remove the files."""
+    get_search(s, search_id)
+    paths = list(
+        s.execute(
+            select(Artefact.path)
+            .join(Candidate, Candidate.id == Artefact.candidate_id)
+            .where(Candidate.search_id == search_id)
+        ).scalars()
+    )
+    cand_ids = select(Candidate.id).where(Candidate.search_id == search_id)
+    s.execute(delete(CurvePoint).where(CurvePoint.candidate_id.in_(cand_ids)))
+    s.execute(delete(Artefact).where(Artefact.candidate_id.in_(cand_ids)))
+    s.execute(delete(Candidate).where(Candidate.search_id == search_id))
+    s.execute(delete(Search).where(Search.id == search_id))
+    return paths
+
+
+# --- write paths used by the coordinator and the local sink -------------------------------------------------
+def start_search(s: Session, search_id: int) -> Search:
+    search = lock_search(s, search_id)
+    if search.status == "queued":
+        search.status, search.started_at = "running", utcnow()
+        _touch_search(s, search)
+    return search
+
+
+def existing_canonicals(s: Session, search_id: int) -> set[str]:
+    return set(s.execute(select(Candidate.canonical).where(Candidate.search_id == search_id)).scalars())
+
+
+def add_candidates(
+    s: Session,
+    search_id: int,
+    items: list[tuple[dict[str, Any], str, dict[str, Any] | None]],
+    *,
+    epochs: int | None = None,
+) -> list[Candidate]:
+    """Store queued candidates `(genome, canonical, origin)`; a canonical key already stored is skipped."""
+    seen = existing_canonicals(s, search_id)
+    added = []
+    for genome, canonical, origin in items:
+        if canonical in seen:
+            continue
+        seen.add(canonical)
+        cand = Candidate(
+            search_id=search_id,
+            seq=_next_seq(s, search_id),
+            genome=genome,
+            canonical=canonical,
+            status="queued",
+            metrics={},
+            origin=origin,
+            epochs=epochs,
+        )
+        s.add(cand)
+        added.append(cand)
+    s.flush()
+    return added
+
+
+def mark_training(s: Session, candidate_id: int, worker: str | None = None) -> bool:
+    """Queued → training. False when the candidate is already finished (a redelivered task does nothing)."""
+    cand = s.get(Candidate, candidate_id, populate_existing=True)
+    if cand is None:
+        raise NotFound(f"candidate {candidate_id} not found")
+    lock_search(s, cand.search_id)
+    s.refresh(cand)
+    if cand.status in TERMINAL_CANDIDATE:
+        return False
+    # A redelivery after a worker died restarts training: drop the dead attempt's curve.
+    s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id))
+    cand.status, cand.worker, cand.started_at = "training", worker, utcnow()
+    cand.seq = _next_seq(s, cand.search_id)
+    return True
+
+
+def add_curve_point(s: Session, candidate_id: int, epoch: int, metrics: dict[str, Any]) -> None:
+    existing = s.execute(
+        select(CurvePoint).where(CurvePoint.candidate_id == candidate_id, CurvePoint.epoch == epoch)
+    ).scalar_one_or_none()
+    if existing is not None:
+        existing.metrics = dict(metrics)
+    else:
+        s.add(CurvePoint(candidate_id=candidate_id, epoch=epoch, metrics=dict(metrics)))
+
+
+def add_artefact(s: Session, candidate_id: int, format: str, path: str, size: int) -> None:
+    row = s.execute(
+        select(Artefact).where(Artefact.candidate_id == candidate_id, Artefact.format == format)
+    ).scalar_one_or_none()
+    if row is None:
+        s.add(Artefact(candidate_id=candidate_id, format=format, path=path, size=size))
+    else:
+        row.path, row.size = path, size
+
+
+def finish_candidate(
+    s: Session,
+    candidate_id: int,
+    status: str,
+    *,
+    fitness: float | None = None,
+    metrics: dict[str, Any] | None = None,
+    error: str | None = None,
+    artefacts: dict[str, tuple[str, int]] | None = None,
+) -> Candidate | None:
+    """Record a candidate's outcome; update the search's best and progress. None if it was already final."""
+    if status not in TERMINAL_CANDIDATE:
+        raise ValueError(f"status: {status!r} is not one of {', '.join(sorted(TERMINAL_CANDIDATE))}")
+    cand = s.get(Candidate, candidate_id)
+    if cand is None:
+        raise NotFound(f"candidate {candidate_id} not found")
+    search = lock_search(s, cand.search_id)
+    s.refresh(cand)
+    if cand.status in TERMINAL_CANDIDATE:
+        return None
+    cand.status, cand.fitness, cand.error, cand.finished_at = status, fitness, error, utcnow()
+    cand.metrics = dict(metrics or {})
+    if cand.started_at is None:
+        cand.started_at = cand.finished_at
+    for fmt, (path, size) in (artefacts or {}).items():
+        add_artefact(s, candidate_id, fmt, path, size)
+    cand.seq = _next_seq(s, search.id)
+    if status == "done" and fitness is not None:
+        best = s.get(Candidate, search.best_candidate_id) if search.best_candidate_id else None
+        if best is None or best.fitness is None or fitness > best.fitness:
+            search.best_candidate_id = cand.id
+    counts = candidate_counts(s, search.id)
+    max_candidates = int((search.spec.get("budget") or {}).get("max_candidates") or 0)
+    if max_candidates:
+        search.progress = min(1.0, (counts["done"] + counts["failed"]) / max_candidates)
+    _touch_search(s, search)
+    return cand
+
+
+def save_strategy_state(s: Session, search_id: int, state: dict[str, Any]) -> None:
+    s.execute(
+        update(Search)
+        .where(Search.id == search_id)
+        .values(strategy_state=state)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def finish_search(
+    s: Session,
+    search_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    summary: dict[str, Any] | None = None,
+) -> Search:
+    """Mark a search completed / failed / cancelled, with its final summary (final training, stop reason)."""
+    if status not in TERMINAL_SEARCH:
+        raise ValueError(f"status: {status!r} is not one of {', '.join(sorted(TERMINAL_SEARCH))}")
+    search = lock_search(s, search_id)
+    if search.status != "cancelled":  # a cancel wins over a completion racing it
+        search.status = status
+    search.error = error if error is not None else search.error
+    search.summary = {**(search.summary or {}), **(summary or {})}
+    search.finished_at = search.finished_at or utcnow()
+    if status == "completed":
+        search.progress = 1.0
+    _touch_search(s, search)
+    return search
+
+
+def update_summary(s: Session, search_id: int, summary: dict[str, Any]) -> None:
+    search = lock_search(s, search_id)
+    search.summary = {**(search.summary or {}), **summary}
+    _touch_search(s, search)

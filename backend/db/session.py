@@ -1,0 +1,78 @@
+"""Engines and sessions for PostgreSQL (production) and SQLite (embedded).
+
+SQLite runs in WAL mode with a busy timeout so several worker processes can share one file. Write
+sessions open with `BEGIN IMMEDIATE` there: a deferred transaction that reads first and writes later can
+fail at once with SQLITE_BUSY when another process committed in between; taking the write lock up front
+makes writers queue behind the busy timeout instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.settings import Settings, get_settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get("sqlite_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _setup_sqlite(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@lru_cache(maxsize=8)
+def _factories(url: str) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    engine = get_engine(url)
+    read = sessionmaker(engine, expire_on_commit=False)
+    write = sessionmaker(engine.execution_options(sqlite_write=True), expire_on_commit=False)
+    return read, write
+
+
+def session_factory(settings: Settings | None = None, *, write: bool = False) -> sessionmaker[Session]:
+    read, wr = _factories((settings or get_settings()).database_url)
+    return wr if write else read
+
+
+@contextmanager
+def session_scope(settings: Settings | None = None, *, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error. Use `write=True` for any write."""
+    with session_factory(settings, write=write)() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

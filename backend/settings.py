@@ -1,0 +1,57 @@
+"""One settings object for the whole service, read from `NASBOARD_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Paths default to the data directory, so `nasboard up --data-dir X` needs nothing else."""
+
+    model_config = SettingsConfigDict(env_prefix="NASBOARD_", extra="ignore")
+
+    data_dir: Path = Path("nasboard-data")
+    database_url: str | None = None
+    broker_url: str | None = None
+    redis_url: str | None = None
+    artefact_dir: Path | None = None
+    dataset_dir: Path | None = None
+    frontend_dir: Path = _REPO_ROOT / "frontend"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Kombu's SQL transport polls its table; the default (1 s) would dominate every dispatch hop.
+    broker_polling_interval: float = 0.1
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'nasboard.db'}"
+        if self.broker_url is None:
+            self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+        if self.redis_url is None and self.broker_url.startswith(("redis://", "rediss://")):
+            self.redis_url = self.broker_url
+        if self.artefact_dir is None:
+            self.artefact_dir = self.data_dir / "artefacts"
+        if self.dataset_dir is None:
+            self.dataset_dir = self.data_dir / "datasets"
+        return self
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("sqla+")
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.artefact_dir, self.dataset_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
