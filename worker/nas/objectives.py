@@ -1,0 +1,172 @@
+"""Fitness from metrics: weighted sums, baselines, hard constraints, Pareto ranking and hypervolume.
+
+Everything is oriented so that bigger is better: a `minimize` objective enters negated. Pareto ranking uses
+DEAP's `sortNondominated`; the hypervolume uses `moocore` (the library DEAP's own hypervolume calls).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+Goal = Literal["maximize", "minimize"]
+# The direction each known metric naturally has; used when an objective names no goal.
+METRIC_GOALS: dict[str, Goal] = {
+    "val_accuracy": "maximize",
+    "val_f1": "maximize",  # macro-F1 on the validation split
+    "val_loss": "minimize",
+    "train_loss": "minimize",
+    "params": "minimize",
+    "flops": "minimize",
+    "latency_ms": "minimize",
+    "peak_memory_mb": "minimize",
+}
+# Hard constraints: constraint name -> the metric it bounds from above.
+CONSTRAINT_METRICS = {"max_params": "params", "max_flops": "flops", "max_latency_ms": "latency_ms"}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One objective: a metric, its direction, its weight in the scalar sum and an optional baseline."""
+
+    metric: str
+    goal: Goal | None = None  # None: the metric's natural direction (METRIC_GOALS), else maximize
+    weight: float = 1.0
+    baseline: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.goal is None:
+            object.__setattr__(self, "goal", METRIC_GOALS.get(self.metric, "maximize"))
+
+    def oriented(self, value: float) -> float:
+        shifted = value - (self.baseline or 0.0)
+        return shifted if self.goal == "maximize" else -shifted
+
+
+class Objective:
+    """Turns a candidate's metrics into a scalar fitness and an objective vector (bigger is better)."""
+
+    def __init__(
+        self,
+        terms: Sequence[Term | tuple[Any, ...]],
+        constraints: Mapping[str, float | None] | None = None,
+    ) -> None:
+        if not terms:
+            raise ValueError("objectives: need at least one (metric, goal, weight, baseline)")
+        self.terms = tuple(t if isinstance(t, Term) else Term(*t) for t in terms)
+        for t in self.terms:
+            if t.goal not in ("maximize", "minimize"):
+                raise ValueError(f"objectives.goal: {t.goal!r} for {t.metric}; allowed: maximize, minimize")
+        self.constraints: dict[str, float] = {}
+        for name, bound in (constraints or {}).items():
+            if name not in CONSTRAINT_METRICS:
+                raise ValueError(f"constraints: unknown {name!r}; allowed: {', '.join(CONSTRAINT_METRICS)}")
+            if bound is not None:
+                self.constraints[name] = float(bound)
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> Objective:
+        # A goal left at its default follows the metric's direction, so `metric: val_loss` minimizes.
+        terms = [
+            Term(o.metric, o.goal if "goal" in o.model_fields_set else None, o.weight, o.baseline)
+            for o in spec.objectives
+        ]
+        return cls(terms, spec.constraints.model_dump())
+
+    @property
+    def names(self) -> list[str]:
+        return [t.metric for t in self.terms]
+
+    @property
+    def multi(self) -> bool:
+        return len(self.terms) > 1
+
+    def feasible(self, metrics: Mapping[str, float]) -> bool:
+        """True when every hard constraint holds; a constraint whose metric is missing cannot hold."""
+        for name, bound in self.constraints.items():
+            value = metrics.get(CONSTRAINT_METRICS[name])
+            if value is None or not math.isfinite(value) or value > bound:
+                return False
+        return True
+
+    def vector(self, metrics: Mapping[str, float]) -> tuple[float, ...] | None:
+        """One entry per objective, unweighted but oriented (and baseline-shifted); None if infeasible."""
+        if not self.feasible(metrics):
+            return None
+        values = []
+        for t in self.terms:
+            v = metrics.get(t.metric)
+            if v is None or not math.isfinite(v):
+                return None
+            values.append(t.oriented(float(v)))
+        return tuple(values)
+
+    def fitness(self, metrics: Mapping[str, float]) -> float | None:
+        """Weighted sum of the oriented objectives; size/latency terms with `minimize` act as penalties."""
+        vec = self.vector(metrics)
+        if vec is None:
+            return None
+        return float(sum(t.weight * v for t, v in zip(self.terms, vec, strict=True)))
+
+
+# --- Pareto tools (all inputs oriented: bigger is better in every coordinate) -----------------------------
+def nondominated_sort(vectors: Sequence[Sequence[float]]) -> list[list[int]]:
+    """Indices grouped into successive Pareto fronts (DEAP's sortNondominated)."""
+    if not vectors:
+        return []
+    from deap import base, tools
+
+    k = len(vectors[0])
+    fitness_cls = type("_Fit", (base.Fitness,), {"weights": (1.0,) * k})
+
+    class _Ind:
+        __slots__ = ("fitness", "index")
+
+        def __init__(self, index: int, values: Sequence[float]) -> None:
+            self.index = index
+            self.fitness = fitness_cls(tuple(values))
+
+    inds = [_Ind(i, v) for i, v in enumerate(vectors)]
+    fronts = tools.sortNondominated(inds, len(inds))
+    return [sorted(ind.index for ind in front) for front in fronts]
+
+
+def pareto_front(vectors: Sequence[Sequence[float]]) -> list[int]:
+    """Indices of the non-dominated vectors (duplicates of a front point are all kept).
+
+    A sweep in decreasing lexicographic order that checks each point against the front found so far:
+    O(n * front) instead of sortNondominated's O(n^2), so whole benchmark tables stay fast.
+    """
+    if len(vectors) == 0:
+        return []
+    arr = np.asarray(vectors, dtype=float)
+    order = np.lexsort(tuple(-arr[:, j] for j in reversed(range(arr.shape[1]))))
+    front: list[int] = []
+    for i in order:
+        p = arr[i]
+        if front:
+            f = arr[front]
+            dominated = np.any(np.all(f >= p, axis=1) & np.any(f > p, axis=1))
+            if dominated:
+                continue
+        front.append(int(i))
+    return sorted(front)
+
+
+def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:
+    """Volume dominated by `points` (maximized coordinates) and bounded below by `reference`.
+
+    Points that do not strictly beat the reference in every coordinate add nothing.
+    """
+    ref = np.asarray(reference, dtype=float)
+    arr = np.asarray(points, dtype=float).reshape(-1, len(ref))
+    arr = arr[np.all(arr > ref, axis=1)]
+    if len(arr) == 0:
+        return 0.0
+    import moocore
+
+    return float(moocore.hypervolume(arr, ref=ref, maximise=True))
