@@ -1,0 +1,1 @@
+"""Candidate evaluation: datasets, training, efficiency metrics, multi-fidelity, final training, export."""

@@ -1,0 +1,240 @@
+"""Datasets as in-memory tensors: seeded train/validation split, test split kept for the final report.
+
+Decoded arrays are cached per process (a worker trains many candidates on the same data). Nothing from
+the user's files is unpickled freely: npz loads with `allow_pickle=False`, CIFAR batches go through a
+restricted unpickler that only rebuilds plain numpy arrays, lists and bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import pickle
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from worker.nas.spec import DatasetSpec
+
+DATASET_NAMES = ("fashion-mnist", "mnist", "digits", "cifar10", "npz")
+SYSTEM_DATA_DIR = Path("/usr/share/datasets")
+_CACHE_SIZE = 4
+# name, path -> (x_train uint8/float NHWC-or-NCHW, y_train, x_test, y_test) as numpy
+_RAW_CACHE: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = (
+    OrderedDict()
+)
+
+
+class DatasetError(ValueError):
+    """A dataset could not be found or read; the message says where we looked and how to fix it."""
+
+
+@dataclass
+class DatasetSplits:
+    name: str
+    x_train: torch.Tensor  # float32, NCHW, normalised
+    y_train: torch.Tensor  # int64
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    n_classes: int
+    input_shape: tuple[int, int, int]
+    mean: list[float]  # per channel, of the raw [0, 1] pixels of the training split
+    std: list[float]
+
+    def train_and_val(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training plus validation samples: what the final training uses."""
+        return torch.cat([self.x_train, self.x_val]), torch.cat([self.y_train, self.y_val])
+
+    def card(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "n_classes": self.n_classes,
+            "input_shape": list(self.input_shape),
+            "normalisation": {"mean": self.mean, "std": self.std, "pixel_scale": "x / 255 for 8-bit images"},
+            "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)},
+        }
+
+
+# --- raw readers ------------------------------------------------------------------------------------------
+def _read_idx(path: Path) -> np.ndarray:
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim  # 16 for images (3 dims), 8 for labels (1 dim)
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for suffix in ("", ".gz"):
+        for sep in ("-", "."):  # train-images-idx3-ubyte and train-images.idx3-ubyte both occur
+            p = folder / f"{stem.replace('-idx', sep + 'idx')}{suffix}"
+            if p.is_file():
+                return p
+    return None
+
+
+def _idx_dirs(name: str, path: str | None, data_dir: str | Path | None) -> list[Path]:
+    dirs: list[Path] = []
+    if path:
+        dirs.append(Path(path).expanduser())
+    for base in (data_dir, os.environ.get("NASBOARD_DATA_DIR")):
+        if base:
+            dirs += [Path(base).expanduser() / name, Path(base).expanduser()]
+    dirs.append(SYSTEM_DATA_DIR / name)
+    return dirs
+
+
+def _load_idx(name: str, path: str | None, data_dir: str | Path | None):
+    tried = _idx_dirs(name, path, data_dir)
+    for folder in tried:
+        files = [_find_idx(folder, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")]
+        tests = [_find_idx(folder, s) for s in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+        if all(files) and all(tests):
+            xtr, ytr = (_read_idx(p) for p in files)  # type: ignore[arg-type]
+            xte, yte = (_read_idx(p) for p in tests)  # type: ignore[arg-type]
+            return xtr[:, None], ytr, xte[:, None], yte
+    hint = "apt-get install dataset-fashion-mnist" if name == "fashion-mnist" else f"download {name}"
+    raise DatasetError(
+        f"dataset.name={name!r}: IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+        f"t10k-*) not found; looked in: {', '.join(str(d) for d in tried)}. Get them with `{hint}`, or put "
+        f"the four IDX files in a directory and name it in dataset.path or NASBOARD_DATA_DIR."
+    )
+
+
+def _load_digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images * (255.0 / 16.0)).astype(np.float32)[:, None]  # 0..16 → 0..255 like 8-bit images
+    y = d.target.astype(np.int64)
+    order = np.random.default_rng(1234).permutation(len(y))  # fixed test split, independent of spec.seed
+    n_test = len(y) // 5
+    te, tr = order[:n_test], order[n_test:]
+    return x[tr], y[tr], x[te], y[te]
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds the CIFAR batch format (dicts, lists, bytes, uint8 arrays) and refuses every other global."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise DatasetError(f"dataset.path: CIFAR batch refers to {module}.{name}, which is not allowed")
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    batch = _ArrayOnlyUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+    if not isinstance(batch, dict):
+        raise DatasetError(f"dataset.path: {path} is not a CIFAR batch (expected a dict)")
+    data, labels = batch.get(b"data"), batch.get(b"labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or labels is None:
+        raise DatasetError(f"dataset.path: {path} lacks uint8 'data' and 'labels'")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+
+
+def _load_cifar10(path: str | None, data_dir: str | Path | None):
+    tried = [Path(p).expanduser() for p in _idx_dirs("cifar10", path, data_dir)]
+    tried += [d / "cifar-10-batches-py" for d in list(tried)]
+    for folder in tried:
+        if (folder / "data_batch_1").is_file() and (folder / "test_batch").is_file():
+            parts = [_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
+            xte, yte = _read_cifar_batch(folder / "test_batch")
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), xte, yte
+    raise DatasetError(
+        "dataset.name='cifar10': python batches (data_batch_1..5, test_batch) not found; looked in: "
+        f"{', '.join(str(d) for d in tried)}. Unpack cifar-10-python.tar.gz there or name it in dataset.path."
+    )
+
+
+def _load_npz(path: str | None):
+    if not path:
+        raise DatasetError(
+            "dataset.path: required for dataset.name='npz' (a .npz with x_train, y_train, ...)"
+        )
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DatasetError(f"dataset.path: {p} does not exist")
+    with np.load(p, allow_pickle=False) as f:
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
+        if missing:
+            raise DatasetError(f"dataset.path: {p} lacks arrays {missing}; found {f.files}")
+        xs = [np.asarray(f[k]) for k in ("x_train", "x_test")]
+        ys = [np.asarray(f[k]).astype(np.int64).reshape(-1) for k in ("y_train", "y_test")]
+    for i, x in enumerate(xs):
+        if x.ndim == 3:  # N, H, W → one channel
+            xs[i] = x[:, None]
+        elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):  # NHWC → NCHW
+            xs[i] = x.transpose(0, 3, 1, 2)
+        elif x.ndim != 4:
+            raise DatasetError(f"dataset.path: x arrays must be N×H×W or N×C×H×W, got shape {x.shape}")
+    return xs[0], ys[0], xs[1], ys[1]
+
+
+def load_raw(name: str, path: str | None = None, data_dir: str | Path | None = None):
+    """Decoded (x_train, y_train, x_test, y_test) numpy arrays, cached per process."""
+    if name not in DATASET_NAMES:
+        raise DatasetError(f"dataset.name: unknown {name!r}; allowed: {', '.join(DATASET_NAMES)}")
+    key = (name, f"{path}|{data_dir}|{os.environ.get('NASBOARD_DATA_DIR', '')}")
+    if key in _RAW_CACHE:
+        _RAW_CACHE.move_to_end(key)
+        return _RAW_CACHE[key]
+    if name in ("fashion-mnist", "mnist"):
+        raw = _load_idx(name, path, data_dir)
+    elif name == "digits":
+        raw = _load_digits()
+    elif name == "cifar10":
+        raw = _load_cifar10(path, data_dir)
+    else:
+        raw = _load_npz(path)
+    _RAW_CACHE[key] = raw
+    while len(_RAW_CACHE) > _CACHE_SIZE:
+        _RAW_CACHE.popitem(last=False)
+    return raw
+
+
+# --- splits -----------------------------------------------------------------------------------------------
+def load_dataset(spec: DatasetSpec, data_dir: str | Path | None = None, seed: int = 0) -> DatasetSplits:
+    """Normalised NCHW float tensors; validation carved from train with `seed` (test never touched)."""
+    xtr, ytr, xte, yte = load_raw(spec.name, spec.path, data_dir)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(ytr))
+    if spec.train_subset is not None:
+        order = order[: spec.train_subset]
+    n_val = max(1, int(round(len(order) * spec.validation_fraction)))
+    val_idx, tr_idx = order[:n_val], order[n_val:]
+    scale = 255.0 if xtr.dtype == np.uint8 or xtr.max() > 1.5 else 1.0
+    x_train = torch.from_numpy(np.ascontiguousarray(xtr[tr_idx], dtype=np.float32)) / scale
+    mean = x_train.mean(dim=(0, 2, 3))
+    std = x_train.std(dim=(0, 2, 3)).clamp_min(1e-6)
+
+    def norm(x: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) / scale
+        return ((t - mean[None, :, None, None]) / std[None, :, None, None]).contiguous()
+
+    n_classes = int(max(ytr.max(), yte.max())) + 1
+    return DatasetSplits(
+        name=spec.name,
+        x_train=(x_train - mean[None, :, None, None]) / std[None, :, None, None],
+        y_train=torch.from_numpy(ytr[tr_idx].astype(np.int64)),
+        x_val=norm(xtr[val_idx]),
+        y_val=torch.from_numpy(ytr[val_idx].astype(np.int64)),
+        x_test=norm(xte),
+        y_test=torch.from_numpy(yte.astype(np.int64)),
+        n_classes=n_classes,
+        input_shape=tuple(int(s) for s in xtr.shape[1:]),  # type: ignore[arg-type]
+        mean=[round(float(m), 6) for m in mean],
+        std=[round(float(s), 6) for s in std],
+    )

@@ -1,0 +1,68 @@
+"""Hand back a trained network: state_dict, TorchScript, ONNX and a JSON model card.
+
+ONNX goes through the TorchScript-based exporter (`dynamo=False`): on this machine it took ~0.1 s for a
+small CNN against ~6 s for the dynamo exporter, with identical onnxruntime outputs, and every space here
+builds plain traceable modules. The batch axis is dynamic so one file serves batch 1 and batch N.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ONNX_OPSET = 17
+
+
+def export_model(
+    model: torch.nn.Module,
+    out_dir: str | Path,
+    *,
+    input_shape: tuple[int, int, int],
+    card: dict[str, Any],
+    stem: str = "model",
+) -> dict[str, str]:
+    """Write `<stem>.pt`, `.ts`, `.onnx` and `.json` into `out_dir`; return {kind: path}."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu").eval()
+    example = torch.zeros(2, *input_shape)
+    paths = {
+        "state_dict": out / f"{stem}.pt",
+        "torchscript": out / f"{stem}.ts",
+        "onnx": out / f"{stem}.onnx",
+        "card": out / f"{stem}.json",
+    }
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, paths["state_dict"])
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # both exporters warn that TorchScript is deprecated
+        torch.jit.trace(model, example).save(str(paths["torchscript"]))
+        torch.onnx.export(
+            model,
+            (example,),
+            str(paths["onnx"]),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    full_card = {
+        **card,
+        "input_shape": list(input_shape),
+        "input": "float32 N×C×H×W, pixels scaled to [0, 1] then (x - mean) / std per channel",
+        "output": "logits N×n_classes (argmax = predicted class)",
+        "files": {k: p.name for k, p in paths.items() if k != "card"},
+        "how_to_load": {
+            "onnxruntime": f"onnxruntime.InferenceSession('{paths['onnx'].name}')"
+            ".run(None, {'input': x})[0]",
+            "torchscript": f"torch.jit.load('{paths['torchscript'].name}')(x)",
+            "state_dict": "space.build(card['genome']).load_state_dict(torch.load('"
+            f"{paths['state_dict'].name}', weights_only=True))",
+        },
+    }
+    paths["card"].write_text(json.dumps(full_card, indent=2, default=float))
+    return {k: str(p) for k, p in paths.items()}
