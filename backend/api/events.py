@@ -1,0 +1,106 @@
+"""Server-Sent Events: a live stream of one search's candidate and status changes.
+
+Each event carries `id: <seq>` (the change cursor), so a client that reconnects with `Last-Event-ID`
+(browsers do it by themselves) gets exactly what it missed. New changes are found by reading the database
+past the cursor; what triggers a read is a Redis pub/sub wake-up when the service has Redis, else a short
+poll. The database stays the source of truth either way, so a lost wake-up only delays an event until the
+next poll, never drops it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
+
+from backend.api import views
+from backend.api.wakeups import Waker, make_waker
+from backend.db import repository
+from backend.db.session import session_factory
+from backend.settings import Settings
+
+router = APIRouter(prefix="/api/searches", tags=["events"])
+
+HEARTBEAT_SECONDS = 15.0
+POLL_SECONDS = 0.1  # embedded (no Redis): how often the database is read
+SAFETY_POLL_SECONDS = 2.0  # with Redis wake-ups: read anyway this often, in case a message was lost
+PAGE = 500
+
+
+def format_event(event: str, seq: int, data: Any) -> str:
+    body = json.dumps(jsonable_encoder(data), separators=(",", ":"))
+    return f"id: {seq}\nevent: {event}\ndata: {body}\n\n"
+
+
+def read_changes(settings: Settings, search_id: int, cursor: int) -> tuple[list[str], int]:
+    """Events past the cursor, in cursor order, and the new cursor (runs in a worker thread)."""
+    with session_factory(settings)() as session:
+        changes = repository.changes_since(session, search_id, cursor, limit=PAGE)
+        search = changes["search"]
+        out: list[tuple[int, str]] = []
+        space = views.space_for(search.spec) if changes["candidates"] else None
+        for cand in changes["candidates"]:
+            out.append((cand.seq, format_event("candidate", cand.seq, views.candidate_summary(cand, space))))
+        if search is not None:
+            detail = views.search_detail(search, repository.search_summary(session, search_id))
+            detail.pop("spec", None)
+            out.append((search.seq, format_event("search", search.seq, detail)))
+    out.sort(key=lambda pair: pair[0])
+    return [text for _, text in out], int(changes["next"])
+
+
+async def event_stream(
+    request: Request, settings: Settings, search_id: int, cursor: int, waker: Waker
+) -> AsyncIterator[str]:
+    last_sent = time.monotonic()
+    yield "retry: 1000\n\n"  # reconnect quickly; the cursor makes a reconnect lossless
+    async with waker:
+        while not await request.is_disconnected():
+            events, cursor = await anyio.to_thread.run_sync(read_changes, settings, search_id, cursor)
+            for text in events:
+                yield text
+            if events:
+                last_sent = time.monotonic()
+                if len(events) >= PAGE:
+                    continue  # a backlog: keep draining before waiting
+            elif time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
+                yield ": heartbeat\n\n"
+                last_sent = time.monotonic()
+            await waker.wait(min(HEARTBEAT_SECONDS, waker.poll_seconds))
+
+
+@router.get(
+    "/{search_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "candidate and search events"}},
+)
+async def search_events(
+    search_id: int,
+    request: Request,
+    after: Annotated[int | None, Query(ge=0, description="start after this cursor (default 0: all)")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """`candidate` events (data: a candidate summary) and `search` events (data: the search's detail
+    without its spec), each with `id: <seq>`. Resume with the `Last-Event-ID` header or `?after=`."""
+    settings: Settings = request.app.state.settings
+
+    def check() -> None:
+        with session_factory(settings)() as session:
+            repository.get_search(session, search_id)  # 404 before the stream starts
+
+    await anyio.to_thread.run_sync(check)
+    cursor = after or 0
+    if last_event_id and last_event_id.strip().isdigit():
+        cursor = int(last_event_id.strip())
+    waker = make_waker(settings, search_id, POLL_SECONDS, SAFETY_POLL_SECONDS)
+    return StreamingResponse(
+        event_stream(request, settings, search_id, cursor, waker),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,169 @@
+"""Pydantic response models: the OpenAPI document generated from them is the client contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="dotted path of the offending field, e.g. `strategy.population`")
+    message: str
+    allowed: list[Any] | None = Field(None, description="the allowed values, when the field is a choice")
+
+
+class ValidationErrorBody(BaseModel):
+    detail: list[FieldError]
+
+
+class Message(BaseModel):
+    detail: str
+
+
+class SearchCreated(BaseModel):
+    id: int
+    status: str
+
+
+class SearchStatus(BaseModel):
+    id: int
+    status: str
+
+
+class Best(BaseModel):
+    candidate_id: int
+    fitness: float | None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchListItem(BaseModel):
+    id: int
+    name: str
+    status: str
+    progress: float
+    space: str | None = None
+    strategy: str | None = None
+    dataset: str | None = None
+    best_fitness: float | None = None
+    best_candidate_id: int | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class SearchList(BaseModel):
+    items: list[SearchListItem]
+    total: int
+
+
+class SearchDetail(BaseModel):
+    id: int
+    name: str
+    spec: dict[str, Any]
+    status: str
+    progress: float
+    n_candidates: int
+    n_done: int
+    n_failed: int
+    best: Best | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    elapsed_seconds: float | None = None
+    eta_seconds: float | None = None
+    error: str | None = None
+    seq: int = 0
+
+
+class CandidateSummary(BaseModel):
+    id: int
+    seq: int
+    status: str
+    genome: dict[str, Any]
+    fitness: float | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    origin: dict[str, Any] | None = None
+    label: str | None = None
+
+
+class CandidatePage(BaseModel):
+    items: list[CandidateSummary]
+    next_after: int = Field(description="pass as `after` on the next call to get only what changed since")
+
+
+class CurvePoint(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    epoch: int
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    val_f1: float | None = None
+    seconds: float | None = None
+
+
+class Graph(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kind: str
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+
+
+class CandidateDetail(BaseModel):
+    id: int
+    search_id: int
+    seq: int
+    status: str
+    genome: dict[str, Any]
+    label: str | None = None
+    graph: Graph | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    fitness: float | None = None
+    curve: list[CurvePoint] = Field(default_factory=list)
+    error: str | None = None
+    origin: dict[str, Any] | None = None
+    worker: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    artefacts: list[str] = Field(default_factory=list, description="formats available for download")
+
+
+class Pareto(BaseModel):
+    objectives: list[str]
+    items: list[CandidateSummary] = Field(description="candidates on the first non-dominated front")
+    all: list[CandidateSummary] = Field(description="every finished candidate, for the background cloud")
+
+
+class StrategyStats(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    strategy: str
+    steps: list[dict[str, Any]] = Field(
+        default_factory=list, description="per controller step: reward, baseline, entropy when recorded"
+    )
+
+
+class PluginInfo(BaseModel):
+    name: str
+    description: str = ""
+    available: bool = True
+    error: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="JSON schema of the Options model")
+    defaults: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetInfo(BaseModel):
+    name: str
+    available: bool
+    where: str | None = None
+    note: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    version: str

@@ -1,0 +1,166 @@
+"""Searches: submit, list, inspect, page through candidates, Pareto front, control, clone, delete."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy.orm import Session
+
+from backend.api import views
+from backend.api.deps import DispatcherDep, ReadSession, WriteSession
+from backend.api.schemas import (
+    CandidatePage,
+    Pareto,
+    SearchCreated,
+    SearchDetail,
+    SearchList,
+    SearchStatus,
+    StrategyStats,
+    ValidationErrorBody,
+)
+from backend.db import repository
+from backend.db.models import SEARCH_STATUSES, Candidate
+from worker.nas.spec import SearchSpec
+
+router = APIRouter(prefix="/api/searches", tags=["searches"])
+log = logging.getLogger(__name__)
+
+SearchStatusName = Literal["queued", "running", "paused", "completed", "failed", "cancelled"]
+assert set(SearchStatusName.__args__) == set(SEARCH_STATUSES)  # type: ignore[attr-defined]
+INVALID = {422: {"model": ValidationErrorBody, "description": "the field, its problem and allowed values"}}
+
+
+def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], name: str) -> SearchCreated:
+    search = repository.create_search(session, spec, name)
+    session.commit()
+    try:
+        dispatcher.start(search.id)
+    except Exception as exc:  # the search is stored; say so and mark it failed rather than leave it queued
+        log.exception("could not enqueue search %s", search.id)
+        repository.finish_search(session, search.id, "failed", error=f"could not enqueue: {exc}")
+        session.commit()
+        raise HTTPException(503, f"search {search.id} stored but the queue is unreachable: {exc}") from exc
+    return SearchCreated(id=search.id, status=search.status)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SearchCreated, responses=INVALID)
+def create_search(spec: SearchSpec, session: WriteSession, dispatcher: DispatcherDep) -> SearchCreated:
+    return _submit(session, dispatcher, spec.model_dump(mode="json"), spec.name)
+
+
+@router.get("", response_model=SearchList)
+def list_searches(
+    session: ReadSession,
+    status: SearchStatusName | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    rows, total = repository.list_searches(session, status=status, limit=limit, offset=offset)
+    best_ids = [r.best_candidate_id for r in rows if r.best_candidate_id is not None]
+    best = (
+        {c.id: c.fitness for c in session.query(Candidate).filter(Candidate.id.in_(best_ids))}
+        if best_ids
+        else {}
+    )
+    items = [views.search_list_item(r, best.get(r.best_candidate_id)) for r in rows]
+    return {"items": items, "total": total}
+
+
+@router.get("/{search_id}", response_model=SearchDetail)
+def get_search(search_id: int, session: ReadSession) -> dict[str, Any]:
+    summary = repository.search_summary(session, search_id)
+    return views.search_detail(repository.get_search(session, search_id), summary)
+
+
+@router.get("/{search_id}/candidates", response_model=CandidatePage)
+def candidates_page(
+    search_id: int,
+    session: ReadSession,
+    after: Annotated[int, Query(ge=0, description="cursor: the `next_after` of the previous call")] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    search = repository.get_search(session, search_id)
+    rows, next_after = repository.candidates_after(session, search_id, after, limit)
+    space = views.space_for(search.spec)
+    return {"items": [views.candidate_summary(c, space) for c in rows], "next_after": next_after}
+
+
+@router.get("/{search_id}/pareto", response_model=Pareto)
+def pareto(search_id: int, session: ReadSession) -> dict[str, Any]:
+    objectives, front, everything = repository.pareto_candidates(session, search_id)
+    space = views.space_for(repository.get_search(session, search_id).spec)
+    return {
+        "objectives": objectives,
+        "items": [views.candidate_summary(c, space) for c in front],
+        "all": [views.candidate_summary(c, space) for c in everything],
+    }
+
+
+@router.get("/{search_id}/strategy", response_model=StrategyStats)
+def strategy_stats(search_id: int, session: ReadSession) -> dict[str, Any]:
+    """What the strategy recorded about itself: a policy-gradient controller's per-step reward,
+    baseline and entropy live under `extra.steps` of its state; scalar extras come along as they are."""
+    search = repository.get_search(session, search_id)
+    state = search.strategy_state or {}
+    extra = state.get("extra") or {}
+    scalars = {k: v for k, v in extra.items() if isinstance(v, int | float | str | bool)}
+    steps = extra.get("steps") if isinstance(extra.get("steps"), list) else []
+    return {
+        "strategy": (search.spec.get("strategy") or {}).get("type", ""),
+        "steps": steps,
+        "n_told": len(state.get("history") or []),
+        **scalars,
+    }
+
+
+def _control(search_id: int, action: str, session: Session, dispatcher: DispatcherDep) -> SearchStatus:
+    search = repository.set_search_status(session, search_id, action)
+    session.commit()
+    dispatcher.control(search_id, action)
+    return SearchStatus(id=search.id, status=search.status)
+
+
+@router.post(
+    "/{search_id}/cancel", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
+)
+def cancel(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
+    return _control(search_id, "cancel", session, dispatcher)
+
+
+@router.post(
+    "/{search_id}/pause", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
+)
+def pause(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
+    return _control(search_id, "pause", session, dispatcher)
+
+
+@router.post(
+    "/{search_id}/resume", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
+)
+def resume(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
+    return _control(search_id, "resume", session, dispatcher)
+
+
+@router.post("/{search_id}/clone", status_code=status.HTTP_201_CREATED, response_model=SearchCreated)
+def clone(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchCreated:
+    """A fresh search with the same spec (re-validated: plugins may have changed since)."""
+    original = repository.get_search(session, search_id)
+    spec = SearchSpec.model_validate(original.spec)
+    name = f"{original.name} (clone of #{original.id})"[:200]
+    return _submit(session, dispatcher, {**spec.model_dump(mode="json"), "name": name}, name)
+
+
+@router.delete("/{search_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_search(search_id: int, session: WriteSession) -> Response:
+    """Delete the search, its candidates and their artefact files. A running search is cancelled first."""
+    search = repository.get_search(session, search_id)
+    if search.status in ("queued", "running", "paused"):
+        repository.set_search_status(session, search_id, "cancel")
+    paths = repository.delete_search(session, search_id)
+    session.commit()
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

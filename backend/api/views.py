@@ -1,0 +1,112 @@
+"""Turn stored rows into response dicts; builds the search space (lazily, cached) for labels and graphs.
+
+Serialising is on the hot path of every poll, so summaries are plain dicts validated once by FastAPI's
+response model rather than ORM objects walked twice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from backend.db.models import Candidate, Search
+
+# Input shape per dataset, so layer-space diagrams show the real tensor shapes (npz: shape unknown here).
+DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
+    "fashion-mnist": (1, 28, 28),
+    "mnist": (1, 28, 28),
+    "digits": (1, 8, 8),
+    "cifar10": (3, 32, 32),
+}
+
+
+def utc(ts: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC, so say so in the JSON."""
+    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=64)
+def _space(space_json: str, dataset: str) -> Any:
+    from worker.nas.registry import space_class
+    from worker.nas.types import TaskShape
+
+    section = json.loads(space_json)
+    cls = space_class(section.pop("type", "layers"))
+    task = TaskShape(input_shape=DATASET_SHAPES.get(dataset, (1, 28, 28)))
+    return cls(cls.Options.model_validate(section), task)
+
+
+def space_for(spec: dict[str, Any]) -> Any | None:
+    """The search's space object, or None when its plugin cannot be loaded in this process."""
+    try:
+        dataset = str((spec.get("dataset") or {}).get("name", "digits"))
+        return _space(json.dumps(spec.get("space") or {"type": "layers"}, sort_keys=True), dataset)
+    except Exception:
+        return None
+
+
+def label_of(space: Any | None, cand: Candidate) -> str:
+    if space is not None:
+        try:
+            return str(space.describe(cand.genome))
+        except Exception:
+            pass
+    return cand.canonical
+
+
+def candidate_summary(cand: Candidate, space: Any | None) -> dict[str, Any]:
+    return {
+        "id": cand.id,
+        "seq": cand.seq,
+        "status": cand.status,
+        "genome": cand.genome,
+        "fitness": cand.fitness,
+        "metrics": cand.metrics or {},
+        "error": cand.error,
+        "created_at": utc(cand.created_at),
+        "finished_at": utc(cand.finished_at),
+        "origin": cand.origin,
+        "label": label_of(space, cand),
+    }
+
+
+def search_list_item(search: Search, best_fitness: float | None) -> dict[str, Any]:
+    spec = search.spec or {}
+    return {
+        "id": search.id,
+        "name": search.name,
+        "status": search.status,
+        "progress": search.progress or 0.0,
+        "space": (spec.get("space") or {}).get("type"),
+        "strategy": (spec.get("strategy") or {}).get("type"),
+        "dataset": (spec.get("dataset") or {}).get("name"),
+        "best_fitness": best_fitness,
+        "best_candidate_id": search.best_candidate_id,
+        "created_at": utc(search.created_at),
+        "started_at": utc(search.started_at),
+        "finished_at": utc(search.finished_at),
+    }
+
+
+def search_detail(search: Search, summary: dict[str, Any]) -> dict[str, Any]:
+    timings = summary.get("timings") or {}
+    return {
+        "id": search.id,
+        "name": search.name,
+        "spec": search.spec,
+        "status": search.status,
+        "progress": search.progress or 0.0,
+        "n_candidates": summary["n_candidates"],
+        "n_done": summary["n_done"],
+        "n_failed": summary["n_failed"],
+        "best": summary.get("best"),
+        "created_at": utc(timings.get("created_at") or search.created_at),
+        "started_at": utc(timings.get("started_at") or search.started_at),
+        "finished_at": utc(timings.get("finished_at") or search.finished_at),
+        "elapsed_seconds": timings.get("elapsed_seconds"),
+        "eta_seconds": timings.get("eta_seconds"),
+        "error": search.error,
+        "seq": search.seq,
+    }

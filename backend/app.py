@@ -1,0 +1,51 @@
+"""The FastAPI application factory: `uvicorn --factory backend.app:create_app`.
+
+Nothing heavy is imported here (no torch, no Celery): the engine's registry loads plugins lazily, and the
+Celery dispatcher imports `worker.tasks` on first use, so the API starts in well under a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from backend.api import candidates, events, health, meta, pages, searches
+from backend.api.deps import CeleryDispatcher, Dispatcher
+from backend.api.validation import request_errors
+from backend.db import repository
+from backend.settings import Settings, get_settings
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    detail = request_errors(exc.errors(), exc.body)
+    return JSONResponse({"detail": [d.model_dump() for d in detail]}, status_code=422)
+
+
+def _status(code: int):  # type: ignore[no-untyped-def]
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
+
+
+def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="NASBoard",
+        version=health.VERSION,
+        description="Neural architecture search as a service: submit searches, follow candidates live.",
+    )
+    app.state.settings = settings
+    app.state.dispatcher = dispatcher or CeleryDispatcher()
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(repository.NotFound, _status(404))
+    app.add_exception_handler(repository.InvalidTransition, _status(409))
+    for module in (searches, candidates, events, meta, health, pages):
+        app.include_router(module.router)
+    # Mounted last so the explicit routes above (the local plotly bundle) win over the directory.
+    app.mount("/static", StaticFiles(directory=Path(settings.frontend_dir), check_dir=False), name="static")
+    return app
