@@ -353,6 +353,14 @@ def add_curve_point(s: Session, candidate_id: int, epoch: int, metrics: dict[str
         s.add(CurvePoint(candidate_id=candidate_id, epoch=epoch, metrics=dict(metrics)))
 
 
+def touch_candidate(s: Session, candidate_id: int) -> None:
+    """Give a candidate a new change-cursor value (a curve point arrived), so pollers fetch it again."""
+    cand = s.get(Candidate, candidate_id)
+    if cand is None:
+        raise NotFound(f"candidate {candidate_id} not found")
+    cand.seq = _next_seq(s, cand.search_id)
+
+
 def add_artefact(s: Session, candidate_id: int, format: str, path: str, size: int) -> None:
     row = s.execute(
         select(Artefact).where(Artefact.candidate_id == candidate_id, Artefact.format == format)
@@ -438,3 +446,24 @@ def update_summary(s: Session, search_id: int, summary: dict[str, Any]) -> None:
     search = lock_search(s, search_id)
     search.summary = {**(search.summary or {}), **summary}
     _touch_search(s, search)
+
+
+# --- reads for the API ---
+def count_searches_by_status(s: Session) -> dict[str, int]:
+    rows = s.execute(select(Search.status, func.count(Search.id)).group_by(Search.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def count_candidates_by_status(s: Session) -> dict[str, int]:
+    rows = s.execute(select(Candidate.status, func.count(Candidate.id)).group_by(Candidate.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def candidate_durations(s: Session) -> list[float]:
+    """Seconds from start to finish of every finished candidate (for the /metrics histogram)."""
+    rows = s.execute(
+        select(Candidate.started_at, Candidate.finished_at).where(
+            Candidate.started_at.is_not(None), Candidate.finished_at.is_not(None)
+        )
+    ).all()
+    return [max(0.0, (end - start).total_seconds()) for start, end in rows]

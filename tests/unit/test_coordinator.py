@@ -1,0 +1,220 @@
+"""The coordinator's steps with an in-memory dispatcher and a closed-form evaluator (no broker, no torch)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from backend.db import repository as repo
+from backend.db.migrate import upgrade_to_head
+from backend.db.session import session_scope
+from backend.settings import Settings
+from worker import coordinator
+from worker.nas.objectives import Objective
+from worker.nas.types import Result
+
+
+class QueueDispatcher:
+    """Records dispatched work in FIFO order; `drain` runs it like a single worker would."""
+
+    def __init__(self) -> None:
+        self.pending: deque[tuple[str, int]] = deque()
+        self.log: list[tuple[str, int]] = []
+
+    def train(self, candidate_id: int) -> None:
+        self.pending.append(("train", candidate_id))
+
+    def advance(self, search_id: int) -> None:
+        self.pending.append(("advance", search_id))
+
+    def finalize(self, search_id: int) -> None:
+        self.pending.append(("finalize", search_id))
+
+
+class ToyEvaluator:
+    """Fitness from a hash of the genome; every genome whose hash is divisible by 3 'diverges' (NaN)."""
+
+    calls: list[dict[str, Any]] = []
+
+    def __init__(self, spec: Any, space: Any, settings: Settings) -> None:
+        self.objective = Objective.from_spec(spec)
+
+    def evaluate(self, genome: dict[str, Any], report: Any) -> Result:
+        ToyEvaluator.calls.append(genome)
+        h = int(hashlib.sha256(repr(sorted(genome.items())).encode()).hexdigest(), 16)
+        if h % 3 == 0:
+            report(1, {"train_loss": float("nan")})
+            return Result(status="failed", error="training loss became NaN at epoch 1")
+        acc = (h % 1000) / 1000
+        for epoch in (1, 2):
+            report(epoch, {"train_loss": 1.0 / epoch, "val_accuracy": acc * epoch / 2})
+        metrics = {"val_accuracy": acc, "params": 1000.0}
+        return Result(status="done", fitness=self.objective.fitness(metrics), metrics=metrics)
+
+
+def toy_finalizer(spec: Any, space: Any, best: list[Any], settings: Settings) -> tuple[dict, dict]:
+    return {"final": [{"candidate_id": best[0].id, "test_accuracy": 0.5}]}, {}
+
+
+def drain(d: QueueDispatcher, settings: Settings, limit: int = 500) -> None:
+    for _ in range(limit):
+        if not d.pending:
+            return
+        kind, ident = d.pending.popleft()
+        d.log.append((kind, ident))
+        if kind == "train":
+            coordinator.train_candidate(ident, d, ToyEvaluator, settings)
+        elif kind == "advance":
+            coordinator.advance_search(ident, d, settings)
+        else:
+            coordinator.finalize_search(ident, toy_finalizer, settings)
+    raise AssertionError("work never ran out")
+
+
+@pytest.fixture()
+def settings(tmp_path: Any) -> Iterator[Settings]:
+    s = Settings(data_dir=tmp_path, broker_url="memory://")
+    upgrade_to_head(s)
+    yield s
+
+
+def _submit(settings: Settings, **overrides: Any) -> int:
+    spec = {
+        "name": "toy",
+        "space": {"type": "nb201"},
+        "strategy": {"type": "random"},
+        "budget": {"max_candidates": 8},
+        "parallelism": 3,
+        **overrides,
+    }
+    with session_scope(settings, write=True) as s:
+        return repo.create_search(s, spec, "toy").id
+
+
+def test_search_runs_to_completion_with_failed_candidates_recorded(settings: Settings) -> None:
+    search_id = _submit(settings)
+    d = QueueDispatcher()
+    first = coordinator.advance_search(search_id, d, settings, kick=True)
+    assert len(first["dispatched"]) == 3  # parallelism fills the in-flight slots
+    drain(d, settings)
+    with session_scope(settings) as s:
+        search = repo.get_search(s, search_id)
+        cands, _ = repo.candidates_after(s, search_id, 0, 100)
+        summary = repo.search_summary(s, search_id)
+        assert search.status == "completed" and search.progress == 1.0
+        assert len(cands) == 8 and {c.status for c in cands} <= {"done", "failed"}
+        failed = [c for c in cands if c.status == "failed"]
+        assert all("NaN" in c.error for c in failed)
+        assert summary["n_done"] + summary["n_failed"] == 8
+        best = max((c for c in cands if c.status == "done"), key=lambda c: c.fitness)
+        assert summary["best"]["candidate_id"] == best.id
+        assert all(repo.candidate_curve(s, c.id) for c in cands)
+        assert search.summary["stop_reason"] == "max_candidates"
+        assert search.summary["final"][0]["candidate_id"] == best.id
+        assert len(search.strategy_state["told_ids"]) == 8
+    assert [k for k, _ in d.log].count("finalize") == 1
+
+
+def test_in_flight_never_exceeds_parallelism(settings: Settings) -> None:
+    search_id = _submit(settings, parallelism=2)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    peak = 0
+    while d.pending:
+        with session_scope(settings) as s:
+            counts = repo.candidate_counts(s, search_id)
+        peak = max(peak, counts["queued"] + counts["training"])
+        kind, ident = d.pending.popleft()
+        if kind == "train":
+            coordinator.train_candidate(ident, d, ToyEvaluator, settings)
+        elif kind == "advance":
+            coordinator.advance_search(ident, d, settings)
+        else:
+            coordinator.finalize_search(ident, toy_finalizer, settings)
+    assert peak == 2
+
+
+def test_redelivered_train_task_of_finished_candidate_does_nothing(settings: Settings) -> None:
+    search_id = _submit(settings, budget={"max_candidates": 2})
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    _, cid = d.pending[0]
+    drain(d, settings)
+    before = len(ToyEvaluator.calls)
+    assert coordinator.train_candidate(cid, d, ToyEvaluator, settings) == "already-finished"
+    assert len(ToyEvaluator.calls) == before and not d.pending
+
+
+def test_cancel_stops_dispatch_and_marks_queued_candidates_cancelled(settings: Settings) -> None:
+    search_id = _submit(settings)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    with session_scope(settings, write=True) as s:
+        repo.set_search_status(s, search_id, "cancel")
+    drain(d, settings)
+    with session_scope(settings) as s:
+        cands, _ = repo.candidates_after(s, search_id, 0, 100)
+        assert {c.status for c in cands} == {"cancelled"} and len(cands) == 3
+        assert repo.get_search(s, search_id).status == "cancelled"
+    assert [k for k, _ in d.log].count("finalize") == 0
+
+
+def test_pause_holds_queued_work_and_resume_redispatches_it(settings: Settings) -> None:
+    search_id = _submit(settings, budget={"max_candidates": 4}, parallelism=2)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    with session_scope(settings, write=True) as s:
+        repo.set_search_status(s, search_id, "pause")
+    drain(d, settings)
+    with session_scope(settings) as s:
+        assert repo.candidate_counts(s, search_id)["queued"] == 2
+        repo_status = repo.get_search(s, search_id).status
+    assert repo_status == "paused"
+    with session_scope(settings, write=True) as s:
+        repo.set_search_status(s, search_id, "resume")
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    drain(d, settings)
+    with session_scope(settings) as s:
+        assert repo.get_search(s, search_id).status == "completed"
+        assert repo.search_summary(s, search_id)["n_candidates"] == 4
+
+
+def test_target_fitness_stops_the_search_early(settings: Settings) -> None:
+    search_id = _submit(settings, budget={"max_candidates": 50, "target": 0.0}, parallelism=1)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    drain(d, settings)
+    with session_scope(settings) as s:
+        search = repo.get_search(s, search_id)
+        assert search.status == "completed" and search.summary["stop_reason"] == "target"
+        assert repo.search_summary(s, search_id)["n_candidates"] < 50
+
+
+def test_evaluator_exception_is_recorded_as_failed_candidate(settings: Settings) -> None:
+    class Exploding:
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        def evaluate(self, genome: Any, report: Any) -> Result:
+            raise RuntimeError("CUDA out of memory")
+
+    search_id = _submit(settings, budget={"max_candidates": 2}, parallelism=2)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    while d.pending:
+        kind, ident = d.pending.popleft()
+        if kind == "train":
+            coordinator.train_candidate(ident, d, Exploding, settings)
+        elif kind == "advance":
+            coordinator.advance_search(ident, d, settings)
+        else:
+            coordinator.finalize_search(ident, toy_finalizer, settings)
+    with session_scope(settings) as s:
+        search = repo.get_search(s, search_id)
+        cands, _ = repo.candidates_after(s, search_id, 0, 10)
+        assert {c.error for c in cands} == {"RuntimeError: CUDA out of memory"}
+        assert search.status == "failed" and "no candidate finished" in search.error

@@ -1,0 +1,53 @@
+"""Thin Celery tasks taking ids; the logic lives in `worker.coordinator`.
+
+`dispatch_search_start` / `dispatch_control` are what the API calls to hand work to the queue; the API
+injects them through a dependency so its tests can use an in-memory double instead.
+"""
+
+from __future__ import annotations
+
+from worker import coordinator
+from worker.celery_app import SEARCH_QUEUE, TRAIN_QUEUE, celery_app
+
+
+class CeleryDispatcher:
+    """Sends follow-up work through the broker (tasks never call each other directly)."""
+
+    def train(self, candidate_id: int) -> None:
+        train_candidate.apply_async(args=[candidate_id], queue=TRAIN_QUEUE)
+
+    def advance(self, search_id: int) -> None:
+        advance_search.apply_async(args=[search_id], queue=SEARCH_QUEUE)
+
+    def finalize(self, search_id: int) -> None:
+        finalize_search.apply_async(args=[search_id], queue=TRAIN_QUEUE)
+
+
+DISPATCHER = CeleryDispatcher()
+
+
+@celery_app.task(name="nasboard.advance_search")
+def advance_search(search_id: int, kick: bool = False) -> dict:
+    return coordinator.advance_search(search_id, DISPATCHER, kick=kick)
+
+
+@celery_app.task(name="nasboard.train_candidate")
+def train_candidate(candidate_id: int) -> str:
+    return coordinator.train_candidate(candidate_id, DISPATCHER, coordinator.default_evaluator_factory)
+
+
+@celery_app.task(name="nasboard.finalize_search")
+def finalize_search(search_id: int) -> str:
+    return coordinator.finalize_search(search_id, coordinator.default_finalizer)
+
+
+def dispatch_search_start(search_id: int) -> None:
+    """Start (or resume) a stored search: one coordination step that fills the in-flight slots."""
+    advance_search.apply_async(args=[search_id], kwargs={"kick": True}, queue=SEARCH_QUEUE)
+
+
+def dispatch_control(search_id: int, action: str) -> None:
+    """After the API stored cancel / pause / resume: resume needs a step to re-dispatch queued work;
+    cancel and pause need none (workers see the status at their next epoch or step)."""
+    if action == "resume":
+        dispatch_search_start(search_id)
