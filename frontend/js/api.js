@@ -1,0 +1,92 @@
+// Thin fetch wrappers for the NASBoard REST API. Every error becomes an ApiError that keeps the server's
+// `detail` so forms can show a validation message next to the field it names.
+
+export class ApiError extends Error {
+  constructor(status, detail, url) {
+    super(ApiError.describe(status, detail, url));
+    this.status = status;
+    this.detail = detail;
+    this.url = url;
+  }
+
+  static describe(status, detail, url) {
+    if (typeof detail === "string") return `${status}: ${detail}`;
+    if (Array.isArray(detail)) return `${status}: ${detail.map((d) => d.msg || JSON.stringify(d)).join("; ")}`;
+    return `${status} from ${url}`;
+  }
+}
+
+async function request(method, url, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(url, init);
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  if (!res.ok) throw new ApiError(res.status, data && data.detail !== undefined ? data.detail : data, url);
+  return data;
+}
+
+const q = (params) => {
+  const usp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") usp.set(k, v);
+  const s = usp.toString();
+  return s ? `?${s}` : "";
+};
+
+export const api = {
+  listSearches: (params = {}) => request("GET", `/api/searches${q(params)}`),
+  getSearch: (id) => request("GET", `/api/searches/${id}`),
+  createSearch: (spec) => request("POST", "/api/searches", spec),
+  candidatesAfter: (id, after, limit) => request("GET", `/api/searches/${id}/candidates${q({ after, limit })}`),
+  pareto: (id) => request("GET", `/api/searches/${id}/pareto`),
+  strategyStats: (id) => request("GET", `/api/searches/${id}/strategy`),
+  control: (id, action) => request("POST", `/api/searches/${id}/${action}`),
+  clone: (id) => request("POST", `/api/searches/${id}/clone`),
+  deleteSearch: (id) => request("DELETE", `/api/searches/${id}`),
+  getCandidate: (id) => request("GET", `/api/candidates/${id}`),
+  spaces: () => request("GET", "/api/spaces"),
+  strategies: () => request("GET", "/api/strategies"),
+  datasets: () => request("GET", "/api/datasets"),
+  specSchema: () => request("GET", "/api/spec/schema"),
+  modelUrl: (id, format) => `/api/candidates/${id}/model${q({ format })}`,
+  eventsUrl: (id, after) => `/api/searches/${id}/events${q({ after })}`,
+};
+
+// Page size for the incremental candidate reads; the API may cap it lower, the loop copes either way.
+export const PAGE_LIMIT = 1000;
+
+let largestPage = 0;
+
+/** Read every candidate changed after `after`, following `next_after` until a short page. */
+export async function readAllCandidates(searchId, after = 0, onPage = () => {}) {
+  let cursor = after;
+  for (;;) {
+    const page = await api.candidatesAfter(searchId, cursor, PAGE_LIMIT);
+    const items = page.items || [];
+    if (items.length) onPage(items);
+    const next = page.next_after ?? cursor;
+    if (!items.length || next === cursor) return cursor;
+    cursor = next;
+    // A page shorter than both our limit and the largest page the server ever sent is the last one;
+    // a server that caps the limit lower keeps sending pages of its cap, and we keep reading.
+    largestPage = Math.max(largestPage, items.length);
+    if (items.length < PAGE_LIMIT && items.length < largestPage) return cursor;
+  }
+}
+
+/** Id from the path (/searches/12 → 12) or from ?id=12. */
+export function idFromLocation() {
+  const m = location.pathname.match(/\/(\d+)\/?$/);
+  if (m) return Number(m[1]);
+  const id = new URLSearchParams(location.search).get("id");
+  return id ? Number(id) : null;
+}

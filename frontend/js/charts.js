@@ -1,0 +1,193 @@
+// Smaller charts: the Pareto view with selectable axes, the RL controller's statistics and the
+// per-epoch training curves (one candidate, or several overlaid on the compare page).
+
+import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
+import { lowerIsBetter, metricLabel } from "./format.js";
+
+const Plotly = window.Plotly;
+
+/** Value of an axis for a candidate: "fitness" or one of its metrics. */
+export function axisValue(c, axis) {
+  const v = axis === "fitness" ? c.fitness : c.metrics && c.metrics[axis];
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/** The non-dominated points of a 2-D cloud, each axis minimised or maximised. Sorted along x. */
+export function paretoFront(points, xMin, yMin) {
+  const sx = xMin ? 1 : -1;
+  const sy = yMin ? 1 : -1;
+  const sorted = [...points].sort((a, b) => sx * (a.x - b.x) || sy * (a.y - b.y));
+  const front = [];
+  let bestY = Infinity;
+  for (const p of sorted) {
+    if (sy * p.y < bestY) {
+      front.push(p);
+      bestY = sy * p.y;
+    }
+  }
+  return front;
+}
+
+export class ParetoChart {
+  constructor(el, { onSelect, xSelect, ySelect } = {}) {
+    this.el = el;
+    this.onSelect = onSelect;
+    this.xSelect = xSelect;
+    this.ySelect = ySelect;
+    this.bound = false;
+    for (const s of [xSelect, ySelect]) if (s) s.addEventListener("change", () => this.render(this.last || []));
+  }
+
+  /** Offer every numeric metric seen; keep the user's choice when the list grows. */
+  setAxes(metricNames, defaults) {
+    const options = ["fitness", ...metricNames.filter((m) => m !== "fitness")];
+    for (const [select, fallback] of [
+      [this.xSelect, defaults.x],
+      [this.ySelect, defaults.y],
+    ]) {
+      if (!select) continue;
+      const current = select.value || fallback;
+      const have = [...select.options].map((o) => o.value).join(",");
+      if (have !== options.join(",")) {
+        select.replaceChildren(...options.map((m) => new Option(metricLabel(m), m)));
+      }
+      select.value = options.includes(current) ? current : options[0];
+    }
+  }
+
+  render(candidates) {
+    this.last = candidates;
+    const xa = this.xSelect ? this.xSelect.value : "params";
+    const ya = this.ySelect ? this.ySelect.value : "fitness";
+    const pts = [];
+    for (const c of candidates) {
+      if (c.status !== "done") continue;
+      const x = axisValue(c, xa);
+      const y = axisValue(c, ya);
+      if (x !== null && y !== null) pts.push({ x, y, id: c.id, label: c.label || "" });
+    }
+    const xMin = lowerIsBetter(xa);
+    const yMin = lowerIsBetter(ya);
+    const front = paretoFront(pts, xMin, yMin);
+    const p = palette();
+    const traces = [
+      {
+        name: "candidates",
+        type: "scattergl",
+        mode: "markers",
+        x: pts.map((q) => q.x),
+        y: pts.map((q) => q.y),
+        customdata: pts.map((q) => q.id),
+        text: pts.map((q) => q.label),
+        marker: { size: 6, color: p.muted, opacity: 0.55 },
+        hovertemplate: "#%{customdata} %{text}<br>%{x}, %{y}<extra></extra>",
+      },
+      {
+        name: "Pareto front",
+        type: "scatter",
+        mode: "lines+markers",
+        x: front.map((q) => q.x),
+        y: front.map((q) => q.y),
+        customdata: front.map((q) => q.id),
+        text: front.map((q) => q.label),
+        line: { shape: "hv", color: p.accent },
+        marker: { size: 9, color: p.accent },
+        hovertemplate: "#%{customdata} %{text}<br>%{x}, %{y}<extra></extra>",
+      },
+    ];
+    const log = (a) => (/(params|flops)/.test(a) ? "log" : "linear");
+    const layout = baseLayout({
+      xaxis: axisStyle({ title: { text: `${metricLabel(xa)} (${xMin ? "lower" : "higher"} is better)` }, type: log(xa) }),
+      yaxis: axisStyle({ title: { text: `${metricLabel(ya)} (${yMin ? "lower" : "higher"} is better)` }, type: log(ya) }),
+      uirevision: `${xa}|${ya}`,
+    });
+    const done = Plotly.react(this.el, traces, layout, plotConfig);
+    if (!this.bound) {
+      this.bound = true;
+      this.el.on("plotly_click", (ev) => {
+        const pt = ev.points && ev.points[0];
+        if (pt && pt.customdata !== undefined && this.onSelect) this.onSelect(Number(pt.customdata));
+      });
+    }
+    this.el.dataset.front = String(front.length);
+    return done;
+  }
+}
+
+/** Reward, baseline and entropy per controller step. Accepts rows or parallel arrays. */
+export function controllerSeries(stats) {
+  if (!stats) return null;
+  const rows = stats.steps || stats.history || stats.items;
+  const pick = (k) => (Array.isArray(rows) ? rows.map((r) => r[k] ?? null) : stats[k] || []);
+  const series = { reward: pick("reward"), baseline: pick("baseline"), entropy: pick("entropy") };
+  const n = Math.max(series.reward.length, series.entropy.length);
+  if (!n) return null;
+  series.step = Array.isArray(rows) ? rows.map((r, i) => r.step ?? i + 1) : [...Array(n).keys()].map((i) => i + 1);
+  return series;
+}
+
+export function drawController(el, stats) {
+  const s = controllerSeries(stats);
+  if (!s) return false;
+  const p = palette();
+  const traces = [
+    { name: "reward", x: s.step, y: s.reward, type: "scatter", mode: "lines+markers", line: { color: p.accent } },
+    { name: "baseline", x: s.step, y: s.baseline, type: "scatter", mode: "lines", line: { color: p.good, dash: "dash" } },
+    { name: "entropy", x: s.step, y: s.entropy, type: "scatter", mode: "lines", yaxis: "y2", line: { color: p.warn } },
+  ];
+  const layout = baseLayout({
+    xaxis: axisStyle({ title: { text: "controller step" } }),
+    yaxis: axisStyle({ title: { text: "reward" } }),
+    yaxis2: axisStyle({ title: { text: "entropy" }, overlaying: "y", side: "right", showgrid: false }),
+    uirevision: "keep",
+  });
+  Plotly.react(el, traces, layout, plotConfig);
+  return true;
+}
+
+const LOSSES = ["train_loss", "val_loss"];
+const SCORES = ["val_accuracy", "val_f1"];
+
+/** Per-epoch curves: losses on the left axis, accuracy / F1 on the right. Several candidates overlay. */
+export function drawCurves(el, runs) {
+  const p = palette();
+  const traces = [];
+  runs.forEach((run, i) => {
+    const color = p.series[i % p.series.length];
+    const epochs = run.curve.map((pt) => pt.epoch);
+    const prefix = runs.length > 1 ? `#${run.id} ` : "";
+    for (const m of LOSSES) {
+      if (!run.curve.some((pt) => typeof pt[m] === "number")) continue;
+      traces.push({
+        name: `${prefix}${metricLabel(m)}`,
+        x: epochs,
+        y: run.curve.map((pt) => pt[m] ?? null),
+        type: "scatter",
+        mode: "lines+markers",
+        line: { color, dash: m === "train_loss" ? "dot" : "solid" },
+      });
+    }
+    for (const m of SCORES) {
+      if (!run.curve.some((pt) => typeof pt[m] === "number")) continue;
+      traces.push({
+        name: `${prefix}${metricLabel(m)}`,
+        x: epochs,
+        y: run.curve.map((pt) => pt[m] ?? null),
+        type: "scatter",
+        mode: "lines+markers",
+        yaxis: "y2",
+        line: { color, dash: m === "val_f1" ? "dashdot" : "dash" },
+        marker: { symbol: "diamond" },
+      });
+    }
+  });
+  const layout = baseLayout({
+    xaxis: axisStyle({ title: { text: "epoch" }, dtick: 1 }),
+    yaxis: axisStyle({ title: { text: "loss" } }),
+    yaxis2: axisStyle({ title: { text: "accuracy / F1" }, overlaying: "y", side: "right", showgrid: false }),
+    legend: { orientation: "h", y: -0.25 },
+    margin: { l: 56, r: 56, t: 16, b: 64 },
+  });
+  el.dataset.traces = String(traces.length);
+  return Plotly.react(el, traces, layout, plotConfig);
+}

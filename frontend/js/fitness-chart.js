@@ -1,0 +1,192 @@
+// The fitness-evolution chart: one scattergl point per evaluated candidate, the best-so-far line, failed
+// candidates on a strip below, and generation means when the strategy works in generations.
+// New results are appended with Plotly.extendTraces; only a changed fitness forces a full Plotly.react.
+
+import { baseLayout, palette, plotConfig } from "./theme.js";
+import { parseTime } from "./format.js";
+
+const Plotly = window.Plotly;
+const FINISHED = new Set(["done", "failed"]);
+
+function finishKey(c) {
+  return [parseTime(c.finished_at) ?? Number.MAX_SAFE_INTEGER, c.id];
+}
+
+function byFinish(a, b) {
+  const [ta, ia] = finishKey(a);
+  const [tb, ib] = finishKey(b);
+  return ta - tb || ia - ib;
+}
+
+export function generationOf(c) {
+  const g = c.origin && (c.origin.generation ?? c.origin.gen);
+  return Number.isInteger(g) ? g : null;
+}
+
+const hasFitness = (c) => c.status === "done" && typeof c.fitness === "number";
+
+export class FitnessChart {
+  constructor(el, { onSelect } = {}) {
+    this.el = el;
+    this.onSelect = onSelect;
+    this.plotted = new Map(); // id -> fitness (null for failed) of every point on the chart
+    this.n = 0; // points on the x axis so far (evaluation order)
+    this.best = -Infinity;
+    this.drawn = false;
+    this.generations = new Map();
+  }
+
+  /** Draw from scratch: used for the first render and when an already plotted result changes. */
+  render(candidates) {
+    const finished = candidates.filter((c) => FINISHED.has(c.status)).sort(byFinish);
+    this.plotted.clear();
+    this.n = 0;
+    this.best = -Infinity;
+    this.generations = new Map(); // generation -> {sum, n, xsum}
+    const cols = this._columns(finished);
+    const p = palette();
+    const traces = [
+      {
+        name: "candidate",
+        type: "scattergl",
+        mode: "markers",
+        x: cols.x,
+        y: cols.y,
+        customdata: cols.ids,
+        text: cols.text,
+        marker: { size: 6, color: p.accent, opacity: 0.75 },
+        hovertemplate: "#%{customdata} %{text}<br>eval %{x}: %{y:.4f}<extra></extra>",
+      },
+      {
+        name: "best so far",
+        type: "scattergl",
+        mode: "lines",
+        x: cols.bx,
+        y: cols.by,
+        customdata: [],
+        text: [],
+        line: { shape: "hv", color: p.good, width: 2 },
+        hoverinfo: "skip",
+      },
+      {
+        name: "failed",
+        type: "scattergl",
+        mode: "markers",
+        x: cols.fx,
+        y: cols.fx.map(() => 0),
+        customdata: cols.fids,
+        text: cols.ftext,
+        yaxis: "y2",
+        marker: { symbol: "x", size: 8, color: p.bad },
+        hovertemplate: "#%{customdata} failed: %{text}<extra></extra>",
+      },
+      this._generationTrace(),
+    ];
+    const layout = baseLayout({
+      xaxis: { title: { text: "evaluation #" }, rangemode: "tozero" },
+      yaxis: { title: { text: "fitness" }, domain: [0.12, 1] },
+      yaxis2: { domain: [0, 0.06], showticklabels: false, showgrid: false, zeroline: false, fixedrange: true },
+      annotations: [
+        { text: "failed", xref: "paper", yref: "paper", x: 0, y: 0.03, xanchor: "right", showarrow: false },
+      ],
+      uirevision: "keep",
+    });
+    const done = Plotly.react(this.el, traces, layout, plotConfig);
+    if (!this.drawn) {
+      this.drawn = true;
+      this.el.on("plotly_click", (ev) => {
+        const pt = ev.points && ev.points[0];
+        if (pt && pt.customdata !== undefined && this.onSelect) this.onSelect(Number(pt.customdata));
+      });
+    }
+    this.el.dataset.points = String(this.plotted.size);
+    return done;
+  }
+
+  /** Merge changed candidates; returns a promise resolved once the chart shows them. */
+  update(changed, all) {
+    const appended = [];
+    let redraw = false;
+    for (const c of changed) {
+      if (!FINISHED.has(c.status)) continue;
+      if (this.plotted.has(c.id)) {
+        const before = this.plotted.get(c.id);
+        const now = hasFitness(c) ? c.fitness : null;
+        if (before !== now) redraw = true; // a later rung or a retrain changed the score
+      } else {
+        appended.push(c);
+      }
+    }
+    if (redraw) return this.render(all());
+    if (!appended.length) return Promise.resolve();
+    appended.sort(byFinish);
+    const cols = this._columns(appended);
+    this.el.dataset.points = String(this.plotted.size);
+    const genTrace = this._generationTrace();
+    return Plotly.extendTraces(
+      this.el,
+      {
+        x: [cols.x, cols.bx, cols.fx],
+        y: [cols.y, cols.by, cols.fx.map(() => 0)],
+        customdata: [cols.ids, [], cols.fids],
+        text: [cols.text, [], cols.ftext],
+      },
+      [0, 1, 2],
+    ).then(() => {
+      if (!this.generations.size) return undefined;
+      const update = { x: [genTrace.x], y: [genTrace.y], text: [genTrace.text], visible: [true] };
+      return Plotly.restyle(this.el, update, [3]);
+    });
+  }
+
+  /** Columns for the given (sorted) finished candidates, continuing the running numbering and best. */
+  _columns(list) {
+    const cols = { x: [], y: [], ids: [], text: [], bx: [], by: [], fx: [], fids: [], ftext: [] };
+    for (const c of list) {
+      this.n += 1;
+      if (hasFitness(c)) {
+        cols.x.push(this.n);
+        cols.y.push(c.fitness);
+        cols.ids.push(c.id);
+        cols.text.push(c.label || "");
+        this.best = Math.max(this.best, c.fitness);
+        cols.bx.push(this.n);
+        cols.by.push(this.best);
+        this.plotted.set(c.id, c.fitness);
+        const g = generationOf(c);
+        if (g !== null) {
+          const s = this.generations.get(g) || { sum: 0, n: 0, xsum: 0 };
+          s.sum += c.fitness;
+          s.n += 1;
+          s.xsum += this.n;
+          this.generations.set(g, s);
+        }
+      } else {
+        cols.fx.push(this.n);
+        cols.fids.push(c.id);
+        cols.ftext.push((c.error || "failed").slice(0, 120));
+        this.plotted.set(c.id, null);
+      }
+    }
+    return cols;
+  }
+
+  /** Mean fitness per generation, placed at the mean evaluation index of that generation. */
+  _generationTrace() {
+    const gens = [...this.generations.keys()].sort((a, b) => a - b);
+    const stat = (g) => this.generations.get(g);
+    const p = palette();
+    return {
+      name: "generation mean",
+      type: "scatter",
+      mode: "lines+markers",
+      x: gens.map((g) => stat(g).xsum / stat(g).n),
+      y: gens.map((g) => stat(g).sum / stat(g).n),
+      text: gens.map((g) => `generation ${g}`),
+      line: { color: p.warn, dash: "dot" },
+      marker: { size: 7, color: p.warn },
+      hovertemplate: "%{text}: mean %{y:.4f}<extra></extra>",
+      visible: gens.length > 0,
+    };
+  }
+}

@@ -1,0 +1,268 @@
+// The new-search form, generated from /api/spec/schema, /api/spaces, /api/strategies and /api/datasets.
+// It keeps a YAML/JSON view of the spec for the CLI, shows the API's 422 messages beside the fields
+// they name, and lands on the search page once the search is created.
+
+import { api, ApiError } from "../api.js";
+import { esc } from "../format.js";
+import { fieldHtml, objectFieldsHtml, readInput, resolve, setPath } from "../schema-form.js";
+import { toYaml } from "../yaml.js";
+
+const $ = (id) => document.getElementById(id);
+const form = $("new-search-form");
+const fieldsBox = $("form-fields");
+// Always written out, even at their defaults, so the spec says what it runs.
+const ALWAYS = new Set(["name", "space.type", "strategy.type", "dataset.name"]);
+const TYPED = ["space", "strategy"]; // {type, ...options of the chosen class}
+
+let root = null;
+let catalog = { space: [], strategy: [] };
+let datasets = [];
+
+function title(name) {
+  return name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+}
+
+function errorHolder(path) {
+  return `<div class="field-error" data-error-for="${esc(path)}"></div>`;
+}
+
+// --- typed sections (space, strategy) -------------------------------------------------------------------
+function typedSection(name, prop) {
+  const s = resolve(prop, root);
+  const entries = catalog[name];
+  const fallback = s.properties && s.properties.type && s.properties.type.default;
+  const chosen = entries.some((e) => e.name === fallback) ? fallback : entries[0] && entries[0].name;
+  const options = entries
+    .map((e) => `<option value="${esc(e.name)}"${e.name === chosen ? " selected" : ""}>${esc(e.name)}</option>`)
+    .join("");
+  return `<fieldset data-section="${name}"><legend>${title(name)}</legend>
+    <div class="fields"><div class="field" data-field="${name}.type"><label for="f-${name}-type">type</label>
+      <select id="f-${name}-type" name="${name}.type" data-path="${name}.type" data-kind="enum">${options}</select>
+      <div class="help" data-description-for="${name}"></div>${errorHolder(`${name}.type`)}</div></div>
+    <div class="fields" data-options-for="${name}"></div>${errorHolder(name)}</fieldset>`;
+}
+
+function renderTypedOptions(name) {
+  const type = form.querySelector(`[data-path="${name}.type"]`).value;
+  const entry = catalog[name].find((e) => e.name === type);
+  const box = form.querySelector(`[data-options-for="${name}"]`);
+  form.querySelector(`[data-description-for="${name}"]`).textContent = (entry && entry.description) || "";
+  if (!entry || !entry.options) {
+    box.innerHTML = "";
+    return;
+  }
+  const optionsRoot = entry.options; // each class's Options schema resolves its own $refs
+  box.innerHTML = objectFieldsHtml(name, optionsRoot, optionsRoot, entry.defaults || {}, ["type"]);
+}
+
+// --- dataset --------------------------------------------------------------------------------------------
+function datasetSection(prop) {
+  const s = resolve(prop, root);
+  const fallback = s.properties && s.properties.name && s.properties.name.default;
+  const firstAvailable = datasets.find((d) => d.available);
+  const chosen = datasets.some((d) => d.name === fallback && d.available) ? fallback : firstAvailable?.name || fallback;
+  const options = datasets
+    .map((d) => {
+      const note = d.available ? "" : " (not found)";
+      const tip = d.where ? ` title="${esc(d.where)}"` : "";
+      return `<option value="${esc(d.name)}"${d.name === chosen ? " selected" : ""}${tip}>${esc(d.name)}${note}</option>`;
+    })
+    .join("");
+  return `<fieldset data-section="dataset"><legend>Dataset</legend><div class="fields">
+    <div class="field" data-field="dataset.name"><label for="f-dataset-name">name</label>
+      <select id="f-dataset-name" name="dataset.name" data-path="dataset.name" data-kind="enum">${options}</select>
+      <div class="help" id="dataset-where"></div>${errorHolder("dataset.name")}</div>
+    ${objectFieldsHtml("dataset", s, root, {}, ["name"])}</div>${errorHolder("dataset")}</fieldset>`;
+}
+
+function showDatasetWhere() {
+  const sel = form.querySelector('[data-path="dataset.name"]');
+  const d = datasets.find((x) => x.name === sel.value);
+  $("dataset-where").textContent = d ? `${d.available ? "found" : "missing"}${d.where ? `: ${d.where}` : ""}` : "";
+}
+
+// --- lists of objects (objectives) ----------------------------------------------------------------------
+function listSection(name, prop) {
+  const s = resolve(prop, root);
+  return `<fieldset data-section="${name}" data-list="${name}"><legend>${title(name)}</legend>
+    <div data-rows-for="${name}"></div>
+    <button type="button" data-add="${name}">Add ${esc(name.replace(/s$/, ""))}</button>
+    ${s.description ? `<div class="help">${esc(s.description)}</div>` : ""}${errorHolder(name)}</fieldset>`;
+}
+
+function addListRow(name, values = {}) {
+  const s = resolve(root.properties[name], root);
+  const itemSchema = resolve(s.items, root);
+  const box = form.querySelector(`[data-rows-for="${name}"]`);
+  const i = box.children.length;
+  const row = document.createElement("div");
+  row.className = "objective-row";
+  row.dataset.row = String(i);
+  row.innerHTML = `${objectFieldsHtml(`${name}.${i}`, itemSchema, root, values)}
+    <button type="button" data-remove="${name}" aria-label="remove">✕</button>`;
+  box.appendChild(row);
+}
+
+function renumberRows(name) {
+  const box = form.querySelector(`[data-rows-for="${name}"]`);
+  [...box.children].forEach((row, i) => {
+    for (const el of row.querySelectorAll("[data-path], [data-error-for], [data-field]")) {
+      for (const attr of ["data-path", "data-error-for", "data-field", "name"]) {
+        const v = el.getAttribute(attr);
+        if (v) el.setAttribute(attr, v.replace(new RegExp(`^${name}\\.\\d+`), `${name}.${i}`));
+      }
+    }
+  });
+}
+
+// --- whole form -----------------------------------------------------------------------------------------
+function render() {
+  const props = root.properties || {};
+  const general = [];
+  const sections = [];
+  const lists = [];
+  for (const [name, prop] of Object.entries(props)) {
+    const s = resolve(prop, root);
+    if (TYPED.includes(name)) sections.push(typedSection(name, prop));
+    else if (name === "dataset") sections.push(datasetSection(prop));
+    else if (s.type === "object" && s.properties) {
+      sections.push(`<fieldset data-section="${name}"><legend>${title(name)}</legend>
+        <div class="fields">${objectFieldsHtml(name, s, root)}</div>${errorHolder(name)}</fieldset>`);
+    } else if (s.type === "array" && resolve(s.items || {}, root).properties) lists.push(listSection(name, prop));
+    else general.push(fieldHtml(name, name.replace(/_/g, " "), prop, root));
+  }
+  fieldsBox.innerHTML = `<fieldset data-section="general"><legend>General</legend>
+    <div class="fields">${general.join("")}</div></fieldset>${sections.join("")}${lists.join("")}`;
+  for (const name of TYPED) if (props[name]) renderTypedOptions(name);
+  for (const el of form.querySelectorAll("[data-list]")) addListRow(el.dataset.list);
+  if (props.dataset) showDatasetWhere();
+  updateSpecView();
+}
+
+function defaultOf(path) {
+  // Defaults come from the schema the field was generated from; read back from the rendered input.
+  const el = form.querySelector(`[data-path="${CSS.escape(path)}"]`);
+  return el ? el.dataset.default : undefined;
+}
+
+/** The spec the form describes: fields at their schema default are left out, as the CLI would. */
+export function readSpec() {
+  const spec = {};
+  for (const el of form.querySelectorAll("[data-path]")) {
+    const path = el.dataset.path;
+    const value = readInput(el);
+    if (value === undefined) continue;
+    const isListItem = /\.\d+\./.test(path);
+    const def = defaultOf(path);
+    if (!ALWAYS.has(path) && !isListItem && def !== undefined && JSON.stringify(value) === def) continue;
+    if (value === null && !isListItem) continue;
+    setPath(spec, path, value);
+  }
+  return spec;
+}
+
+function updateSpecView() {
+  const spec = readSpec();
+  const fmt = form.ownerDocument.querySelector('input[name="spec-format"]:checked').value;
+  $("spec-text").textContent = fmt === "json" ? JSON.stringify(spec, null, 2) : toYaml(spec);
+}
+
+function clearErrors() {
+  $("form-error").textContent = "";
+  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  for (const el of form.querySelectorAll(".field.invalid")) el.classList.remove("invalid");
+}
+
+/** Put each 422 message beside the deepest field its `loc` names; the rest go above the form. */
+function showErrors(detail) {
+  const loose = [];
+  const list = Array.isArray(detail) ? detail : [{ loc: [], msg: String(detail) }];
+  for (const d of list) {
+    const loc = (d.loc || []).filter((p, i) => !(i === 0 && p === "body")).map(String);
+    const msg = String(d.msg || JSON.stringify(d)).replace(/^Value error, /, "");
+    let holder = null;
+    for (let n = loc.length; n > 0 && !holder; n--) {
+      holder = form.querySelector(`[data-error-for="${CSS.escape(loc.slice(0, n).join("."))}"]`);
+    }
+    if (!holder) {
+      loose.push(`${loc.join(".") || "spec"}: ${msg}`);
+      continue;
+    }
+    holder.textContent = holder.textContent ? `${holder.textContent}; ${msg}` : msg;
+    const field = holder.closest(".field");
+    if (field) field.classList.add("invalid");
+  }
+  $("form-error").textContent = loose.length ? loose.join("\n") : "The spec has errors; see the marked fields.";
+  const first = form.querySelector(".field.invalid, .field-error:not(:empty)");
+  if (first) first.scrollIntoView({ block: "center" });
+}
+
+form.addEventListener("change", (ev) => {
+  const path = ev.target.dataset && ev.target.dataset.path;
+  if (path === "space.type") renderTypedOptions("space");
+  if (path === "strategy.type") renderTypedOptions("strategy");
+  if (path === "dataset.name") showDatasetWhere();
+  updateSpecView();
+});
+form.addEventListener("input", updateSpecView);
+form.addEventListener("click", (ev) => {
+  const add = ev.target.closest("button[data-add]");
+  if (add) {
+    addListRow(add.dataset.add);
+    updateSpecView();
+  }
+  const rm = ev.target.closest("button[data-remove]");
+  if (rm) {
+    rm.closest(".objective-row").remove();
+    renumberRows(rm.dataset.remove);
+    updateSpecView();
+  }
+});
+for (const r of document.querySelectorAll('input[name="spec-format"]')) r.addEventListener("change", updateSpecView);
+$("copy-spec").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText($("spec-text").textContent);
+    $("copy-spec").textContent = "Copied";
+  } catch {
+    // Clipboard access needs a secure context; selecting the text lets the user copy by hand.
+    getSelection().selectAllChildren($("spec-text"));
+  }
+});
+$("reset-form").addEventListener("click", () => {
+  clearErrors();
+  render();
+});
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  clearErrors();
+  const button = $("submit-search");
+  button.disabled = true;
+  try {
+    const created = await api.createSearch(readSpec());
+    location.href = `/searches/${created.id}`;
+  } catch (err) {
+    button.disabled = false;
+    if (err instanceof ApiError && (err.status === 422 || err.status === 400)) showErrors(err.detail);
+    else $("form-error").textContent = `Could not submit: ${err.message}`;
+  }
+});
+
+async function start() {
+  const [schema, spaces, strategies, ds] = await Promise.all([
+    api.specSchema(),
+    api.spaces(),
+    api.strategies(),
+    api.datasets(),
+  ]);
+  root = schema;
+  catalog = { space: spaces, strategy: strategies };
+  datasets = ds;
+  render();
+  window.nasboard = { ready: true };
+  document.body.dataset.ready = "1";
+}
+
+start().catch((err) => {
+  $("form-error").textContent = `Could not load the form: ${err.message}`;
+});

@@ -1,0 +1,227 @@
+// The search page: header with status, progress, elapsed and ETA, controls, the live fitness chart,
+// the Pareto view, the RL controller statistics and the candidate table, all fed by one candidate Map.
+
+import { api, idFromLocation, readAllCandidates } from "../api.js";
+import { esc, fmtDuration, fmtNumber, parseTime, statusBadge } from "../format.js";
+import { FitnessChart } from "../fitness-chart.js";
+import { ParetoChart, drawController } from "../charts.js";
+import { CandidateTable } from "../table.js";
+import { LiveFeed } from "../live.js";
+
+const searchId = idFromLocation();
+const $ = (id) => document.getElementById(id);
+const candidates = new Map();
+const all = () => [...candidates.values()];
+let search = null;
+let feed = null;
+
+// Exposed for the browser tests and benchmarks/page_10k.py: when the page became interactive and
+// when each candidate's point reached the chart (epoch ms, comparable with the server's clock).
+const probe = { ready: false, interactiveMs: null, plottedAt: {}, mode: "idle", errors: [] };
+window.nasboard = probe;
+
+const openCandidate = (id) => {
+  location.href = `/candidates/${id}`;
+};
+
+const fitness = new FitnessChart($("fitness-chart"), { onSelect: openCandidate });
+const pareto = new ParetoChart($("pareto-chart"), {
+  onSelect: openCandidate,
+  xSelect: $("pareto-x"),
+  ySelect: $("pareto-y"),
+});
+const table = new CandidateTable($("candidate-table"), {
+  onOpen: openCandidate,
+  onSelectionChange: (ids) => {
+    const link = $("compare-link");
+    link.href = `/compare?ids=${ids.join(",")}`;
+    link.classList.toggle("disabled", ids.length < 2);
+    link.textContent = `Compare selected (${ids.length})`;
+  },
+});
+
+// --- header ---------------------------------------------------------------------------------------------
+function progressOf(s) {
+  if (typeof s.progress === "number") return Math.max(0, Math.min(1, s.progress));
+  const max = s.spec && s.spec.budget && s.spec.budget.max_candidates;
+  return max ? Math.min(1, ((s.n_done || 0) + (s.n_failed || 0)) / max) : 0;
+}
+
+let searchFetchedAt = Date.now();
+
+function elapsedSeconds(s) {
+  const start = parseTime(s.started_at);
+  const end = parseTime(s.finished_at);
+  if (start !== null) return ((end ?? Date.now()) - start) / 1000;
+  if (typeof s.elapsed_seconds === "number") return s.elapsed_seconds;
+  return null;
+}
+
+function etaSeconds(s) {
+  if (s.status !== "running" && s.status !== "queued") return s.status === "completed" ? 0 : null;
+  if (typeof s.eta_seconds === "number") return Math.max(0, s.eta_seconds - (Date.now() - searchFetchedAt) / 1000);
+  const p = progressOf(s);
+  const el = elapsedSeconds(s);
+  return p > 0 && el !== null ? (el * (1 - p)) / p : null;
+}
+
+function renderHeader() {
+  if (!search) return;
+  const s = search;
+  document.title = `${s.name || `search ${s.id}`} · NASBoard`;
+  $("search-name").textContent = s.name || `search ${s.id}`;
+  $("search-status").innerHTML = statusBadge(s.status);
+  const pct = progressOf(s) * 100;
+  $("progress").firstElementChild.style.width = `${pct.toFixed(1)}%`;
+  $("progress-text").textContent = `${pct.toFixed(0)} %`;
+  $("stat-candidates").textContent = `${s.n_done ?? 0} done / ${s.n_candidates ?? 0}`;
+  $("stat-failed").textContent = String(s.n_failed ?? 0);
+  const best = s.best;
+  $("stat-best").innerHTML =
+    best && typeof best.fitness === "number"
+      ? `<a href="/candidates/${best.candidate_id}">${fmtNumber(best.fitness)}</a>`
+      : "–";
+  $("stat-elapsed").textContent = fmtDuration(elapsedSeconds(s));
+  $("stat-eta").textContent = fmtDuration(etaSeconds(s));
+  $("search-error").textContent = s.error || "";
+  const spec = s.spec || {};
+  $("spec-summary").innerHTML = [
+    spec.space && `space <b>${esc(spec.space.type)}</b>`,
+    spec.strategy && `strategy <b>${esc(spec.strategy.type)}</b>`,
+    spec.dataset && `dataset <b>${esc(spec.dataset.name)}</b>`,
+  ]
+    .filter(Boolean)
+    .join(" · ");
+  const st = s.status;
+  const enable = {
+    pause: st === "running" || st === "queued",
+    resume: st === "paused",
+    cancel: st === "running" || st === "queued" || st === "paused",
+    clone: true,
+  };
+  for (const b of document.querySelectorAll("button[data-action]")) b.disabled = !enable[b.dataset.action];
+  if (feed) feed.setTerminal(st);
+}
+
+setInterval(renderHeader, 1000); // elapsed and ETA tick between server updates
+
+document.querySelector(".actions").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button[data-action]");
+  if (!b) return;
+  b.disabled = true;
+  try {
+    if (b.dataset.action === "clone") {
+      const created = await api.clone(searchId);
+      location.href = `/searches/${created.id}`;
+      return;
+    }
+    const res = await api.control(searchId, b.dataset.action);
+    search = { ...search, ...res };
+    renderHeader();
+  } catch (err) {
+    $("page-error").textContent = `${b.dataset.action} failed: ${err.message}`;
+    b.disabled = false;
+  }
+});
+
+// --- live merging ---------------------------------------------------------------------------------------
+let pending = [];
+let flushTimer = null;
+let slowTimer = null;
+
+function mergeCandidates(items) {
+  for (const c of items) candidates.set(c.id, { ...(candidates.get(c.id) || {}), ...c });
+  pending.push(...items.map((c) => candidates.get(c.id)));
+  if (!flushTimer) flushTimer = setTimeout(flush, 16);
+}
+
+function flush() {
+  flushTimer = null;
+  const changed = pending;
+  pending = [];
+  fitness
+    .update(changed, all)
+    .then(() => {
+      const now = Date.now();
+      for (const c of changed) if (fitness.plotted.has(c.id) && !(c.id in probe.plottedAt)) probe.plottedAt[c.id] = now;
+    })
+    .catch((err) => console.error("fitness chart update failed", err));
+  // Table and Pareto redraw the whole view, so they follow at a gentler pace.
+  if (!slowTimer) slowTimer = setTimeout(slowRefresh, 500);
+}
+
+function slowRefresh() {
+  slowTimer = null;
+  table.setRows(all());
+  pareto.setAxes(metricNames(), paretoDefaults);
+  pareto.render(all());
+}
+
+function metricNames() {
+  const names = new Set();
+  for (const c of candidates.values()) {
+    for (const [k, v] of Object.entries(c.metrics || {})) if (typeof v === "number") names.add(k);
+  }
+  return [...names].sort();
+}
+
+let paretoDefaults = { x: "params", y: "fitness" };
+
+async function loadController() {
+  const strategy = search && search.spec && search.spec.strategy && search.spec.strategy.type;
+  if (strategy !== "reinforce") return;
+  try {
+    const stats = await api.strategyStats(searchId);
+    const shown = drawController($("controller-chart"), stats);
+    $("controller-panel").classList.toggle("hidden", !shown);
+  } catch (err) {
+    console.warn("controller statistics unavailable", err);
+  }
+  if (search.status === "running" || search.status === "queued") setTimeout(loadController, 5000);
+}
+
+// --- start ----------------------------------------------------------------------------------------------
+async function start() {
+  if (!searchId) {
+    $("page-error").textContent = "No search id in the address (expected /searches/<id>).";
+    return;
+  }
+  const initial = [];
+  const [s, cursor, paretoInfo] = await Promise.all([
+    api.getSearch(searchId),
+    readAllCandidates(searchId, 0, (items) => initial.push(...items)),
+    api.pareto(searchId).catch(() => null),
+  ]);
+  search = s;
+  searchFetchedAt = Date.now();
+  for (const c of initial) candidates.set(c.id, c);
+  const objectives = (paretoInfo && paretoInfo.objectives) || [];
+  if (objectives.length >= 2) paretoDefaults = { x: objectives[1], y: objectives[0] };
+  renderHeader();
+  await fitness.render(all());
+  probe.interactiveMs = performance.now();
+  probe.ready = true;
+  performance.mark("nasboard-interactive");
+  document.body.dataset.ready = "1";
+  for (const c of initial) if (fitness.plotted.has(c.id)) probe.plottedAt[c.id] = Date.now();
+  slowRefresh();
+  loadController();
+  feed = new LiveFeed(searchId, cursor, {
+    onCandidates: mergeCandidates,
+    onSearch: (upd) => {
+      search = { ...search, ...upd };
+      searchFetchedAt = Date.now();
+      renderHeader();
+    },
+    onMode: (mode) => {
+      probe.mode = mode;
+      $("live-mode").textContent = mode === "stream" ? "● live" : mode === "stopped" ? "" : `● ${mode}`;
+    },
+  });
+  feed.setTerminal(search.status);
+  feed.start();
+}
+
+start().catch((err) => {
+  $("page-error").textContent = `Could not load search ${searchId}: ${err.message}`;
+});

@@ -1,0 +1,151 @@
+// Form fields generated from JSON schema (pydantic's), so the form offers exactly what the API validates.
+// Every input carries `data-path` (e.g. "training.epochs", "objectives.0.metric"); reading the form walks
+// those paths back into a spec object, and a 422's `loc` finds its input the same way.
+
+import { esc } from "./format.js";
+
+/** Follow `$ref` into `$defs` and unwrap `anyOf: [X, null]` into X with `nullable`. */
+export function resolve(schema, root) {
+  let s = schema || {};
+  if (s.$ref) {
+    const name = s.$ref.split("/").pop();
+    s = { ...((root.$defs || root.definitions || {})[name] || {}), ...omit(s, "$ref") };
+  }
+  const variants = s.anyOf || s.oneOf;
+  if (variants) {
+    const nonNull = variants.filter((v) => v.type !== "null");
+    if (nonNull.length === 1) {
+      const inner = resolve(nonNull[0], root);
+      return { ...inner, ...omit(s, "anyOf", "oneOf"), nullable: nonNull.length < variants.length };
+    }
+  }
+  if (s.allOf && s.allOf.length === 1) return { ...resolve(s.allOf[0], root), ...omit(s, "allOf") };
+  return s;
+}
+
+function omit(obj, ...keys) {
+  const out = { ...obj };
+  for (const k of keys) delete out[k];
+  return out;
+}
+
+export function fieldKind(s) {
+  if (Array.isArray(s.enum)) return "enum";
+  if (s.const !== undefined) return "const";
+  if (s.type === "boolean") return "boolean";
+  if (s.type === "integer" || s.type === "number") return s.type;
+  if (s.type === "string") return "string";
+  if (s.type === "array") return "array";
+  if (s.type === "object" && s.properties) return "object";
+  return "json";
+}
+
+function numberAttrs(s) {
+  const attrs = [];
+  if (s.minimum !== undefined) attrs.push(`min="${s.minimum}"`);
+  if (s.maximum !== undefined) attrs.push(`max="${s.maximum}"`);
+  attrs.push(`step="${s.type === "integer" ? 1 : "any"}"`);
+  return attrs.join(" ");
+}
+
+/** Help text: the description plus the bounds, so the limits are visible before submitting. */
+function helpText(s) {
+  const bits = [];
+  if (s.description) bits.push(s.description);
+  const lo = s.minimum ?? s.exclusiveMinimum;
+  const hi = s.maximum ?? s.exclusiveMaximum;
+  if (lo !== undefined || hi !== undefined) {
+    const l = lo === undefined ? "" : `${s.exclusiveMinimum !== undefined ? ">" : "≥"} ${lo}`;
+    const h = hi === undefined ? "" : `${s.exclusiveMaximum !== undefined ? "<" : "≤"} ${hi}`;
+    bits.push([l, h].filter(Boolean).join(", "));
+  }
+  if (s.nullable) bits.push("optional");
+  return bits.join(" · ");
+}
+
+/** One labelled input for a scalar (or list-of-scalars) property. */
+export function fieldHtml(path, label, schema, root, value) {
+  const s = resolve(schema, root);
+  const kind = fieldKind(s);
+  const v = value !== undefined ? value : s.default;
+  const id = `f-${path.replace(/\./g, "-")}`;
+  const common = `id="${id}" name="${esc(path)}" data-path="${esc(path)}" data-kind="${kind}"${
+    s.nullable ? ' data-nullable="1"' : ""
+  }${s.default !== undefined ? ` data-default="${esc(JSON.stringify(s.default))}"` : ""}`;
+  let input;
+  if (kind === "enum") {
+    const opts = (s.nullable ? [""] : []).concat(s.enum);
+    input = `<select ${common}>${opts
+      .map((o) => `<option value="${esc(o)}"${o === v ? " selected" : ""}>${esc(o === "" ? "—" : o)}</option>`)
+      .join("")}</select>`;
+  } else if (kind === "boolean") {
+    input = `<input type="checkbox" ${common}${v ? " checked" : ""}>`;
+  } else if (kind === "integer" || kind === "number") {
+    input = `<input type="number" ${common} ${numberAttrs(s)} value="${v === null || v === undefined ? "" : esc(v)}">`;
+  } else if (kind === "array") {
+    const item = resolve(s.items || {}, root);
+    const text = Array.isArray(v) ? v.join(", ") : "";
+    input = `<input type="text" ${common} data-item="${esc(item.type || "string")}" value="${esc(text)}" placeholder="comma-separated${
+      item.enum ? `: ${esc(item.enum.join(", "))}` : ""
+    }">`;
+  } else if (kind === "const") {
+    input = `<input type="text" ${common} value="${esc(s.const)}" readonly>`;
+  } else if (kind === "json") {
+    input = `<input type="text" ${common} value="${v === undefined || v === null ? "" : esc(JSON.stringify(v))}" placeholder="JSON">`;
+  } else {
+    input = `<input type="text" ${common} value="${v === null || v === undefined ? "" : esc(v)}">`;
+  }
+  const help = helpText(s);
+  return `<div class="field" data-field="${esc(path)}"><label for="${id}">${esc(s.title || label)}</label>${input}${
+    help ? `<div class="help">${esc(help)}</div>` : ""
+  }<div class="field-error" data-error-for="${esc(path)}"></div></div>`;
+}
+
+/** Fields for every scalar property of an object schema (nested objects are the caller's business). */
+export function objectFieldsHtml(prefix, schema, root, values = {}, skip = []) {
+  const s = resolve(schema, root);
+  return Object.entries(s.properties || {})
+    .filter(([name]) => !skip.includes(name))
+    .map(([name, prop]) => fieldHtml(prefix ? `${prefix}.${name}` : name, name.replace(/_/g, " "), prop, root, values[name]))
+    .join("");
+}
+
+/** Value of one input, or `undefined` when an optional field is left empty. Throws on malformed input. */
+export function readInput(el) {
+  const kind = el.dataset.kind;
+  if (kind === "boolean") return el.checked;
+  const raw = el.value.trim();
+  if (raw === "") return el.dataset.nullable ? null : undefined;
+  if (kind === "integer" || kind === "number") {
+    const n = Number(raw);
+    return Number.isFinite(n) ? n : raw; // let the API name the field and the expected type
+  }
+  if (kind === "array") {
+    const parts = raw.split(",").map((p) => p.trim()).filter(Boolean);
+    const numeric = el.dataset.item === "integer" || el.dataset.item === "number";
+    return numeric ? parts.map((p) => (Number.isFinite(Number(p)) ? Number(p) : p)) : parts;
+  }
+  if (kind === "json") {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/** Set `value` at a dotted path, creating objects, or arrays where the next key is an index. */
+export function setPath(obj, path, value) {
+  const keys = path.split(".");
+  let cur = obj;
+  keys.forEach((k, i) => {
+    const key = /^\d+$/.test(k) ? Number(k) : k;
+    if (i === keys.length - 1) {
+      cur[key] = value;
+      return;
+    }
+    if (cur[key] === undefined) cur[key] = /^\d+$/.test(keys[i + 1]) ? [] : {};
+    cur = cur[key];
+  });
+}

@@ -1,0 +1,54 @@
+// Plotly colours follow the page's CSS variables, so charts read well in light and dark mode.
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+export function palette() {
+  return {
+    fg: cssVar("--fg", "#1d2330"),
+    muted: cssVar("--muted", "#6b7280"),
+    grid: cssVar("--grid", "#e5e7eb"),
+    bg: cssVar("--panel", "#ffffff"),
+    accent: cssVar("--accent", "#2563eb"),
+    good: cssVar("--good", "#059669"),
+    bad: cssVar("--bad", "#dc2626"),
+    warn: cssVar("--warn", "#d97706"),
+    series: [
+      cssVar("--accent", "#2563eb"),
+      "#e8590c",
+      "#2f9e44",
+      "#ae3ec9",
+      "#1098ad",
+      "#f08c00",
+      "#c2255c",
+      "#5c940d",
+    ],
+  };
+}
+
+export function baseLayout(extra = {}) {
+  const p = palette();
+  const axis = { gridcolor: p.grid, zerolinecolor: p.grid, linecolor: p.grid, automargin: true };
+  return {
+    paper_bgcolor: p.bg,
+    plot_bgcolor: p.bg,
+    font: { color: p.fg, family: "system-ui, -apple-system, Segoe UI, sans-serif", size: 12 },
+    margin: { l: 56, r: 16, t: 28, b: 44 },
+    hovermode: "closest",
+    legend: { orientation: "h", y: 1.1, x: 0 },
+    xaxis: { ...axis },
+    yaxis: { ...axis },
+    ...extra,
+    ...(extra.xaxis ? { xaxis: { ...axis, ...extra.xaxis } } : {}),
+    ...(extra.yaxis ? { yaxis: { ...axis, ...extra.yaxis } } : {}),
+  };
+}
+
+export const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+export function axisStyle(extra = {}) {
+  const p = palette();
+  return { gridcolor: p.grid, zerolinecolor: p.grid, linecolor: p.grid, automargin: true, ...extra };
+}
