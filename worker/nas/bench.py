@@ -72,6 +72,29 @@ class FrontScorer:
         return hv / self.true_hv if self.true_hv > 0 else 0.0
 
 
+def bench_space(table: TabularTable, kind: str) -> Any:
+    """The space a table is searched in: nb201 (arch column holds arch strings) or categorical."""
+    if kind == "nb201":
+        from worker.nas.spaces.nb201 import NB201Space, parse_arch
+
+        if table.choice_columns:
+            raise ValueError("choice-columns: only used with --space categorical")
+        for line, arch in enumerate(table.arch, start=2):
+            try:
+                parse_arch(arch)
+            except ValueError as err:
+                raise ValueError(f"arch-column {table.arch_column!r}, table line {line}: {err}") from None
+        return NB201Space()
+    if kind == "categorical":
+        from worker.nas.spaces.categorical import CategoricalSpace
+
+        if not table.choice_columns:
+            raise ValueError("choice-columns: --space categorical needs the columns that define a row")
+        values = {c: list(dict.fromkeys(row[c] for row in table.choices)) for c in table.choice_columns}
+        return CategoricalSpace(CategoricalSpace.Options(choices=values, allowed=table.choices))
+    raise ValueError(f"space: unknown {kind!r}; allowed: nb201, categorical")
+
+
 def run_once(
     evaluator: TabularEvaluator,
     space: Any,
