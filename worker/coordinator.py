@@ -26,7 +26,8 @@ from backend.db.models import TERMINAL_SEARCH, Candidate, utcnow
 from backend.db.session import session_scope
 from backend.events import publish_change
 from backend.settings import Settings, get_settings
-from worker.nas.factory import make_space, make_strategy
+from worker.engine_bridge import space_for
+from worker.nas.factory import make_strategy
 from worker.nas.spec import SearchSpec, parse_spec
 from worker.nas.strategies.base import SpaceExhausted
 from worker.nas.types import Result
@@ -52,8 +53,8 @@ class Outcome:
     artefacts: dict[str, str] = field(default_factory=dict)
 
 
-# evaluator_factory(spec, space, settings) -> object with evaluate(genome, report) (see worker.evaluators)
-EvaluatorFactory = Callable[[SearchSpec, Any, Settings], Any]
+# evaluator_factory(search_id, spec, space, settings) -> object with evaluate(genome, report)
+EvaluatorFactory = Callable[[int, SearchSpec, Any, Settings], Any]
 
 
 def worker_name() -> str:
@@ -107,7 +108,7 @@ def advance_search(
         if search.status == "queued":
             search = repo.start_search(s, search_id)
         spec = _spec_of(search)
-        space = make_space(spec)
+        space = space_for(spec, settings)
         strategy = make_strategy(spec, space)
         state = search.strategy_state or {}
         if state:
@@ -212,7 +213,7 @@ def train_candidate(
         return stop
 
     try:
-        evaluator = evaluator_factory(spec, make_space(spec), settings)
+        evaluator = evaluator_factory(search_id, spec, space_for(spec, settings), settings)
         outcome = _normalise(evaluator.evaluate(genome, report))
     except Exception as exc:  # a broken candidate must not break the search
         log.warning("candidate %s failed: %s", candidate_id, traceback.format_exc())
@@ -235,9 +236,20 @@ def train_candidate(
     return status
 
 
-# finalizer(spec, space, best_candidates, settings) -> (summary dict, {candidate_id: {format: path}})
+@dataclass
+class DoneCandidate:
+    """A finished candidate as the finalizer sees it: no session attached."""
+
+    id: int
+    genome: dict[str, Any]
+    fitness: float | None
+    metrics: dict[str, Any]
+    checkpoint: str | None
+
+
+# finalizer(search_id, spec, space, done candidates best first, settings) -> (summary, {candidate_id: files})
 Finalizer = Callable[
-    [SearchSpec, Any, list[Candidate], Settings], tuple[dict[str, Any], dict[int, dict[str, str]]]
+    [int, SearchSpec, Any, list[DoneCandidate], Settings], tuple[dict[str, Any], dict[int, dict[str, str]]]
 ]
 
 
@@ -249,21 +261,22 @@ def finalize_search(search_id: int, finalizer: Finalizer, settings: Settings | N
         if search.status in TERMINAL_SEARCH:
             return search.status
         spec = _spec_of(search)
-        done = list(
-            s.execute(
+        done = [
+            DoneCandidate(c.id, c.genome, c.fitness, c.metrics, repo.artefact_path(s, c.id, "checkpoint"))
+            for c in s.execute(
                 select(Candidate)
                 .where(Candidate.search_id == search_id, Candidate.status == "done")
                 .order_by(Candidate.fitness.desc(), Candidate.id)
             ).scalars()
-        )
+        ]
     status, error, summary, files = "completed", None, {}, {}
     if not done:
         status, error = "failed", "no candidate finished successfully; see the candidates' errors"
     else:
         try:
-            summary, files = finalizer(spec, make_space(spec), done, settings)
+            summary, files = finalizer(search_id, spec, space_for(spec, settings), done, settings)
         except Exception as exc:  # the search results stand even when the final step fails
-            log.warning("final training of search %s failed: %s", search_id, traceback.format_exc())
+            log.warning("final step of search %s failed: %s", search_id, traceback.format_exc())
             summary = {"final_error": f"{type(exc).__name__}: {exc}"}
     with session_scope(settings, write=True) as s:
         for cid, artefacts in files.items():

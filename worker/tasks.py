@@ -6,7 +6,11 @@ injects them through a dependency so its tests can use an in-memory double inste
 
 from __future__ import annotations
 
-from worker import coordinator
+import os
+
+from celery.signals import worker_process_init
+
+from worker import coordinator, engine_bridge
 from worker.celery_app import SEARCH_QUEUE, TRAIN_QUEUE, celery_app
 
 
@@ -26,6 +30,16 @@ class CeleryDispatcher:
 DISPATCHER = CeleryDispatcher()
 
 
+@worker_process_init.connect
+def _limit_torch_threads(**_: object) -> None:
+    # Several training processes share the machine's cores; oversubscribing them slows every one.
+    threads = os.environ.get("NASBOARD_TORCH_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
 @celery_app.task(name="nasboard.advance_search")
 def advance_search(search_id: int, kick: bool = False) -> dict:
     return coordinator.advance_search(search_id, DISPATCHER, kick=kick)
@@ -33,12 +47,12 @@ def advance_search(search_id: int, kick: bool = False) -> dict:
 
 @celery_app.task(name="nasboard.train_candidate")
 def train_candidate(candidate_id: int) -> str:
-    return coordinator.train_candidate(candidate_id, DISPATCHER, coordinator.default_evaluator_factory)
+    return coordinator.train_candidate(candidate_id, DISPATCHER, engine_bridge.training_evaluator)
 
 
 @celery_app.task(name="nasboard.finalize_search")
 def finalize_search(search_id: int) -> str:
-    return coordinator.finalize_search(search_id, coordinator.default_finalizer)
+    return coordinator.finalize_search(search_id, engine_bridge.export_best)
 
 
 def dispatch_search_start(search_id: int) -> None:

@@ -40,7 +40,7 @@ class ToyEvaluator:
 
     calls: list[dict[str, Any]] = []
 
-    def __init__(self, spec: Any, space: Any, settings: Settings) -> None:
+    def __init__(self, search_id: int, spec: Any, space: Any, settings: Settings) -> None:
         self.objective = Objective.from_spec(spec)
 
     def evaluate(self, genome: dict[str, Any], report: Any) -> Result:
@@ -56,7 +56,9 @@ class ToyEvaluator:
         return Result(status="done", fitness=self.objective.fitness(metrics), metrics=metrics)
 
 
-def toy_finalizer(spec: Any, space: Any, best: list[Any], settings: Settings) -> tuple[dict, dict]:
+def toy_finalizer(
+    search_id: int, spec: Any, space: Any, best: list[Any], settings: Settings
+) -> tuple[dict, dict]:
     return {"final": [{"candidate_id": best[0].id, "test_accuracy": 0.5}]}, {}
 
 
