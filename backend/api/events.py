@@ -42,11 +42,13 @@ def read_changes(settings: Settings, search_id: int, cursor: int) -> tuple[list[
     """Events past the cursor, in cursor order, and the new cursor (runs in a worker thread)."""
     with session_factory(settings)() as session:
         changes = repository.changes_since(session, search_id, cursor, limit=PAGE)
-        search = changes["search"]
+        search = changes["search"]  # None when only candidates changed
         out: list[tuple[int, str]] = []
-        space = views.space_for(search.spec) if changes["candidates"] else None
+        if changes["candidates"]:
+            space = views.space_for(repository.get_search(session, search_id).spec)
         for cand in changes["candidates"]:
-            out.append((cand.seq, format_event("candidate", cand.seq, views.candidate_summary(cand, space))))
+            summary = views.candidate_summary(cand, space)
+            out.append((cand.seq, format_event("candidate", cand.seq, summary)))
         if search is not None:
             detail = views.search_detail(search, repository.search_summary(session, search_id))
             detail.pop("spec", None)

@@ -1,0 +1,124 @@
+"""Shared set-up for the API tests: an app on a migrated SQLite file, a recording dispatcher, seeding."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
+from backend.db import repository
+from backend.db.migrate import upgrade_to_head
+from backend.db.session import session_scope
+from backend.settings import Settings
+
+NB201_SPEC: dict[str, Any] = {
+    "name": "api-test",
+    "space": {"type": "nb201"},
+    "strategy": {"type": "regularized-evolution", "population_size": 4, "sample_size": 2},
+    "budget": {"max_candidates": 10},
+}
+
+
+@dataclass
+class FakeDispatcher:
+    """Records what the API would have enqueued."""
+
+    calls: list[tuple[str, int]] = field(default_factory=list)
+    fail: bool = False
+
+    def start(self, search_id: int) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.calls.append(("start", search_id))
+
+    def control(self, search_id: int, action: str) -> None:
+        self.calls.append((action, search_id))
+
+
+@dataclass
+class Api:
+    client: TestClient
+    dispatcher: FakeDispatcher
+    settings: Settings
+
+
+def make_api(tmp_path: Path, frontend_dir: Path | None = None) -> Api:
+    extra = {"frontend_dir": frontend_dir} if frontend_dir else {}
+    settings = Settings(data_dir=tmp_path / "data", broker_url="memory://", **extra)
+    upgrade_to_head(settings)
+    dispatcher = FakeDispatcher()
+    return Api(TestClient(create_app(settings, dispatcher)), dispatcher, settings)
+
+
+def nb201_genomes(n: int, seed: int = 0) -> list[tuple[dict[str, Any], str, dict[str, Any] | None]]:
+    from worker.nas.spaces.nb201 import NB201Space
+
+    space, rng, out, seen = NB201Space(), random.Random(seed), [], set()
+    while len(out) < n:
+        genome = space.sample(rng)
+        key = space.canonical(genome)
+        if key not in seen:
+            seen.add(key)
+            out.append((genome, key, {"operator": "sample"}))
+    return out
+
+
+def seed_search(settings: Settings, spec: dict[str, Any] | None = None, n: int = 3) -> tuple[int, list[int]]:
+    """A running search with `n` queued candidates; returns (search id, candidate ids)."""
+    with session_scope(settings, write=True) as s:
+        search = repository.create_search(s, spec or NB201_SPEC, "seeded")
+        repository.start_search(s, search.id)
+        cands = repository.add_candidates(s, search.id, nb201_genomes(n))
+        return search.id, [c.id for c in cands]
+
+
+def finish(
+    settings: Settings, candidate_id: int, accuracy: float, params: float = 1e5, epochs: int = 2
+) -> None:
+    """Train-like history for one candidate: started, `epochs` curve points, done with metrics."""
+    with session_scope(settings, write=True) as s:
+        repository.mark_training(s, candidate_id, worker="test-worker")
+    with session_scope(settings, write=True) as s:
+        for epoch in range(1, epochs + 1):
+            point = {
+                "train_loss": 1.0 / epoch,
+                "val_loss": 1.1 / epoch,
+                "val_accuracy": accuracy * epoch / epochs,
+            }
+            repository.add_curve_point(s, candidate_id, epoch, {**point, "val_f1": accuracy, "seconds": 0.5})
+        metrics = {"val_accuracy": accuracy, "params": params, "flops": params * 100}
+        repository.finish_candidate(s, candidate_id, "done", fitness=accuracy, metrics=metrics)
+
+
+@contextmanager
+def live_server(api: Api) -> Iterator[str]:
+    """Serve the app with uvicorn on a free loopback port in a thread; yields the base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = api.client.app
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 10 s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

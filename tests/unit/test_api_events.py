@@ -1,0 +1,104 @@
+"""SSE: candidate and search changes stream with `id: <seq>` and resume from Last-Event-ID."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from api_support import Api, finish, live_server, make_api, seed_search
+
+
+@pytest.fixture()
+def api(tmp_path: Path) -> Api:
+    return make_api(tmp_path)
+
+
+def iter_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """Parse events (ignoring comments and the retry hint) from a streaming response."""
+    current: dict[str, Any] = {}
+    for line in response.iter_lines():
+        if line.startswith(":") or line.startswith("retry:"):
+            continue
+        if not line:
+            if "event" in current:
+                yield current
+            current = {}
+            continue
+        key, _, value = line.partition(": ")
+        current[key] = json.loads(value) if key == "data" else value
+
+
+def read_events(response: httpx.Response, count: int) -> list[dict[str, Any]]:
+    return list(itertools.islice(iter_events(response), count))
+
+
+def test_events_stream_candidates_and_search_with_ids_in_order(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=3)
+    with (
+        live_server(api) as url,
+        httpx.stream("GET", f"{url}/api/searches/{search_id}/events", timeout=10) as r,
+    ):
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = read_events(r, 4)
+    ids = [int(e["id"]) for e in events]
+    assert ids == sorted(ids)
+    assert [e["data"]["id"] for e in events if e["event"] == "candidate"] == cands
+    [search] = [e for e in events if e["event"] == "search"]
+    assert search["data"]["status"] == "running" and "spec" not in search["data"]
+
+
+def test_events_deliver_a_change_committed_after_connecting(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=2)
+    with live_server(api) as url:
+        first = httpx.get(f"{url}/api/searches/{search_id}/candidates").json()
+        params = {"after": first["next_after"]}
+        with httpx.stream("GET", f"{url}/api/searches/{search_id}/events", params=params, timeout=10) as r:
+            timer = threading.Timer(0.3, finish, args=(api.settings, cands[1], 0.75))
+            timer.start()
+            events = []
+            # Training start and finish may arrive as one event (the stream sends a row's latest state).
+            for event in iter_events(r):
+                events.append(event)
+                if event["event"] == "search":
+                    break
+            timer.join()
+    done = next(e for e in events if e["event"] == "candidate" and e["data"]["status"] == "done")
+    assert events[-1]["data"]["n_done"] == 1
+    assert done["data"]["id"] == cands[1] and done["data"]["fitness"] == pytest.approx(0.75)
+
+
+def test_events_resume_after_last_event_id(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=3)
+    finish(api.settings, cands[0], 0.6)
+    with live_server(api) as url:
+        with httpx.stream("GET", f"{url}/api/searches/{search_id}/events", timeout=10) as r:
+            first = read_events(r, 2)
+        resume_from = first[-1]["id"]
+        headers = {"Last-Event-ID": resume_from}
+        with httpx.stream("GET", f"{url}/api/searches/{search_id}/events", headers=headers, timeout=10) as r:
+            rest = read_events(r, 2)
+    assert all(int(e["id"]) > int(resume_from) for e in rest)
+    seen = {(e["event"], e["data"]["id"]) for e in first + rest}
+    assert ("candidate", cands[0]) in seen and ("search", search_id) in seen
+
+
+def test_events_for_unknown_search_return_404(api: Api) -> None:
+    assert api.client.get("/api/searches/77/events").status_code == 404
+
+
+def test_events_send_heartbeat_comments_when_idle(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.api import events
+
+    monkeypatch.setattr(events, "HEARTBEAT_SECONDS", 0.3)
+    search_id, _ = seed_search(api.settings, n=0)
+    with live_server(api) as url:
+        params = {"after": 10_000}  # past every change: only heartbeats can come
+        with httpx.stream("GET", f"{url}/api/searches/{search_id}/events", params=params, timeout=5) as r:
+            lines = r.iter_lines()
+            assert next(line for line in lines if line.startswith(":")) == ": heartbeat"

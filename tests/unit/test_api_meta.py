@@ -1,0 +1,92 @@
+"""REST API: form metadata, spec schema, health, Prometheus metrics and the served pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from api_support import Api, finish, make_api, seed_search
+
+
+@pytest.fixture()
+def api(tmp_path: Path) -> Api:
+    frontend = tmp_path / "frontend"
+    (frontend / "js").mkdir(parents=True)
+    for page in ("index", "new", "search", "candidate", "compare"):
+        (frontend / f"{page}.html").write_text(f"<title>{page}</title>")
+    (frontend / "js" / "app.js").write_text("export const x = 1;")
+    return make_api(tmp_path, frontend_dir=frontend)
+
+
+def test_strategies_list_options_schema_and_defaults_from_the_options_model(api: Api) -> None:
+    from worker.nas.registry import STRATEGIES, strategy_class
+
+    items = {i["name"]: i for i in api.client.get("/api/strategies").json()}
+    assert set(items) == set(STRATEGIES)
+    evo = items["regularized-evolution"]
+    options = strategy_class("regularized-evolution").Options
+    assert evo["available"] and evo["defaults"] == options().model_dump(mode="json")
+    assert set(evo["options"]["properties"]) == set(options.model_fields)
+
+
+def test_spaces_list_registered_spaces(api: Api) -> None:
+    items = {i["name"]: i for i in api.client.get("/api/spaces").json()}
+    assert items["nb201"]["available"] and "properties" in items["nb201"]["options"]
+
+
+def test_datasets_report_availability(api: Api) -> None:
+    items = {i["name"]: i for i in api.client.get("/api/datasets").json()}
+    assert set(items) == {"fashion-mnist", "mnist", "digits", "cifar10", "npz"}
+    assert items["digits"]["available"]
+    assert not items["cifar10"]["available"] and str(api.settings.dataset_dir) in items["cifar10"]["note"]
+
+
+def test_spec_schema_is_the_search_spec_json_schema(api: Api) -> None:
+    schema = api.client.get("/api/spec/schema").json()
+    assert {"space", "strategy", "dataset", "training", "budget"} <= set(schema["properties"])
+
+
+def test_healthz_checks_the_database(api: Api) -> None:
+    assert api.client.get("/healthz").json()["database"] == "ok"
+
+
+def _samples(text: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def test_metrics_expose_counts_and_duration_histogram_in_prometheus_format(api: Api) -> None:
+    _, cands = seed_search(api.settings, n=3)
+    finish(api.settings, cands[0], 0.5)
+    r = api.client.get("/metrics")
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "# TYPE nasboard_candidates gauge" in r.text
+    samples = _samples(r.text)
+    assert samples['nasboard_searches{status="running"}'] == 1
+    assert samples['nasboard_candidates{status="queued"}'] == 2
+    assert samples['nasboard_candidates{status="done"}'] == 1
+    assert samples['nasboard_candidate_duration_seconds_bucket{le="+Inf"}'] == 1
+    assert samples["nasboard_candidate_duration_seconds_count"] == 1
+
+
+def test_pages_and_static_files_are_served_from_the_frontend_dir(api: Api) -> None:
+    for path, title in [
+        ("/", "index"),
+        ("/new", "new"),
+        ("/searches/3", "search"),
+        ("/candidates/9", "candidate"),
+    ]:
+        r = api.client.get(path)
+        assert r.status_code == 200 and f"<title>{title}</title>" in r.text, path
+    assert "compare" in api.client.get("/compare", params={"ids": "1,2"}).text
+    assert api.client.get("/static/js/app.js").text == "export const x = 1;"
+
+
+def test_plotly_bundle_is_served_locally(api: Api) -> None:
+    r = api.client.get("/static/vendor/plotly.min.js")
+    assert r.status_code == 200 and len(r.content) > 1_000_000
+    assert r.headers["content-type"].startswith("text/javascript")

@@ -1,0 +1,205 @@
+"""REST API: submitting, listing, inspecting and controlling searches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from api_support import NB201_SPEC, Api, finish, make_api, seed_search
+
+from backend.db import repository
+from backend.db.session import session_scope
+
+
+@pytest.fixture()
+def api(tmp_path: Path) -> Api:
+    return make_api(tmp_path)
+
+
+def test_create_search_returns_201_stores_spec_and_dispatches(api: Api) -> None:
+    r = api.client.post("/api/searches", json=NB201_SPEC)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "queued"
+    assert api.dispatcher.calls == [("start", body["id"])]
+    detail = api.client.get(f"/api/searches/{body['id']}").json()
+    assert detail["name"] == "api-test"
+    assert detail["spec"]["strategy"] == NB201_SPEC["strategy"]
+    assert detail["spec"]["training"]["epochs"] == 2  # defaults filled in by the spec model
+
+
+def test_create_search_rejects_unknown_strategy_naming_allowed_values(api: Api) -> None:
+    r = api.client.post("/api/searches", json={**NB201_SPEC, "strategy": {"type": "hill-climb"}})
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    assert error["field"] == "strategy.type"
+    assert "regularized-evolution" in error["allowed"] and "random" in error["allowed"]
+    assert "hill-climb" in error["message"]
+    assert api.client.get("/api/searches").json()["total"] == 0
+    assert api.dispatcher.calls == []
+
+
+def test_create_search_rejects_bad_strategy_option_naming_the_field(api: Api) -> None:
+    spec = {**NB201_SPEC, "strategy": {"type": "regularized-evolution", "population_size": "many"}}
+    r = api.client.post("/api/searches", json=spec)
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["detail"]}
+    assert fields == {"strategy.population_size"}
+
+
+def test_create_search_rejects_unknown_option_listing_known_ones(api: Api) -> None:
+    spec = {**NB201_SPEC, "strategy": {"type": "regularized-evolution", "popsize": 3}}
+    [error] = api.client.post("/api/searches", json=spec).json()["detail"]
+    assert error["field"] == "strategy.popsize"
+    assert {"type", "population_size", "sample_size"} <= set(error["allowed"])
+
+
+def test_create_search_rejects_bad_choice_listing_allowed_values(api: Api) -> None:
+    spec = {**NB201_SPEC, "training": {"optimizer": "rmsprop"}, "dataset": {"name": "imagenet"}}
+    errors = {e["field"]: e for e in api.client.post("/api/searches", json=spec).json()["detail"]}
+    assert errors["training.optimizer"]["allowed"] == ["sgd", "adam", "adamw"]
+    assert "fashion-mnist" in errors["dataset.name"]["allowed"]
+
+
+def test_create_search_reports_range_violation_without_storing(api: Api) -> None:
+    r = api.client.post("/api/searches", json={**NB201_SPEC, "parallelism": 0})
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    assert error["field"] == "parallelism" and "greater than or equal to 1" in error["message"]
+    assert api.client.get("/api/searches").json()["total"] == 0
+
+
+def test_create_search_marks_failed_when_queue_unreachable(api: Api) -> None:
+    api.dispatcher.fail = True
+    r = api.client.post("/api/searches", json=NB201_SPEC)
+    assert r.status_code == 503 and "queue" in r.json()["detail"]
+    [item] = api.client.get("/api/searches").json()["items"]
+    assert item["status"] == "failed"
+
+
+def test_list_searches_filters_by_status_and_paginates(api: Api) -> None:
+    ids = [api.client.post("/api/searches", json=NB201_SPEC).json()["id"] for _ in range(3)]
+    api.client.post(f"/api/searches/{ids[0]}/cancel")
+    page = api.client.get("/api/searches", params={"limit": 2}).json()
+    assert page["total"] == 3 and [i["id"] for i in page["items"]] == [ids[2], ids[1]]
+    cancelled = api.client.get("/api/searches", params={"status": "cancelled"}).json()
+    assert [i["id"] for i in cancelled["items"]] == [ids[0]]
+    assert cancelled["items"][0]["space"] == "nb201"
+    bad = api.client.get("/api/searches", params={"status": "done"})
+    assert bad.status_code == 422 and "running" in bad.json()["detail"][0]["allowed"]
+
+
+def test_get_search_reports_counts_best_and_timings(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=3)
+    finish(api.settings, cands[0], 0.7)
+    finish(api.settings, cands[1], 0.9)
+    d = api.client.get(f"/api/searches/{search_id}").json()
+    assert (d["status"], d["n_candidates"], d["n_done"], d["n_failed"]) == ("running", 3, 2, 0)
+    assert d["best"]["candidate_id"] == cands[1] and d["best"]["fitness"] == pytest.approx(0.9)
+    assert d["progress"] == pytest.approx(0.2)  # 2 of max_candidates=10
+    assert d["elapsed_seconds"] >= 0 and d["eta_seconds"] is not None
+    assert d["started_at"].endswith(("Z", "+00:00"))
+
+
+def test_unknown_search_returns_404(api: Api) -> None:
+    for path in ("/api/searches/999", "/api/searches/999/candidates", "/api/searches/999/pareto"):
+        r = api.client.get(path)
+        assert r.status_code == 404 and "999" in r.json()["detail"], path
+
+
+def test_candidates_after_cursor_returns_changed_not_only_new(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=3)
+    first = api.client.get(f"/api/searches/{search_id}/candidates").json()
+    assert [c["id"] for c in first["items"]] == cands
+    assert all(c["status"] == "queued" and c["label"] for c in first["items"])
+    empty = api.client.get(
+        f"/api/searches/{search_id}/candidates", params={"after": first["next_after"]}
+    ).json()
+    assert empty == {"items": [], "next_after": first["next_after"]}
+    finish(api.settings, cands[1], 0.8)
+    changed = api.client.get(
+        f"/api/searches/{search_id}/candidates", params={"after": first["next_after"]}
+    ).json()
+    [item] = changed["items"]
+    assert item["id"] == cands[1] and item["status"] == "done" and item["fitness"] == pytest.approx(0.8)
+    assert item["metrics"]["params"] == 1e5 and changed["next_after"] > first["next_after"]
+
+
+def test_candidates_page_limit_walks_every_candidate_once(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=7)
+    seen, after = [], 0
+    while True:
+        page = api.client.get(
+            f"/api/searches/{search_id}/candidates", params={"after": after, "limit": 3}
+        ).json()
+        if not page["items"]:
+            break
+        assert len(page["items"]) <= 3
+        seen += [c["id"] for c in page["items"]]
+        after = page["next_after"]
+    assert seen == cands
+
+
+def test_pause_resume_cancel_follow_allowed_transitions(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=2)
+    post = api.client.post
+    assert post(f"/api/searches/{search_id}/pause").json() == {"id": search_id, "status": "paused"}
+    assert post(f"/api/searches/{search_id}/pause").status_code == 409
+    assert post(f"/api/searches/{search_id}/resume").json()["status"] == "running"
+    assert post(f"/api/searches/{search_id}/cancel").json()["status"] == "cancelled"
+    conflict = post(f"/api/searches/{search_id}/resume")
+    assert conflict.status_code == 409 and "cancelled" in conflict.json()["detail"]
+    assert api.dispatcher.calls == [("pause", search_id), ("resume", search_id), ("cancel", search_id)]
+    items = api.client.get(f"/api/searches/{search_id}/candidates").json()["items"]
+    assert {c["status"] for c in items} == {"cancelled"}  # queued candidates are cancelled with the search
+
+
+def test_clone_creates_a_new_search_with_the_same_spec(api: Api) -> None:
+    original = api.client.post("/api/searches", json=NB201_SPEC).json()["id"]
+    r = api.client.post(f"/api/searches/{original}/clone")
+    assert r.status_code == 201
+    clone = api.client.get(f"/api/searches/{r.json()['id']}").json()
+    assert clone["id"] != original and clone["status"] == "queued"
+    assert clone["spec"]["strategy"] == NB201_SPEC["strategy"] and f"#{original}" in clone["name"]
+    assert api.dispatcher.calls[-1] == ("start", clone["id"])
+
+
+def test_delete_search_removes_rows_and_artefact_files(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=2)
+    finish(api.settings, cands[0], 0.5)
+    model = api.settings.artefact_dir / "m.onnx"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    model.write_bytes(b"onnx")
+    with session_scope(api.settings, write=True) as s:
+        repository.add_artefact(s, cands[0], "onnx", str(model), 4)
+    assert api.client.delete(f"/api/searches/{search_id}").status_code == 204
+    assert api.client.get(f"/api/searches/{search_id}").status_code == 404
+    assert api.client.get(f"/api/candidates/{cands[0]}").status_code == 404
+    assert not model.exists()
+
+
+def test_pareto_returns_non_dominated_candidates(api: Api) -> None:
+    spec = {
+        **NB201_SPEC,
+        "objectives": [{"metric": "val_accuracy"}, {"metric": "params", "goal": "minimize"}],
+        "strategy": {"type": "random"},
+    }
+    search_id, cands = seed_search(api.settings, spec, n=3)
+    finish(api.settings, cands[0], 0.9, params=200)
+    finish(api.settings, cands[1], 0.8, params=100)
+    finish(api.settings, cands[2], 0.7, params=300)  # dominated by both others
+    body = api.client.get(f"/api/searches/{search_id}/pareto").json()
+    assert body["objectives"] == ["val_accuracy", "params"]
+    assert sorted(c["id"] for c in body["items"]) == sorted(cands[:2])
+    assert len(body["all"]) == 3
+
+
+def test_strategy_stats_expose_controller_steps(api: Api) -> None:
+    search_id, _ = seed_search(api.settings, n=1)
+    steps = [{"step": 1, "reward": 0.5, "baseline": 0.4, "entropy": 1.6}]
+    with session_scope(api.settings, write=True) as s:
+        repository.save_strategy_state(
+            s, search_id, {"history": [1, 2], "extra": {"steps": steps, "lr": 0.1}}
+        )
+    body = api.client.get(f"/api/searches/{search_id}/strategy").json()
+    assert body == {"strategy": "regularized-evolution", "steps": steps, "n_told": 2, "lr": 0.1}
