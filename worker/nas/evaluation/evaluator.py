@@ -1,0 +1,160 @@
+"""Evaluate a genome by really training it: build, (inherit / resume), train, measure, score.
+
+Never raises for a bad candidate: an impossible shape, a NaN loss, an out-of-memory error or a time limit
+become a failed `Result` with the reason, so the search records it and goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from worker.nas.evaluation.checkpoints import inherit_weights, load_checkpoint, save_checkpoint
+from worker.nas.evaluation.datasets import DatasetSplits, load_dataset
+from worker.nas.evaluation.metrics import (
+    count_flops,
+    count_params,
+    efficiency_metrics,
+    peak_memory_mb,
+    reset_peak_memory,
+)
+from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
+from worker.nas.spec import SearchSpec
+from worker.nas.types import Genome, Result
+
+Report = Callable[[int, dict[str, float]], None]
+ShouldStop = Callable[[int, dict[str, float]], bool]
+
+
+@dataclass
+class EvalOutcome:
+    result: Result
+    checkpoint: str | None = None
+    epochs_done: int = 0
+    curve: list[dict[str, float]] = field(default_factory=list)
+    inherited_tensors: int = 0
+
+
+def checkpoint_name(key: str) -> str:
+    """A filesystem-safe, stable file name for a canonical key."""
+    return hashlib.sha1(key.encode()).hexdigest()[:16] + ".ckpt"
+
+
+class TrainingEvaluator:
+    def __init__(
+        self,
+        spec: SearchSpec,
+        space: Any,
+        data_dir: str | Path | None = None,
+        artefact_dir: str | Path | None = None,
+        device: str | torch.device | None = None,
+        *,
+        objective: Any = None,
+        splits: DatasetSplits | None = None,
+    ) -> None:
+        self.spec = spec
+        self.space = space
+        self.device = pick_device(device)
+        self.artefact_dir = Path(artefact_dir) if artefact_dir else None
+        self.splits = splits or load_dataset(spec.dataset, data_dir, seed=spec.seed)
+        if objective is None:
+            from worker.nas.objectives import Objective
+
+            objective = Objective.from_spec(spec)
+        self.objective = objective
+        # Low-fidelity search may train on a share of the training split (validation stays whole).
+        n = max(1, int(len(self.splits.y_train) * spec.training.data_fraction))
+        self.x_train, self.y_train = self.splits.x_train[:n], self.splits.y_train[:n]
+
+    def evaluate(
+        self,
+        genome: Genome,
+        report: Report = lambda epoch, metrics: None,
+        *,
+        epochs: int | None = None,
+        resume: str | Path | None = None,
+        init_from: str | Path | None = None,
+        should_stop: ShouldStop | None = None,
+        max_seconds: float | None = None,
+    ) -> EvalOutcome:
+        """Train up to `epochs` (default: the spec's), from `resume` (a checkpoint) or `init_from` weights."""
+        metrics: dict[str, float] = {}
+        trainer: Trainer | None = None
+        inherited = 0
+        try:
+            torch.manual_seed(self.spec.seed)  # same initialisation for the same genome and seed
+            model = self.space.build(genome)
+            # Known before training, so a failed candidate still shows its size.
+            metrics.update(
+                params=float(count_params(model)), flops=float(count_flops(model, self.splits.input_shape))
+            )
+            if init_from is not None:
+                inherited = inherit_weights(model, load_checkpoint(init_from)["model"])
+            limit = min(
+                x for x in (self.spec.training.max_seconds, max_seconds, float("inf")) if x is not None
+            )
+            cfg = TrainConfig.from_spec(
+                self.spec.training, seed=self.spec.seed, max_seconds=None if limit == float("inf") else limit
+            )
+            trainer = Trainer(model, cfg, n_classes=self.splits.n_classes, device=self.device)
+            if resume is not None:
+                trainer.load_state_dict(load_checkpoint(resume))
+            reset_peak_memory(self.device)
+
+            def on_epoch(epoch: int, m: dict[str, float]) -> bool:
+                report(epoch, m)
+                return bool(should_stop and should_stop(epoch, m))
+
+            t0 = time.monotonic()
+            run = trainer.fit(
+                self.x_train,
+                self.y_train,
+                self.splits.x_val,
+                self.splits.y_val,
+                until_epoch=epochs,
+                on_epoch=on_epoch,
+            )
+            metrics.update(run.metrics)
+            metrics.update(
+                epochs=float(run.epochs_done),
+                train_seconds=time.monotonic() - t0,
+                samples_per_second=run.samples_per_second,
+            )
+            if inherited:
+                metrics["inherited_tensors"] = float(inherited)
+            if run.status == "failed":
+                return self._failed(run.reason or "training failed", metrics, run.history, run.epochs_done)
+            peak = peak_memory_mb(self.device)
+            if peak is not None:
+                metrics["peak_memory_mb"] = peak
+            metrics.update(efficiency_metrics(trainer.model, self.splits.input_shape, self.device))
+            checkpoint = self._save(genome, trainer)
+            fitness = self.objective.fitness(metrics)
+            if run.stopped:
+                metrics["stopped_early"] = 1.0
+            result = Result(status="done", fitness=fitness, metrics=metrics)
+            return EvalOutcome(result, checkpoint, run.epochs_done, list(run.history), inherited)
+        except Exception as exc:  # noqa: BLE001 - a bad candidate must never stop the search
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            reason = f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})"
+            history = trainer.history if trainer else []
+            return self._failed(reason, metrics, history, trainer.epoch if trainer else 0)
+
+    def _failed(self, reason: str, metrics: dict[str, float], history: list, epochs: int) -> EvalOutcome:
+        clean = {k: v for k, v in metrics.items() if isinstance(v, float) and v == v}
+        return EvalOutcome(
+            Result(status="failed", fitness=None, metrics=clean, error=reason), None, epochs, list(history)
+        )
+
+    def _save(self, genome: Genome, trainer: Trainer) -> str | None:
+        if self.artefact_dir is None:
+            return None
+        name = checkpoint_name(self.space.canonical(genome))
+        return save_checkpoint(trainer.state_dict(), self.artefact_dir / "checkpoints" / name)
