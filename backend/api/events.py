@@ -20,16 +20,17 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from backend.api import views
-from backend.api.wakeups import Waker, make_waker
 from backend.db import repository
 from backend.db.session import session_factory
+from backend.events import ChangeListener
 from backend.settings import Settings
 
 router = APIRouter(prefix="/api/searches", tags=["events"])
 
 HEARTBEAT_SECONDS = 15.0
-POLL_SECONDS = 0.1  # embedded (no Redis): how often the database is read
-SAFETY_POLL_SECONDS = 2.0  # with Redis wake-ups: read anyway this often, in case a message was lost
+# With Redis wake-ups, read anyway this often in case a message was lost; embedded, the listener polls
+# every backend.events.POLL_INTERVAL_S (100 ms) whatever this says.
+SAFETY_POLL_SECONDS = 2.0
 PAGE = 500
 
 
@@ -58,11 +59,11 @@ def read_changes(settings: Settings, search_id: int, cursor: int) -> tuple[list[
 
 
 async def event_stream(
-    request: Request, settings: Settings, search_id: int, cursor: int, waker: Waker
+    request: Request, settings: Settings, search_id: int, cursor: int
 ) -> AsyncIterator[str]:
     last_sent = time.monotonic()
     yield "retry: 1000\n\n"  # reconnect quickly; the cursor makes a reconnect lossless
-    async with waker:
+    async with ChangeListener(search_id, settings) as listener:
         while not await request.is_disconnected():
             events, cursor = await anyio.to_thread.run_sync(read_changes, settings, search_id, cursor)
             for text in events:
@@ -74,7 +75,7 @@ async def event_stream(
             elif time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
                 yield ": heartbeat\n\n"
                 last_sent = time.monotonic()
-            await waker.wait(min(HEARTBEAT_SECONDS, waker.poll_seconds))
+            await listener.wait(min(HEARTBEAT_SECONDS, SAFETY_POLL_SECONDS))
 
 
 @router.get(
@@ -100,9 +101,8 @@ async def search_events(
     cursor = after or 0
     if last_event_id and last_event_id.strip().isdigit():
         cursor = int(last_event_id.strip())
-    waker = make_waker(settings, search_id, POLL_SECONDS, SAFETY_POLL_SECONDS)
     return StreamingResponse(
-        event_stream(request, settings, search_id, cursor, waker),
+        event_stream(request, settings, search_id, cursor),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

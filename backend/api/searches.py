@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from backend.api import views
@@ -23,6 +23,7 @@ from backend.api.schemas import (
 )
 from backend.db import repository
 from backend.db.models import SEARCH_STATUSES, Candidate
+from backend.events import publish_change
 from worker.nas.spec import SearchSpec
 
 router = APIRouter(prefix="/api/searches", tags=["searches"])
@@ -116,9 +117,12 @@ def strategy_stats(search_id: int, session: ReadSession) -> dict[str, Any]:
     }
 
 
-def _control(search_id: int, action: str, session: Session, dispatcher: DispatcherDep) -> SearchStatus:
+def _control(
+    request: Request, search_id: int, action: str, session: Session, dispatcher: DispatcherDep
+) -> SearchStatus:
     search = repository.set_search_status(session, search_id, action)
     session.commit()
+    publish_change(request.app.state.settings, search_id, search.seq)  # wake SSE readers (Redis)
     dispatcher.control(search_id, action)
     return SearchStatus(id=search.id, status=search.status)
 
@@ -126,22 +130,26 @@ def _control(search_id: int, action: str, session: Session, dispatcher: Dispatch
 @router.post(
     "/{search_id}/cancel", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
 )
-def cancel(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
-    return _control(search_id, "cancel", session, dispatcher)
+def cancel(
+    search_id: int, request: Request, session: WriteSession, dispatcher: DispatcherDep
+) -> SearchStatus:
+    return _control(request, search_id, "cancel", session, dispatcher)
 
 
 @router.post(
     "/{search_id}/pause", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
 )
-def pause(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
-    return _control(search_id, "pause", session, dispatcher)
+def pause(search_id: int, request: Request, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
+    return _control(request, search_id, "pause", session, dispatcher)
 
 
 @router.post(
     "/{search_id}/resume", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
 )
-def resume(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
-    return _control(search_id, "resume", session, dispatcher)
+def resume(
+    search_id: int, request: Request, session: WriteSession, dispatcher: DispatcherDep
+) -> SearchStatus:
+    return _control(request, search_id, "resume", session, dispatcher)
 
 
 @router.post("/{search_id}/clone", status_code=status.HTTP_201_CREATED, response_model=SearchCreated)

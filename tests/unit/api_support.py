@@ -48,8 +48,8 @@ class Api:
     settings: Settings
 
 
-def make_api(tmp_path: Path, frontend_dir: Path | None = None) -> Api:
-    extra = {"frontend_dir": frontend_dir} if frontend_dir else {}
+def make_api(tmp_path: Path, frontend_dir: Path | None = None, **settings_fields: Any) -> Api:
+    extra = {"frontend_dir": frontend_dir, **settings_fields} if frontend_dir else settings_fields
     settings = Settings(data_dir=tmp_path / "data", broker_url="memory://", **extra)
     upgrade_to_head(settings)
     dispatcher = FakeDispatcher()

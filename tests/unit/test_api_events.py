@@ -102,3 +102,48 @@ def test_events_send_heartbeat_comments_when_idle(api: Api, monkeypatch: pytest.
         with httpx.stream("GET", f"{url}/api/searches/{search_id}/events", params=params, timeout=5) as r:
             lines = r.iter_lines()
             assert next(line for line in lines if line.startswith(":")) == ": heartbeat"
+
+
+def _redis_up(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def test_events_wake_on_redis_publish_instead_of_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.api import events
+    from backend.events import publish_change
+
+    url = "redis://127.0.0.1:6379/15"
+    if not _redis_up(url):
+        pytest.skip("Redis not reachable at 127.0.0.1:6379; the pub/sub wake-up path was not exercised")
+    api = make_api(tmp_path, redis_url=url)
+    # Only a pub/sub message can wake the stream within the test's timeout now.
+    monkeypatch.setattr(events, "SAFETY_POLL_SECONDS", 60.0)
+    monkeypatch.setattr(events, "HEARTBEAT_SECONDS", 60.0)
+    search_id, cands = seed_search(api.settings, n=1)
+
+    def commit_and_publish() -> None:
+        finish(api.settings, cands[0], 0.5)
+        publish_change(api.settings, search_id)
+
+    with live_server(api) as base:
+        seen = max(
+            httpx.get(f"{base}/api/searches/{search_id}").json()["seq"],
+            httpx.get(f"{base}/api/searches/{search_id}/candidates").json()["next_after"],
+        )
+        params = {"after": seen}
+        with httpx.stream("GET", f"{base}/api/searches/{search_id}/events", params=params, timeout=8) as r:
+            timer = threading.Timer(0.5, commit_and_publish)
+            timer.start()
+            events_seen = read_events(r, 2)
+            timer.join()
+    assert [(e["event"], e["data"]["status"]) for e in events_seen] == [
+        ("candidate", "done"),
+        ("search", "running"),
+    ]
