@@ -1,9 +1,225 @@
-"""`nasboard` sub-commands: client (submit, list, status, cancel) (placeholder until its issue lands)."""
+"""`nasboard submit | list | status | cancel | pause | resume`: a thin HTTP client of the REST API.
+
+Talks only HTTP (httpx), so it works against any NASBoard server, local or remote. `submit --follow`
+prints live progress from the search's SSE stream and reconnects with `Last-Event-ID` if the connection
+drops, so no event is missed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+TERMINAL = ("completed", "failed", "cancelled")
+EXIT_INVALID = 2
+
+
+class ClientError(RuntimeError):
+    """An answer the user must see (unreachable server, 404, 409...)."""
+
+
+def load_spec(path: str) -> dict[str, Any]:
+    """A spec file in YAML or JSON (`-` for stdin); parsed with safe_load, so no object construction."""
+    import yaml
+
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ClientError(f"{path}: a search spec must be a mapping (YAML/JSON object)")
+    return data
+
+
+def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    try:
+        return httpx.request(method, url, timeout=30, **kwargs)
+    except httpx.TransportError as exc:
+        base = url.split("/api/")[0]
+        raise ClientError(f"cannot reach NASBoard at {base}: {exc} (is `nasboard up` running?)") from exc
+
+
+def _json_or_fail(response: httpx.Response) -> Any:
+    if response.is_success:
+        return response.json() if response.content else None
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    raise ClientError(f"HTTP {response.status_code}: {detail}")
+
+
+def format_field_errors(detail: list[dict[str, Any]]) -> str:
+    lines = []
+    for err in detail:
+        allowed = f" (allowed: {', '.join(map(str, err['allowed']))})" if err.get("allowed") else ""
+        lines.append(f"  {err['field']}: {err['message']}{allowed}")
+    return "invalid search spec:\n" + "\n".join(lines)
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+def cmd_submit(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    response = _request("POST", f"{args.url}/api/searches", json=spec)
+    if response.status_code == 422:
+        print(format_field_errors(response.json()["detail"]), file=sys.stderr)
+        return EXIT_INVALID
+    created = _json_or_fail(response)
+    if args.json and not args.follow:
+        print(json.dumps(created))
+        return 0
+    print(f"search {created['id']} {created['status']}: {args.url}/searches/{created['id']}")
+    return follow(args.url, created["id"]) if args.follow else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"limit": args.limit}
+    if args.status:
+        params["status"] = args.status
+    page = _json_or_fail(_request("GET", f"{args.url}/api/searches", params=params))
+    if args.json:
+        print(json.dumps(page))
+        return 0
+    print(f"{'id':>5}  {'status':<10} {'progress':>8}  {'best':>8}  {'space':<10} {'strategy':<22} name")
+    for s in page["items"]:
+        best = "-" if s["best_fitness"] is None else f"{s['best_fitness']:.4f}"
+        print(
+            f"{s['id']:>5}  {s['status']:<10} {s['progress'] * 100:>7.0f}%  {best:>8}  "
+            f"{s['space'] or '-':<10} {s['strategy'] or '-':<22} {s['name']}"
+        )
+    print(f"({len(page['items'])} of {page['total']})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    d = _json_or_fail(_request("GET", f"{args.url}/api/searches/{args.id}"))
+    if args.json:
+        print(json.dumps(d))
+        return 0
+    print(f"search {d['id']} {d['name']!r}: {d['status']} ({d['progress'] * 100:.0f}%)")
+    print(f"  candidates: {d['n_candidates']} ({d['n_done']} done, {d['n_failed']} failed)")
+    if d["best"]:
+        print(f"  best: candidate {d['best']['candidate_id']} fitness {d['best']['fitness']}")
+    if d["elapsed_seconds"] is not None:
+        eta = "" if d["eta_seconds"] is None else f", about {d['eta_seconds']:.0f} s left"
+        print(f"  elapsed: {d['elapsed_seconds']:.0f} s{eta}")
+    if d["error"]:
+        print(f"  error: {d['error']}")
+    return 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    result = _json_or_fail(_request("POST", f"{args.url}/api/searches/{args.id}/{args.action}"))
+    print(f"search {result['id']} {result['status']}")
+    return 0
+
+
+# --- following a search ------------------------------------------------------------------------------------
+def _sse_events(response: httpx.Response):  # type: ignore[no-untyped-def]
+    event: dict[str, str] = {}
+    for line in response.iter_lines():
+        if not line:
+            if "data" in event:
+                yield event
+            event = {}
+        elif not line.startswith(":"):
+            key, _, value = line.partition(":")
+            event[key] = value.removeprefix(" ")
+
+
+def follow(url: str, search_id: int, out: Any = None) -> int:
+    """Print candidate results and progress until the search ends; 0 when it completed."""
+    out = out or sys.stdout
+    last_id: str | None = None
+    while True:
+        headers = {"Last-Event-ID": last_id} if last_id else {}
+        try:
+            with httpx.stream(
+                "GET",
+                f"{url}/api/searches/{search_id}/events",
+                headers=headers,
+                timeout=httpx.Timeout(30, read=60),
+            ) as response:
+                if not response.is_success:
+                    response.read()
+                    _json_or_fail(response)
+                for event in _sse_events(response):
+                    last_id = event.get("id", last_id)
+                    data = json.loads(event["data"])
+                    if event.get("event") == "candidate":
+                        _print_candidate(data, out)
+                    elif event.get("event") == "search":
+                        _print_search(data, out)
+                        if data["status"] in TERMINAL:
+                            return 0 if data["status"] == "completed" else 1
+        except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+            print(f"(stream interrupted: {exc}; reconnecting)", file=sys.stderr)
+            time.sleep(1.0)
+
+
+def _print_candidate(c: dict[str, Any], out: Any) -> None:
+    if c["status"] == "done":
+        fitness = "-" if c["fitness"] is None else f"{c['fitness']:.4f}"
+        print(f"  candidate {c['id']} done  fitness {fitness}  {c.get('label') or ''}", file=out)
+    elif c["status"] == "failed":
+        print(f"  candidate {c['id']} failed: {c.get('error')}", file=out)
+
+
+def _print_search(s: dict[str, Any], out: Any) -> None:
+    best = s.get("best") or {}
+    best_text = (
+        f", best {best['fitness']:.4f} (candidate {best['candidate_id']})" if best.get("fitness") else ""
+    )
+    print(
+        f"search {s['id']} {s['status']} {s['progress'] * 100:.0f}%: "
+        f"{s['n_done']} done, {s['n_failed']} failed{best_text}",
+        file=out,
+    )
+
+
+# --- wiring -----------------------------------------------------------------------------------------------
+def _guard(func):  # type: ignore[no-untyped-def]
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (ClientError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+
+    return run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pass
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url", default=DEFAULT_URL, help=f"NASBoard server (default {DEFAULT_URL})")
+        p.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+    p = sub.add_parser("submit", help="submit a search spec (YAML or JSON) to a running server")
+    p.add_argument("spec", help="spec file, or - for stdin")
+    p.add_argument("--follow", action="store_true", help="print live progress until the search ends")
+    common(p)
+    p.set_defaults(func=_guard(cmd_submit))
+
+    p = sub.add_parser("list", help="list searches")
+    p.add_argument("--status", choices=("queued", "running", "paused", "completed", "failed", "cancelled"))
+    p.add_argument("--limit", type=int, default=50)
+    common(p)
+    p.set_defaults(func=_guard(cmd_list))
+
+    p = sub.add_parser("status", help="show one search's status, counts, best and timings")
+    p.add_argument("id", type=int)
+    common(p)
+    p.set_defaults(func=_guard(cmd_status))
+
+    for action in ("cancel", "pause", "resume"):
+        p = sub.add_parser(action, help=f"{action} a search")
+        p.add_argument("id", type=int)
+        common(p)
+        p.set_defaults(func=_guard(cmd_control), action=action)

@@ -1,0 +1,79 @@
+"""`nasboard submit/list/status/cancel` against a live API server (fake dispatcher, real HTTP)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from api_support import NB201_SPEC, Api, finish, live_server, make_api, seed_search
+
+from backend.cli.main import main
+from backend.db import repository
+from backend.db.session import session_scope
+
+
+@pytest.fixture()
+def api(tmp_path: Path) -> Api:
+    return make_api(tmp_path)
+
+
+def test_submit_yaml_spec_then_list_status_and_cancel(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(NB201_SPEC))
+    with live_server(api) as url:
+        assert main(["submit", str(spec_file), "--url", url, "--json"]) == 0
+        created = json.loads(capsys.readouterr().out)
+        assert created["status"] == "queued"
+        assert main(["list", "--url", url]) == 0
+        listing = capsys.readouterr().out
+        assert "api-test" in listing and "regularized-evolution" in listing
+        assert main(["status", str(created["id"]), "--url", url]) == 0
+        assert f"search {created['id']} 'api-test': queued" in capsys.readouterr().out
+        assert main(["cancel", str(created["id"]), "--url", url]) == 0
+        assert "cancelled" in capsys.readouterr().out
+        assert main(["cancel", str(created["id"]), "--url", url]) == 1
+        assert "HTTP 409" in capsys.readouterr().err
+
+
+def test_submit_invalid_spec_prints_fields_and_exits_2(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = tmp_path / "bad.json"
+    spec_file.write_text(json.dumps({**NB201_SPEC, "training": {"optimizer": "lion"}}))
+    with live_server(api) as url:
+        assert main(["submit", str(spec_file), "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert "training.optimizer" in err and "allowed: sgd, adam, adamw" in err
+
+
+def test_status_of_unreachable_server_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "1", "--url", "http://127.0.0.1:9"]) == 1
+    assert "cannot reach NASBoard" in capsys.readouterr().err
+
+
+def test_follow_prints_results_until_the_search_completes(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.cli.client import follow
+
+    search_id, cands = seed_search(api.settings, n=2)
+
+    def run_search() -> None:
+        finish(api.settings, cands[0], 0.61)
+        finish(api.settings, cands[1], 0.72)
+        with session_scope(api.settings, write=True) as s:
+            repository.finish_search(s, search_id, "completed")
+
+    with live_server(api) as url:
+        timer = threading.Timer(0.3, run_search)
+        timer.start()
+        assert follow(url, search_id) == 0
+        timer.join()
+    out = capsys.readouterr().out
+    assert f"candidate {cands[1]} done  fitness 0.7200" in out
+    assert f"search {search_id} completed 100%: 2 done, 0 failed, best 0.7200" in out
