@@ -176,3 +176,44 @@ def test_tabular_evaluator_uses_the_exact_row_of_each_isomorph(nb201_table):
     b = "|skip_connect~0|+|none~0|none~1|+|nor_conv_1x1~0|nor_conv_3x3~1|none~2|"
     ra, rb = ev.row_of({"arch": a}), ev.row_of({"arch": b})
     assert ra != rb and nb201_table.arch[ra] == a and nb201_table.arch[rb] == b
+
+
+def test_tabular_bench_records_rows_with_missing_figures_as_failed_and_goes_on(tmp_path):
+    path = tmp_path / "gaps.csv"
+    lines = ["name,op,val,test"] + [
+        f"r{i},{op},{'' if op == 'b' else i},{i + 0.5}" for i, op in enumerate("abcd")
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    table = TabularTable(path, "name", "val", "test", choice_columns=["op"])
+    out = run_tabular_bench(table, bench_space(table, "categorical"), "random", {}, 4, 1, 0, [])
+    run = out["runs"][0]
+    assert (run["queries"], run["failed"], run["best_arch"]) == (4, 1, "r3")
+
+
+def test_tabular_table_names_line_and_column_of_a_non_number(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("name,val,test\nr0,1.0,2.0\nr1,high,2.0\n")
+    with pytest.raises(ValueError, match="table line 3, column 'val': 'high' is not a number"):
+        TabularTable(path, "name", "val", "test")
+
+
+def test_bench_cli_prints_a_readable_table_without_json(synthetic_csv, capsys):
+    argv = [
+        "bench",
+        "tabular",
+        "--table",
+        str(synthetic_csv),
+        "--arch-column",
+        "name",
+        "--fitness-column",
+        "val",
+    ]
+    argv += ["--report-column", "test", "--space", "categorical", "--choice-columns", "op,width,act"]
+    argv += ["--strategy", "random", "--budget", "5", "--repeats", "2", "--seed", "7"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].split()[:4] == ["seed", "queries", "fitness", "report"]
+    assert [line.split()[0] for line in lines[2:4]] == ["7", "8"]
+    assert "test: mean" in captured.out
+    assert "2/2" in captured.err  # the progress bar went to stderr

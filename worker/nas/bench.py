@@ -8,6 +8,7 @@ also yields its Pareto front and that front's hypervolume relative to the table'
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +51,7 @@ class FrontScorer:
     def __init__(self, table: TabularTable, cost_columns: Sequence[str], reference: Sequence[float] | None):
         self.table, self.cost_columns = table, tuple(cost_columns)
         points = [self.point(i) for i in range(len(table))]
-        finite = [p for p in points if all(v == v for v in p)]  # NaN != NaN: rows with a missing figure
+        finite = [p for p in points if all(math.isfinite(v) for v in p)]  # rows with a missing figure: out
         if reference is None:  # the worst value of each axis in the table
             reference = [min(p[0] for p in finite)]
             reference += [max(-p[j] for p in finite) for j in range(1, len(finite[0]))]
@@ -68,7 +69,8 @@ class FrontScorer:
         return (self.table.report[row], *(-self.table.costs[c][row] for c in self.cost_columns))
 
     def ratio(self, rows: Sequence[int]) -> float:
-        hv = hypervolume([self.point(r) for r in rows], self.ref_point)
+        points = [p for p in (self.point(r) for r in rows) if all(math.isfinite(v) for v in p)]
+        hv = hypervolume(points, self.ref_point)
         return hv / self.true_hv if self.true_hv > 0 else 0.0
 
 
@@ -146,6 +148,11 @@ def run_tabular_bench(
 ) -> dict[str, Any]:
     if budget < 1 or repeats < 1:
         raise ValueError("budget and repeats must be at least 1")
+    unknown = [c for c in cost_columns if c not in table.cost_columns]
+    if unknown:
+        raise ValueError(
+            f"cost-column: {unknown} not loaded with the table; loaded: {list(table.cost_columns)}"
+        )
     start = time.perf_counter()
     objective = bench_objective(table, cost_columns)
     evaluator = TabularEvaluator(table, space, objective)
@@ -166,7 +173,10 @@ def run_tabular_bench(
         if ok:
             row, res = max(ok, key=lambda rr: rr[1].fitness)
             run.update(
-                best_arch=table.arch[row], best_fitness=table.fitness[row], best_report=table.report[row]
+                best_arch=table.arch[row],
+                best_fitness=table.fitness[row],
+                # a row without a report figure is still the pick; it just has nothing to report
+                best_report=table.report[row] if math.isfinite(table.report[row]) else None,
             )
         else:
             run.update(best_arch=None, best_fitness=None, best_report=None)
