@@ -217,3 +217,23 @@ def test_bench_cli_prints_a_readable_table_without_json(synthetic_csv, capsys):
     assert [line.split()[0] for line in lines[2:4]] == ["7", "8"]
     assert "test: mean" in captured.out
     assert "2/2" in captured.err  # the progress bar went to stderr
+
+
+def test_random_search_resumed_from_its_state_dict_continues_exactly():
+    from worker.nas.strategies.random_search import RandomSearch
+    from worker.nas.types import Result
+
+    def step(strategy, i):
+        genome = strategy.ask(1)[0]
+        strategy.tell(genome, Result(fitness=float(i)))
+        return genome["arch"]
+
+    straight = RandomSearch(NB201Space(), seed=5)
+    expected = [step(straight, i) for i in range(40)]
+    first = RandomSearch(NB201Space(), seed=5)
+    got = [step(first, i) for i in range(15)]
+    resumed = RandomSearch(NB201Space(), seed=123)
+    resumed.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    got += [step(resumed, i) for i in range(15, 40)]
+    assert got == expected
+    assert len({NB201Space().canonical({"arch": a}) for a in got}) == 40  # no isomorph proposed twice
