@@ -110,6 +110,7 @@ def advance_search(
         spec = _spec_of(search)
         space = space_for(spec, settings)
         strategy = make_strategy(spec, space)
+        strategy.free_metrics = space.cost  # known without training, as in the local runner
         state = search.strategy_state or {}
         if state:
             strategy.load_state_dict(state)
@@ -253,6 +254,18 @@ Finalizer = Callable[
 ]
 
 
+def _rank(spec: SearchSpec, done: list[DoneCandidate]) -> list[DoneCandidate]:
+    """Best first by validation figures, as the local runner ranks: fitness, or with several objectives
+    the first objective among the feasible candidates."""
+    from worker.nas.objectives import Objective
+
+    objective = Objective.from_spec(spec)
+    if objective.multi:
+        scored = [(objective.vector(c.metrics), c) for c in done]
+        return [c for v, c in sorted((x for x in scored if x[0] is not None), key=lambda vc: -vc[0][0])]
+    return sorted((c for c in done if c.fitness is not None), key=lambda c: -float(c.fitness))  # type: ignore[arg-type]
+
+
 def finalize_search(search_id: int, finalizer: Finalizer, settings: Settings | None = None) -> str:
     """Final training and export of the best candidates, then close the search (completed or failed)."""
     settings = settings or get_settings()
@@ -261,17 +274,19 @@ def finalize_search(search_id: int, finalizer: Finalizer, settings: Settings | N
         if search.status in TERMINAL_SEARCH:
             return search.status
         spec = _spec_of(search)
-        done = [
-            DoneCandidate(c.id, c.genome, c.fitness, c.metrics, repo.artefact_path(s, c.id, "checkpoint"))
-            for c in s.execute(
-                select(Candidate)
-                .where(Candidate.search_id == search_id, Candidate.status == "done")
-                .order_by(Candidate.fitness.desc(), Candidate.id)
-            ).scalars()
-        ]
+        done = _rank(
+            spec,
+            [
+                DoneCandidate(c.id, c.genome, c.fitness, c.metrics, repo.artefact_path(s, c.id, "checkpoint"))
+                for c in s.execute(
+                    select(Candidate).where(Candidate.search_id == search_id, Candidate.status == "done")
+                ).scalars()
+            ],
+        )
     status, error, summary, files = "completed", None, {}, {}
     if not done:
-        status, error = "failed", "no candidate finished successfully; see the candidates' errors"
+        status = "failed"
+        error = "no candidate finished successfully within the constraints; see the candidates' errors"
     else:
         try:
             summary, files = finalizer(search_id, spec, space_for(spec, settings), done, settings)

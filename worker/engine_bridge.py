@@ -75,42 +75,60 @@ def training_evaluator(search_id: int, spec: SearchSpec, space: Any, settings: S
     return _TrainingAdapter(evaluator)
 
 
-def export_best(
+def _test_accuracy(spec: SearchSpec, model: Any, splits: Any) -> float:
+    from worker.nas.evaluation.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(model, TrainConfig.from_spec(spec.training, seed=spec.seed), n_classes=splits.n_classes)
+    return float(trainer.evaluate(splits.x_test, splits.y_test)["accuracy"])
+
+
+def final_and_export(
     search_id: int, spec: SearchSpec, space: Any, best: list[Any], settings: Settings
 ) -> tuple[dict[str, Any], dict[int, dict[str, str]]]:
-    """Export the trained weights of the best candidates (ONNX, TorchScript, state_dict, card).
+    """Retrain the best `final.top_k` on train+validation, test each once, export the best model.
 
-    `best` are done candidates, best first, each with a `checkpoint` artefact path in `checkpoints`.
+    `best` are done candidates, best first (validation figures only), each with its `checkpoint` path.
+    With `top_k: 0` the search's own checkpoint of the best is tested and exported instead.
+    Returns the summary stored on the search and the exported files by candidate id.
     """
-    import torch
-
     from worker.nas.evaluation.checkpoints import load_checkpoint
+    from worker.nas.evaluation.datasets import load_dataset
     from worker.nas.evaluation.export import export_model
+    from worker.nas.evaluation.final import final_train
 
-    top = best[: max(1, spec.final.top_k)]
+    splits = load_dataset(spec.dataset, settings.dataset_dir, seed=spec.seed)
+    finals = []
+    for cand in best[: spec.final.top_k]:
+        report = final_train(spec, space, splits, cand.genome)
+        finals.append(
+            {"candidate_id": cand.id, **{**report.summary(), "genome": None}, "_model": report.model}
+        )
+    top = best[0]
+    model = finals[0]["_model"] if finals and finals[0]["_model"] is not None else None
+    test_accuracy = finals[0]["test_accuracy"] if model is not None else None
+    if model is None and top.checkpoint and Path(top.checkpoint).exists():
+        model = space.build(top.genome)
+        model.load_state_dict(load_checkpoint(top.checkpoint)["model"])
+        test_accuracy = _test_accuracy(spec, model, splits)
+    summary: dict[str, Any] = {
+        "final": [{k: v for k, v in f.items() if k != "_model"} for f in finals],
+        "best": {"candidate_id": top.id, "genome": top.genome, "test_accuracy": test_accuracy, **top.metrics},
+    }
     files: dict[int, dict[str, str]] = {}
-    exported = []
-    for rank, cand in enumerate(top, start=1):
-        ckpt = cand.checkpoint
-        if not ckpt or not Path(ckpt).exists():
-            continue
-        model = space.build(cand.genome)
-        model.load_state_dict(load_checkpoint(ckpt)["model"])
+    if model is not None:
         card = {
+            "name": spec.name,
             "search_id": search_id,
-            "candidate_id": cand.id,
-            "rank": rank,
-            "genome": cand.genome,
-            "metrics": cand.metrics,
-            "dataset": spec.dataset.model_dump(),
+            "candidate_id": top.id,
+            "genome": top.genome,
+            "space": spec.space.model_dump(),
+            "dataset": splits.card(),
+            "n_classes": splits.n_classes,
+            "metrics": {**top.metrics, "test_accuracy": test_accuracy},
+            "training": spec.training.model_dump(),
+            "retrained_on_train_and_validation": bool(finals),
         }
-        with torch.no_grad():
-            paths = export_model(
-                model,
-                search_artefact_dir(settings, search_id) / f"candidate-{cand.id}",
-                input_shape=space.task.input_shape,
-                card=card,
-            )
-        files[cand.id] = paths
-        exported.append({"candidate_id": cand.id, "rank": rank, "formats": sorted(paths)})
-    return {"exported": exported}, files
+        out = search_artefact_dir(settings, search_id) / "best"
+        files[top.id] = export_model(model, out, input_shape=splits.input_shape, card=card)
+        summary["artefacts"] = files[top.id]
+    return summary, files

@@ -52,7 +52,7 @@ def train_candidate(candidate_id: int) -> str:
 
 @celery_app.task(name="nasboard.finalize_search")
 def finalize_search(search_id: int) -> str:
-    return coordinator.finalize_search(search_id, engine_bridge.export_best)
+    return coordinator.finalize_search(search_id, engine_bridge.final_and_export)
 
 
 def dispatch_search_start(search_id: int) -> None:

@@ -8,6 +8,7 @@ which holds that row's lock until commit (Postgres row lock; SQLite's single wri
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,20 @@ class NotFound(LookupError):
 
 class InvalidTransition(ValueError):
     """A status change that is not allowed from the row's current status."""
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON for JSON columns: NaN/inf become None (Postgres rejects them), tuples lists,
+    unknown objects their string."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 # --- the change cursor ------------------------------------------------------------------------------------
@@ -214,6 +229,18 @@ def pareto_candidates(s: Session, search_id: int) -> tuple[list[str], list[Candi
     return [metric for metric, _ in objectives], front, [c for c, _ in scored]
 
 
+def best_genomes(s: Session, search_id: int, k: int) -> list[dict[str, Any]]:
+    """Genomes of a search's k best done candidates (to warm-start a new search)."""
+    get_search(s, search_id)
+    rows = s.execute(
+        select(Candidate.genome)
+        .where(Candidate.search_id == search_id, Candidate.status == "done", Candidate.fitness.is_not(None))
+        .order_by(Candidate.fitness.desc(), Candidate.id)
+        .limit(k)
+    ).scalars()
+    return list(rows)
+
+
 def artefact_path(s: Session, candidate_id: int, format: str) -> str | None:
     return s.execute(
         select(Artefact.path).where(Artefact.candidate_id == candidate_id, Artefact.format == format)
@@ -293,6 +320,15 @@ def start_search(s: Session, search_id: int) -> Search:
     return search
 
 
+def candidate_by_canonical(s: Session, search_id: int, canonical: str) -> Candidate:
+    cand = s.execute(
+        select(Candidate).where(Candidate.search_id == search_id, Candidate.canonical == canonical)
+    ).scalar_one_or_none()
+    if cand is None:
+        raise NotFound(f"search {search_id} has no candidate with key {canonical!r}")
+    return cand
+
+
 def existing_canonicals(s: Session, search_id: int) -> set[str]:
     return set(s.execute(select(Candidate.canonical).where(Candidate.search_id == search_id)).scalars())
 
@@ -314,11 +350,11 @@ def add_candidates(
         cand = Candidate(
             search_id=search_id,
             seq=_next_seq(s, search_id),
-            genome=genome,
+            genome=json_safe(genome),
             canonical=canonical,
             status="queued",
             metrics={},
-            origin=origin,
+            origin=json_safe(origin),
             epochs=epochs,
         )
         s.add(cand)
@@ -348,9 +384,9 @@ def add_curve_point(s: Session, candidate_id: int, epoch: int, metrics: dict[str
         select(CurvePoint).where(CurvePoint.candidate_id == candidate_id, CurvePoint.epoch == epoch)
     ).scalar_one_or_none()
     if existing is not None:
-        existing.metrics = dict(metrics)
+        existing.metrics = json_safe(metrics)
     else:
-        s.add(CurvePoint(candidate_id=candidate_id, epoch=epoch, metrics=dict(metrics)))
+        s.add(CurvePoint(candidate_id=candidate_id, epoch=epoch, metrics=json_safe(metrics)))
 
 
 def touch_candidate(s: Session, candidate_id: int) -> None:
@@ -391,8 +427,9 @@ def finish_candidate(
     s.refresh(cand)
     if cand.status in TERMINAL_CANDIDATE:
         return None
+    fitness = fitness if fitness is None or math.isfinite(fitness) else None
     cand.status, cand.fitness, cand.error, cand.finished_at = status, fitness, error, utcnow()
-    cand.metrics = dict(metrics or {})
+    cand.metrics = json_safe(metrics or {})
     if cand.started_at is None:
         cand.started_at = cand.finished_at
     for fmt, (path, size) in (artefacts or {}).items():
@@ -414,7 +451,7 @@ def save_strategy_state(s: Session, search_id: int, state: dict[str, Any]) -> No
     s.execute(
         update(Search)
         .where(Search.id == search_id)
-        .values(strategy_state=state)
+        .values(strategy_state=json_safe(state))
         .execution_options(synchronize_session=False)
     )
 
@@ -434,7 +471,7 @@ def finish_search(
     if search.status != "cancelled":  # a cancel wins over a completion racing it
         search.status = status
     search.error = error if error is not None else search.error
-    search.summary = {**(search.summary or {}), **(summary or {})}
+    search.summary = json_safe({**(search.summary or {}), **(summary or {})})
     search.finished_at = search.finished_at or utcnow()
     if status == "completed":
         search.progress = 1.0
@@ -444,7 +481,7 @@ def finish_search(
 
 def update_summary(s: Session, search_id: int, summary: dict[str, Any]) -> None:
     search = lock_search(s, search_id)
-    search.summary = {**(search.summary or {}), **summary}
+    search.summary = json_safe({**(search.summary or {}), **summary})
     _touch_search(s, search)
 
 
