@@ -49,11 +49,24 @@ def forward_shape(s: LayersSpace, genome: dict) -> tuple[int, ...]:
 
 
 # --- repairs ---------------------------------------------------------------------------------------------
-def test_validate_drops_poolings_that_would_collapse_an_8x8_map() -> None:
+def test_validate_drops_poolings_once_an_8x8_map_is_1x1() -> None:
     s = space(TINY)
     genome = s.validate({"layers": [conv(), pool(), pool(), pool("avg"), pool(), pool(), conv(16)]})
     assert types(genome) == ["conv", "pool", "pool", "pool", "conv"]  # 8 -> 4 -> 2 -> 1, the rest dropped
     assert forward_shape(s, genome) == (2, 10)
+
+
+def test_validate_keeps_a_pooling_that_still_shrinks_one_side() -> None:
+    s = space(TaskShape((1, 1, 5), 4))
+    genome = s.validate({"layers": [conv(), pool(), pool(), pool(), pool()]})
+    assert types(genome) == ["conv", "pool", "pool", "pool"]  # width 5 -> 3 -> 2 -> 1
+    assert [n["shape"] for n in s.to_graph(genome)["nodes"]][1:5] == [
+        [8, 1, 5],
+        [8, 1, 3],
+        [8, 1, 2],
+        [8, 1, 1],
+    ]
+    assert forward_shape(s, genome) == (2, 4)
 
 
 def test_validate_moves_a_conv_after_dense_layers_before_them() -> None:

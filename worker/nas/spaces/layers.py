@@ -24,8 +24,9 @@ The classifier head is placed automatically: after the conv/pool layers the map 
 
 Repairs (in `validate`, so every genome the operators produce builds and runs on the task's input):
 conv/pool layers are moved before dense layers (stable; a dropout travels with the layer before it);
-a pooling that would meet a side < 2 is dropped; a stride on a 1x1 map becomes 1; a kernel whose taps
-would only ever see padding (kernel > 2*max(H, W) - 1) shrinks to the largest fitting grid kernel;
+pooling and strides use ceil mode, so no map shrinks below 1x1; a pooling of a 1x1 map (an identity) is
+dropped; a stride on a 1x1 map becomes 1; a kernel whose taps would only ever see padding
+(kernel > 2*max(H, W) - 1) shrinks to the largest fitting grid kernel;
 a separable 1x1 conv becomes a plain one (the depthwise scale folds into the pointwise weights);
 dropouts of rate 0 are removed and back-to-back dropouts merge into one of the combined rate; when repairs
 leave fewer than min_depth layers, convs of the grids' first values are appended to the conv part.

@@ -123,17 +123,19 @@ def merge_dropouts(layers: list[Layer]) -> list[Layer]:
 
 
 def fit_to_input(layers: list[Layer], task: TaskShape, kernels: list[int]) -> tuple[list[Layer], int, int]:
-    """Drop poolings that would collapse the map, and normalise strides/kernels that cannot matter.
+    """Drop poolings that cannot shrink the map, and normalise strides/kernels that cannot matter.
 
-    A 2x2 pooling needs both sides >= 2. A stride on a 1x1 map, kernel taps that only ever see padding
-    (kernel > 2*max(H, W) - 1) and a separable 1x1 conv change nothing but the parameter count, so they
-    are reduced. Returns the repaired layers and the map size after the last spatial layer.
+    Pooling and strides use ceil mode, so no map ever shrinks below 1x1; what remains are layers that
+    do nothing there or only add parameters: a pooling of a 1x1 map (identity, dropped), a stride on a
+    1x1 map, kernel taps that only ever see padding (kernel > 2*max(H, W) - 1) and a separable 1x1 conv
+    (the depthwise scale folds into the pointwise weights). Normalising them keeps the dedup key honest.
+    Returns the repaired layers and the map size after the last spatial layer.
     """
     _, h, w = task.input_shape
     out: list[Layer] = []
     for layer in layers:
         if layer["type"] == "pool":
-            if min(h, w) < 2:
+            if h == w == 1:
                 continue
             h, w = math.ceil(h / 2), math.ceil(w / 2)
         elif layer["type"] == "conv":
