@@ -7,6 +7,8 @@ import random
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from worker.nas.flops import count_flops, count_params
@@ -90,6 +92,47 @@ def test_validate_pads_to_min_depth_when_repairs_remove_layers() -> None:
     genome = s.validate({"layers": [pool(), pool(), dense(8)]})
     assert types(genome) == ["conv", "dense"]  # both poolings dropped, one filler conv added
     assert forward_shape(s, genome) == (2, 2)
+
+
+def test_validate_is_idempotent_for_filler_convs_on_a_1x1_map() -> None:
+    s = space(TaskShape((2, 1, 1), 2), min_depth=3, kernels=[1, 3], separable=[True, False])
+    genome = s.validate({"layers": [pool()]})
+    assert [(g["kernel"], g["separable"]) for g in genome["layers"]] == [(1, False)] * 3
+    assert s.validate(genome) == genome and forward_shape(s, genome) == (2, 2)
+
+
+any_layer = st.one_of(
+    st.builds(
+        conv,
+        st.integers(1, 12),
+        kernel=st.sampled_from([1, 3, 5, 7, 9]),
+        stride=st.sampled_from([1, 2]),
+        separable=st.booleans(),
+        batch_norm=st.booleans(),
+        activation=st.sampled_from(["relu", "gelu", "silu", "elu", "tanh"]),
+    ),
+    st.builds(pool, st.sampled_from(["max", "avg"])),
+    st.builds(drop, st.floats(0.0, 0.95)),
+    st.builds(dense, st.integers(1, 12)),
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    layers=st.lists(any_layer, max_size=8),
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9)),
+    head=st.sampled_from(["gap", "flatten"]),
+)
+def test_any_user_genome_within_limits_is_repaired_idempotently_and_runs(
+    layers: list, shape: tuple[int, int, int], head: str
+) -> None:
+    s = space(TaskShape(shape, 3), min_depth=1, max_depth=8, max_dense=8, head=head)
+    genome = s.validate({"layers": layers})
+    assert s.validate(genome) == genome
+    assert s.canonical({"layers": layers}) == s.canonical(genome)
+    model = s.build(genome)
+    assert forward_shape(s, genome) == (2, 3)
+    assert s.cost(genome)["params"] == count_params(model)
 
 
 def test_validate_fills_missing_fields_with_defaults() -> None:

@@ -165,7 +165,7 @@ def filler_conv(options: LayersOptions, h: int, w: int) -> Layer:
         "stride": 1,
         "activation": options.activations[0],
         "batch_norm": options.batch_norm[0],
-        "separable": options.separable[0],
+        "separable": options.separable[0] and kernel > 1,
     }
 
 
