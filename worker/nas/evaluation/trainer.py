@@ -247,11 +247,9 @@ class Trainer:
                     if (not self.cuda or step % 50 == 49 or step == steps - 1) and not math.isfinite(
                         loss_sum
                     ):
-                        return result(
-                            "failed",
-                            f"diverged: loss became {float(loss_sum)} at epoch {self.epoch + 1} "
-                            f"step {step + 1}",
-                        )
+                        bad = float(loss) if not math.isfinite(loss) else float(loss_sum)
+                        where = f"epoch {self.epoch + 1} step {step + 1}"
+                        return result("failed", f"diverged: loss became {bad} at {where}")
                     if self.cfg.max_seconds is not None and time.monotonic() - start > self.cfg.max_seconds:
                         return result(
                             "failed",

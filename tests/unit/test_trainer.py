@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from worker.nas.evaluation.checkpoints import inherit_weights, load_checkpoint, save_checkpoint
+from worker.nas.evaluation.datasets import load_dataset
+from worker.nas.evaluation.trainer import TrainConfig, Trainer, macro_f1
+from worker.nas.spec import DatasetSpec, TrainingSpec
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # The machine's cores are shared: one thread per test process keeps timings steady.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DatasetSpec(name="digits"), seed=0)
+
+
+def small_cnn(seed: int = 0, width: int = 16) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, width, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(width * 16, 10),
+    )
+
+
+def fit(data, cfg: TrainConfig, model=None, **kw):
+    trainer = Trainer(model or small_cnn(), cfg, n_classes=10, device="cpu")
+    return trainer, trainer.fit(data.x_train, data.y_train, data.x_val, data.y_val, **kw)
+
+
+def test_training_on_digits_reaches_high_accuracy(digits):
+    _, run = fit(digits, TrainConfig(epochs=4, batch_size=64))
+    assert run.status == "done" and run.epochs_done == 4
+    assert run.metrics["val_accuracy"] > 0.85  # chance is 0.1
+    assert set(run.metrics) >= {"train_loss", "val_loss", "val_accuracy", "val_f1", "seconds", "lr"}
+
+
+@pytest.mark.parametrize(
+    "optimizer,schedule", [("sgd", "cosine"), ("adam", "constant"), ("adamw", "onecycle")]
+)
+def test_every_optimizer_and_schedule_learns(digits, optimizer, schedule):
+    lr = 0.05 if optimizer == "sgd" else 3e-3
+    _, run = fit(digits, TrainConfig(epochs=3, batch_size=64, optimizer=optimizer, schedule=schedule, lr=lr))
+    assert run.metrics["val_accuracy"] > 0.7
+
+
+def test_same_seed_gives_same_metrics(digits):
+    a = fit(digits, TrainConfig(epochs=2, seed=3), small_cnn(1))[1].history
+    b = fit(digits, TrainConfig(epochs=2, seed=3), small_cnn(1))[1].history
+    c = fit(digits, TrainConfig(epochs=2, seed=4), small_cnn(1))[1].history
+    strip = lambda h: [{k: v for k, v in m.items() if k != "seconds"} for m in h]  # noqa: E731
+    assert strip(a) == strip(b) and strip(a) != strip(c)
+
+
+def test_resume_from_checkpoint_continues_the_same_run(digits, tmp_path):
+    cfg = TrainConfig(epochs=4, batch_size=64, seed=1)
+    _, whole = fit(digits, cfg, small_cnn(2))
+    first, part = fit(digits, cfg, small_cnn(2), until_epoch=2)
+    assert part.epochs_done == 2
+    path = save_checkpoint(first.state_dict(), tmp_path / "c.ckpt")
+    second = Trainer(small_cnn(99), cfg, n_classes=10, device="cpu")
+    second.load_state_dict(load_checkpoint(path))
+    rest = second.fit(digits.x_train, digits.y_train, digits.x_val, digits.y_val)
+    assert rest.epochs_done == 4 and len(rest.history) == 4
+    assert rest.metrics["val_loss"] == pytest.approx(whole.metrics["val_loss"], rel=1e-6)
+
+
+def test_early_stopping_ends_training_when_accuracy_stalls(digits):
+    # lr 0 (constant): accuracy never improves after the first epoch, so patience 2 stops at epoch 3.
+    _, run = fit(digits, TrainConfig(epochs=10, lr=1e-12, schedule="constant", patience=2))
+    assert run.status == "done" and run.epochs_done == 3 and "early stopping" in run.stopped
+
+
+def test_exploding_learning_rate_fails_with_divergence_reason(digits):
+    _, run = fit(digits, TrainConfig(epochs=3, optimizer="sgd", lr=1e6, schedule="constant"))
+    assert run.status == "failed" and re.match(
+        r"diverged: loss became (nan|inf) at epoch 1 step \d+$", run.reason
+    )
+
+
+class _NanNet(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.lin(x.flatten(1)) * float("nan")
+
+
+def test_nan_output_fails_at_first_step(digits):
+    _, run = fit(digits, TrainConfig(epochs=2), _NanNet())
+    assert run.status == "failed" and run.reason == "diverged: loss became nan at epoch 1 step 1"
+
+
+class _OomNet(_NanNet):
+    def forward(self, x):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_out_of_memory_is_a_failure_not_a_crash(digits):
+    _, run = fit(digits, TrainConfig(epochs=1), _OomNet())
+    assert run.status == "failed" and run.reason.startswith("out of memory at epoch 1")
+
+
+def test_time_limit_fails_with_reason(digits):
+    _, run = fit(digits, TrainConfig(epochs=50, batch_size=8, max_seconds=0.2))
+    assert run.status == "failed" and "max_seconds=0.2" in run.reason and run.epochs_done < 50
+
+
+def test_epoch_callback_can_stop_training(digits):
+    seen = []
+    _, run = fit(digits, TrainConfig(epochs=5), on_epoch=lambda e, m: seen.append(e) or e == 2)
+    assert seen == [1, 2] and run.status == "done" and run.epochs_done == 2
+
+
+def test_config_from_spec_copies_every_training_field():
+    spec = TrainingSpec(
+        epochs=7,
+        batch_size=32,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.8,
+        weight_decay=0.01,
+        schedule="cosine",
+        label_smoothing=0.1,
+        early_stopping_patience=3,
+        max_seconds=9,
+    )
+    cfg = TrainConfig.from_spec(spec, seed=5)
+    assert (cfg.epochs, cfg.batch_size, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay) == (
+        7,
+        32,
+        "sgd",
+        0.1,
+        0.8,
+        0.01,
+    )
+    assert (cfg.schedule, cfg.label_smoothing, cfg.patience, cfg.max_seconds, cfg.seed) == (
+        "cosine",
+        0.1,
+        3,
+        9,
+        5,
+    )
+
+
+def test_macro_f1_matches_sklearn():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 5, (300,), generator=g)
+    p = torch.where(torch.rand(300, generator=g) < 0.6, y, torch.randint(0, 5, (300,), generator=g))
+    assert float(macro_f1(p, y, 5)) == pytest.approx(f1_score(y, p, average="macro"), abs=1e-6)
+
+
+def test_inherit_weights_copies_only_matching_tensors():
+    parent, child = small_cnn(0, width=16), small_cnn(1, width=8)
+    assert inherit_weights(child, parent.state_dict()) == 1  # only the classifier bias keeps its shape
+    assert torch.equal(child[4].bias, parent[4].bias) and not torch.equal(child[0].bias, parent[0].bias[:8])
+    same = small_cnn(5, width=16)
+    assert inherit_weights(same, parent.state_dict()) == 4
+    assert torch.equal(same[0].weight, parent[0].weight)
+
+
+@pytest.mark.skipif(
+    not FMNIST.is_dir(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
+)
+def test_fashion_mnist_slice_trains_well_above_chance():
+    data = load_dataset(DatasetSpec(name="fashion-mnist", train_subset=3000), seed=0)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32 * 7 * 7, 10),
+    )
+    run = Trainer(net, TrainConfig(epochs=3, batch_size=64), n_classes=10, device="cpu").fit(
+        data.x_train, data.y_train, data.x_val, data.y_val
+    )
+    assert run.metrics["val_accuracy"] > 0.7  # chance is 0.1
