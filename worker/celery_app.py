@@ -9,22 +9,46 @@ from __future__ import annotations
 
 from celery import Celery
 from kombu import Queue
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport.sqlalchemy import Transport as SQLTransport
 
 from backend.settings import Settings, get_settings
 
 SEARCH_QUEUE = "search"
 TRAIN_QUEUE = "train"
+EMBEDDED_SCHEME = "nasboard-sqla"
+
+
+class EmbeddedTransport(SQLTransport):
+    """kombu's SQL transport with a short polling interval.
+
+    Its default (1 s) would dominate every hop of a search, and the transport hands all of its
+    `broker_transport_options` to `create_engine`, so the interval cannot be passed as an option.
+    """
+
+    polling_interval = 0.1
+
+
+TRANSPORT_ALIASES[EMBEDDED_SCHEME] = "worker.celery_app:EmbeddedTransport"
+
+
+def broker_for(settings: Settings) -> str:
+    """The broker URL Celery uses: embedded `sqla+` URLs go through EmbeddedTransport."""
+    if settings.embedded_broker:
+        EmbeddedTransport.polling_interval = settings.broker_polling_interval
+        return EMBEDDED_SCHEME + settings.broker_url[len("sqla") :]
+    return settings.broker_url
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     if settings.embedded_broker:
         settings.ensure_dirs()
-    app = Celery("nasboard", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("nasboard", broker=broker_for(settings), include=["worker.tasks"])
     transport: dict[str, object] = {}
     if settings.embedded_broker:
-        # kombu's SQL transport polls; its 1 s default would dominate every hop of a search.
-        transport["polling_interval"] = settings.broker_polling_interval
+        # Handed to create_engine: wait for SQLite's lock instead of failing when processes collide.
+        transport["connect_args"] = {"timeout": 30}
     else:
         # A task whose worker machine vanished is redelivered after this long (Redis has no consumer
         # liveness); it must exceed the longest candidate training.
