@@ -90,3 +90,28 @@ export function idFromLocation() {
   const id = new URLSearchParams(location.search).get("id");
   return id ? Number(id) : null;
 }
+
+/**
+ * Read every candidate of a search with `parts` cursor ranges in flight at once: (0, maxSeq] is split
+ * into equal seq ranges read side by side, the last one open-ended. Ranges may overlap by a page (the
+ * caller merges by id), never leave a gap. Returns the cursor to continue from.
+ */
+export async function readAllCandidatesParallel(searchId, maxSeq, parts, onPage) {
+  if (!maxSeq || parts <= 1) return readAllCandidates(searchId, 0, onPage);
+  const step = Math.ceil(maxSeq / parts);
+  const readRange = async (from, to) => {
+    let cursor = from;
+    for (;;) {
+      const page = await api.candidatesAfter(searchId, cursor, PAGE_LIMIT);
+      const items = page.items || [];
+      if (!items.length) return cursor;
+      onPage(items);
+      cursor = page.next_after ?? items[items.length - 1].seq;
+      if (cursor >= to) return cursor;
+    }
+  };
+  const bounds = [...Array(parts).keys()].map((i) => [i * step, i === parts - 1 ? Infinity : (i + 1) * step]);
+  const ends = await Promise.all(bounds.map(([from, to]) => readRange(from, to)));
+  return ends[ends.length - 1];
+}
+

@@ -4,7 +4,8 @@
 import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
 import { lowerIsBetter, metricLabel } from "./format.js";
 
-const Plotly = window.Plotly;
+// plotly.js is a classic script that may finish loading after this module: look it up at call time.
+const plotly = () => window.Plotly;
 
 /** Value of an axis for a candidate: "fitness" or one of its metrics. */
 export function axisValue(c, axis) {
@@ -101,7 +102,7 @@ export class ParetoChart {
       yaxis: axisStyle({ title: { text: `${metricLabel(ya)} (${yMin ? "lower" : "higher"} is better)` }, type: log(ya) }),
       uirevision: `${xa}|${ya}`,
     });
-    const done = Plotly.react(this.el, traces, layout, plotConfig);
+    const done = plotly().react(this.el, traces, layout, plotConfig);
     if (!this.bound) {
       this.bound = true;
       this.el.on("plotly_click", (ev) => {
@@ -141,7 +142,7 @@ export function drawController(el, stats) {
     yaxis2: axisStyle({ title: { text: "entropy" }, overlaying: "y", side: "right", showgrid: false }),
     uirevision: "keep",
   });
-  Plotly.react(el, traces, layout, plotConfig);
+  plotly().react(el, traces, layout, plotConfig);
   return true;
 }
 
@@ -189,5 +190,5 @@ export function drawCurves(el, runs) {
     margin: { l: 56, r: 56, t: 16, b: 64 },
   });
   el.dataset.traces = String(traces.length);
-  return Plotly.react(el, traces, layout, plotConfig);
+  return plotly().react(el, traces, layout, plotConfig);
 }

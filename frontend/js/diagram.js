@@ -5,7 +5,8 @@
 import { baseLayout, palette, plotConfig } from "./theme.js";
 import { fmtCount } from "./format.js";
 
-const Plotly = window.Plotly;
+// plotly.js is a classic script that may finish loading after this module: look it up at call time.
+const plotly = () => window.Plotly;
 const hidden = { visible: false, fixedrange: true };
 
 function nodeKind(n) {
@@ -41,8 +42,9 @@ export function isChain(graph) {
     outs.set(e.source, (outs.get(e.source) || 0) + 1);
     ins.set(e.target, (ins.get(e.target) || 0) + 1);
   }
-  const labelled = graph.edges.some((e) => e.label);
-  return !labelled && graph.nodes.every((n) => (ins.get(n.id) || 0) <= 1 && (outs.get(n.id) || 0) <= 1);
+  // A cell is always drawn as a DAG (its edges are the operations), even when it happens to be a chain.
+  if (/cell|dag/i.test(graph.kind || "")) return false;
+  return graph.nodes.every((n) => (ins.get(n.id) || 0) <= 1 && (outs.get(n.id) || 0) <= 1);
 }
 
 /** Nodes of a chain in order, following edges from the node with no input. */
@@ -87,7 +89,8 @@ function drawStack(el, graph) {
     });
     const params = nodeParams(n);
     const sub = [nodeShape(n), params !== null ? `${fmtCount(params)} params` : ""].filter(Boolean).join(" · ");
-    const title = n.label && n.label !== kind ? `${kind ? `${kind}: ` : ""}${n.label}` : kind || String(n.id);
+    const label = String(n.label ?? "");
+    const title = !label || label === kind ? kind || String(n.id) : label.startsWith(kind) ? label : `${kind}: ${label}`;
     annotations.push({
       x: 5,
       y: top - H / 2,
@@ -137,7 +140,7 @@ function drawStack(el, graph) {
   });
   el.dataset.nodes = String(nodes.length);
   el.dataset.kind = "stack";
-  return Plotly.react(el, [trace], layout, { ...plotConfig, displayModeBar: false });
+  return plotly().react(el, [trace], layout, { ...plotConfig, displayModeBar: false });
 }
 
 /** Longest-path depth of every node (sources at 0); cycles are broken by visiting each node once. */
@@ -263,7 +266,7 @@ function drawDag(el, graph) {
   el.dataset.nodes = String(nodes.length);
   el.dataset.edges = String(graph.edges.length);
   el.dataset.kind = "dag";
-  return Plotly.react(el, [trace], layout, { ...plotConfig, displayModeBar: false });
+  return plotly().react(el, [trace], layout, { ...plotConfig, displayModeBar: false });
 }
 
 export function drawArchitecture(el, graph) {

@@ -5,7 +5,8 @@
 import { baseLayout, palette, plotConfig } from "./theme.js";
 import { parseTime } from "./format.js";
 
-const Plotly = window.Plotly;
+// plotly.js is a classic script that may finish loading after this module: look it up at call time.
+const plotly = () => window.Plotly;
 const FINISHED = new Set(["done", "failed"]);
 
 function finishKey(c) {
@@ -91,7 +92,7 @@ export class FitnessChart {
       ],
       uirevision: "keep",
     });
-    const done = Plotly.react(this.el, traces, layout, plotConfig);
+    const done = plotly().react(this.el, traces, layout, plotConfig);
     if (!this.drawn) {
       this.drawn = true;
       this.el.on("plotly_click", (ev) => {
@@ -123,7 +124,7 @@ export class FitnessChart {
     const cols = this._columns(appended);
     this.el.dataset.points = String(this.plotted.size);
     const genTrace = this._generationTrace();
-    return Plotly.extendTraces(
+    return plotly().extendTraces(
       this.el,
       {
         x: [cols.x, cols.bx, cols.fx],
@@ -135,7 +136,7 @@ export class FitnessChart {
     ).then(() => {
       if (!this.generations.size) return undefined;
       const update = { x: [genTrace.x], y: [genTrace.y], text: [genTrace.text], visible: [true] };
-      return Plotly.restyle(this.el, update, [3]);
+      return plotly().restyle(this.el, update, [3]);
     });
   }
 

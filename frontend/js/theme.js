@@ -52,3 +52,20 @@ export function axisStyle(extra = {}) {
   const p = palette();
   return { gridcolor: p.grid, zerolinecolor: p.grid, linecolor: p.grid, automargin: true, ...extra };
 }
+
+/**
+ * Resolves once plotly.js has run. Pages load it with `defer` after their module, so data requests
+ * start while the browser is still parsing the 4.8 MB bundle.
+ */
+export function plotlyReady() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  return new Promise((resolve, reject) => {
+    const tag = document.getElementById("plotly-js");
+    if (!tag) {
+      reject(new Error("plotly.js script tag (#plotly-js) missing from the page"));
+      return;
+    }
+    tag.addEventListener("load", () => resolve(window.Plotly));
+    tag.addEventListener("error", () => reject(new Error("could not load /static/vendor/plotly.min.js")));
+  });
+}

@@ -5,6 +5,7 @@ import { esc, fmtNumber, statusBadge } from "../format.js";
 import { drawArchitecture } from "../diagram.js";
 import { drawCurves } from "../charts.js";
 import { metricsList } from "../candidate-view.js";
+import { plotlyReady } from "../theme.js";
 
 const $ = (id) => document.getElementById(id);
 const candidateId = idFromLocation();
@@ -18,13 +19,16 @@ const probe = { ready: false };
 window.nasboard = probe;
 
 function downloads(c) {
-  // The API lists the formats it can serve; without a list we offer them all and let the server answer.
-  const available = Array.isArray(c.artefacts) ? new Set(c.artefacts.map((a) => a.format ?? a)) : null;
-  return FORMATS.map(([fmt, label]) => {
-    const ok = c.status === "done" && (!available || available.has(fmt) || available.size === 0);
+  // Only formats the API lists as stored are offered; the others say why they are greyed out.
+  const available = new Set((c.artefacts || []).map((a) => a.format ?? a));
+  const links = FORMATS.map(([fmt, label]) => {
+    const ok = available.has(fmt);
+    const tip = ok ? `download ${label}` : "not exported: only the search's final models are exported";
     const cls = ok ? "button" : "button disabled";
-    return `<a class="${cls}" data-format="${fmt}" href="${api.modelUrl(c.id, fmt)}" download>${label}</a>`;
-  }).join("");
+    return `<a class="${cls}" data-format="${fmt}" href="${api.modelUrl(c.id, fmt)}" title="${tip}" download>${label}</a>`;
+  });
+  if (!available.size) links.push('<span class="muted">No exported model files for this candidate.</span>');
+  return links.join("");
 }
 
 async function start() {
@@ -40,6 +44,7 @@ async function start() {
   $("downloads").innerHTML = downloads(c);
   $("metrics").innerHTML = metricsList(c);
   $("genome").textContent = JSON.stringify(c.genome, null, 2);
+  await plotlyReady();
   const curve = c.curve || [];
   const drawn = [drawArchitecture($("arch-diagram"), c.graph)];
   if (curve.length) drawn.push(drawCurves($("curve-chart"), [{ id: c.id, curve }]));

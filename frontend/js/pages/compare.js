@@ -5,6 +5,7 @@ import { esc, statusBadge } from "../format.js";
 import { drawArchitecture } from "../diagram.js";
 import { drawCurves } from "../charts.js";
 import { fmtMetric } from "../candidate-view.js";
+import { plotlyReady } from "../theme.js";
 
 const $ = (id) => document.getElementById(id);
 const probe = { ready: false };
@@ -40,6 +41,7 @@ async function start() {
     return;
   }
   const cands = await Promise.all(ids.map((id) => api.getCandidate(id)));
+  await plotlyReady();
   $("compare-metrics").innerHTML = metricsTable(cands);
   const box = $("compare-diagrams");
   box.innerHTML = cands

@@ -13,24 +13,19 @@ const pager = document.getElementById("search-pager");
 const statusFilter = document.getElementById("status-filter");
 const errorBox = document.getElementById("list-error");
 
-function progressOf(s) {
-  if (typeof s.progress === "number") return Math.max(0, Math.min(1, s.progress));
-  const max = s.spec && s.spec.budget && s.spec.budget.max_candidates;
-  return max ? Math.min(1, (s.n_done + s.n_failed || 0) / max) : 0;
-}
-
 function row(s) {
-  const spec = s.spec || {};
-  const best = s.best && typeof s.best.fitness === "number" ? fmtNumber(s.best.fitness) : "–";
-  const pct = Math.round(progressOf(s) * 100);
+  const pct = Math.round(Math.max(0, Math.min(1, s.progress || 0)) * 100);
+  const best =
+    typeof s.best_fitness === "number"
+      ? `<a href="/candidates/${s.best_candidate_id}">${fmtNumber(s.best_fitness)}</a>`
+      : "–";
   return `<tr data-id="${s.id}">
-    <td><a href="/searches/${s.id}">${esc(s.name || spec.name || `search ${s.id}`)}</a></td>
-    <td>${esc(spec.space && spec.space.type)}</td>
-    <td>${esc(spec.strategy && spec.strategy.type)}</td>
-    <td>${esc(spec.dataset && spec.dataset.name)}</td>
+    <td><a href="/searches/${s.id}">${esc(s.name || `search ${s.id}`)}</a> <span class="muted">#${s.id}</span></td>
+    <td>${esc(s.space ?? "–")}</td>
+    <td>${esc(s.strategy ?? "–")}</td>
+    <td>${esc(s.dataset ?? "–")}</td>
     <td>${statusBadge(s.status)}</td>
     <td><div class="progress" title="${pct}%"><div style="width:${pct}%"></div></div></td>
-    <td>${s.n_done ?? "–"} / ${s.n_candidates ?? "–"}</td>
     <td>${best}</td>
     <td>${fmtAge(s.created_at)}</td>
   </tr>`;
@@ -43,8 +38,8 @@ async function refresh() {
     const items = page.items || [];
     table.innerHTML =
       "<thead><tr><th>name</th><th>space</th><th>strategy</th><th>dataset</th><th>status</th>" +
-      "<th>progress</th><th>done</th><th>best fitness</th><th>age</th></tr></thead>" +
-      `<tbody>${items.map(row).join("") || '<tr><td colspan="9" class="muted">No searches yet.</td></tr>'}</tbody>`;
+      "<th>progress</th><th>best fitness</th><th>age</th></tr></thead>" +
+      `<tbody>${items.map(row).join("") || '<tr><td colspan="8" class="muted">No searches yet.</td></tr>'}</tbody>`;
     const total = page.total ?? items.length;
     pager.innerHTML =
       `<button type="button" data-off="${offset - PAGE}" ${offset === 0 ? "disabled" : ""}>‹</button>` +

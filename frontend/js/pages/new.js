@@ -178,8 +178,11 @@ function showErrors(detail) {
   const loose = [];
   const list = Array.isArray(detail) ? detail : [{ loc: [], msg: String(detail) }];
   for (const d of list) {
-    const loc = (d.loc || []).filter((p, i) => !(i === 0 && p === "body")).map(String);
-    const msg = String(d.msg || JSON.stringify(d)).replace(/^Value error, /, "");
+    // The API sends {field: "training.epochs", message, allowed}; plain FastAPI sends {loc, msg}.
+    const path = d.field !== undefined ? String(d.field).split(".") : (d.loc || []).map(String);
+    const loc = path.filter((p, i) => !(i === 0 && p === "body") && p !== "");
+    const allowed = Array.isArray(d.allowed) && d.allowed.length ? ` (allowed: ${d.allowed.join(", ")})` : "";
+    const msg = `${String(d.message ?? d.msg ?? JSON.stringify(d)).replace(/^Value error, /, "")}${allowed}`;
     let holder = null;
     for (let n = loc.length; n > 0 && !holder; n--) {
       holder = form.querySelector(`[data-error-for="${CSS.escape(loc.slice(0, n).join("."))}"]`);

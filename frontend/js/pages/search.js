@@ -1,14 +1,16 @@
 // The search page: header with status, progress, elapsed and ETA, controls, the live fitness chart,
 // the Pareto view, the RL controller statistics and the candidate table, all fed by one candidate Map.
 
-import { api, idFromLocation, readAllCandidates } from "../api.js";
+import { PAGE_LIMIT, api, idFromLocation, readAllCandidatesParallel } from "../api.js";
 import { esc, fmtDuration, fmtNumber, parseTime, statusBadge } from "../format.js";
 import { FitnessChart } from "../fitness-chart.js";
 import { ParetoChart, drawController } from "../charts.js";
 import { CandidateTable } from "../table.js";
 import { LiveFeed } from "../live.js";
+import { plotlyReady } from "../theme.js";
 
 const searchId = idFromLocation();
+const READ_PARTS = 4;
 const $ = (id) => document.getElementById(id);
 const candidates = new Map();
 const all = () => [...candidates.values()];
@@ -186,19 +188,27 @@ async function start() {
     $("page-error").textContent = "No search id in the address (expected /searches/<id>).";
     return;
   }
-  const initial = [];
-  const [s, cursor, paretoInfo] = await Promise.all([
-    api.getSearch(searchId),
-    readAllCandidates(searchId, 0, (items) => initial.push(...items)),
-    api.pareto(searchId).catch(() => null),
-  ]);
-  search = s;
+  // The empty chart is set up (WebGL context and all) while the candidates are still on the wire.
+  const chartReady = plotlyReady().then(() => fitness.render([]));
+  search = await api.getSearch(searchId);
   searchFetchedAt = Date.now();
-  for (const c of initial) candidates.set(c.id, c);
-  const objectives = (paretoInfo && paretoInfo.objectives) || [];
+  // A large search is read as several cursor ranges at once; a small one in one go.
+  const parts = (search.n_candidates || 0) > 2 * PAGE_LIMIT ? READ_PARTS : 1;
+  const cursor = await readAllCandidatesParallel(searchId, search.seq, parts, (items) => {
+    for (const c of items) {
+      const known = candidates.get(c.id);
+      if (!known || known.seq <= c.seq) candidates.set(c.id, c);
+    }
+  });
+  probe.fetchedMs = performance.now();
+  const initial = all();
+  await chartReady;
+  // The Pareto axes start on the spec's first two objectives; the user can pick any metric.
+  const objectives = ((search.spec && search.spec.objectives) || []).map((o) => o.metric);
   if (objectives.length >= 2) paretoDefaults = { x: objectives[1], y: objectives[0] };
   renderHeader();
-  await fitness.render(all());
+  await fitness.render(initial);
+  probe.renderedMs = performance.now();
   probe.interactiveMs = performance.now();
   probe.ready = true;
   performance.mark("nasboard-interactive");

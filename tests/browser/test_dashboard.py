@@ -1,0 +1,129 @@
+"""The dashboard against a real service: submit from the form, watch the search live, open a candidate,
+download its ONNX file, compare candidates. Screenshots go to test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+POINTS = "Number(document.getElementById('fitness-chart').dataset.points || 0)"
+
+
+def _open_form(page, service: str) -> None:
+    page.goto(f"{service}/new")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+
+def test_new_search_form_is_built_from_the_api(page, service: str) -> None:
+    _open_form(page, service)
+    spaces = page.eval_on_selector_all("[data-path='space.type'] option", "os => os.map(o => o.value)")
+    strategies = page.eval_on_selector_all("[data-path='strategy.type'] option", "os => os.map(o => o.value)")
+    assert {"layers", "nb201"} <= set(spaces)
+    assert "regularized-evolution" in strategies
+    # Options of the chosen class appear as fields, and change with the class.
+    page.select_option("[data-path='space.type']", "layers")
+    layers_fields = page.eval_on_selector_all("[data-options-for='space'] [data-path]", "es => es.length")
+    page.select_option("[data-path='space.type']", "nb201")
+    nb201_paths = page.eval_on_selector_all(
+        "[data-options-for='space'] [data-path]", "es => es.map(e => e.dataset.path)"
+    )
+    assert layers_fields > 0
+    assert all(p.startswith("space.") for p in nb201_paths)
+    spec_text = page.inner_text("#spec-text")
+    assert "type: nb201" in spec_text
+
+
+def test_new_search_form_shows_api_error_next_to_field(page, service: str, artifacts: Path) -> None:
+    _open_form(page, service)
+    page.fill("[data-path='training.epochs']", "0")
+    page.click("#submit-search")
+    err = page.locator("[data-error-for='training.epochs']")
+    err.wait_for(state="visible", timeout=10_000)
+    page.wait_for_function(
+        "document.querySelector(\"[data-error-for='training.epochs']\").textContent.length > 0"
+    )
+    assert "greater than or equal to 1" in err.inner_text()
+    assert page.url.endswith("/new")  # stayed on the form
+    page.screenshot(path=str(artifacts / "new-search-422.png"), full_page=True)
+    # The browser reports the 422 response itself; that one is expected here, nothing else is.
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+
+
+def test_search_from_form_updates_live_and_exports_onnx(page, service: str, artifacts: Path) -> None:
+    _open_form(page, service)
+    page.fill("[data-path='name']", "browser e2e")
+    page.select_option("[data-path='dataset.name']", "digits")
+    page.select_option("[data-path='space.type']", "layers")
+    page.select_option("[data-path='strategy.type']", "random")
+    page.fill("[data-path='budget.max_candidates']", "4")
+    page.fill("[data-path='training.epochs']", "1")
+    spec_text = page.inner_text("#spec-text")
+    assert "max_candidates: 4" in spec_text and "epochs: 1" in spec_text
+    page.screenshot(path=str(artifacts / "new-search.png"), full_page=True)
+
+    page.click("#submit-search")
+    page.wait_for_url(re.compile(r".*/searches/\d+$"), timeout=20_000)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.evaluate("window.__noReload = true")  # gone if the page reloads
+    start_points = page.evaluate(POINTS)
+
+    # Points arrive while the workers finish candidates: more than one step, same page.
+    page.wait_for_function(f"{POINTS} > {start_points}", timeout=300_000)
+    first = page.evaluate(POINTS)
+    page.wait_for_function(f"{POINTS} >= 4", timeout=300_000)
+    assert page.evaluate("window.__noReload === true")
+    assert first < 4 or start_points == 0
+    page.wait_for_function(
+        "document.querySelector('#search-status').textContent.includes('completed')", timeout=300_000
+    )
+    assert page.evaluate("window.__noReload === true")
+    plotted = page.evaluate("document.getElementById('fitness-chart').data[0].x.length")
+    failed = page.evaluate("document.getElementById('fitness-chart').data[2].x.length")
+    assert plotted + failed == 4
+    assert page.evaluate("Number(document.querySelector('#candidate-table table').dataset.rows)") == 4
+    page.screenshot(path=str(artifacts / "search-page.png"), full_page=True)
+
+    # The best candidate holds the exported models of the final training.
+    page.click("#stat-best a")
+    page.wait_for_url(re.compile(r".*/candidates/\d+$"), timeout=10_000)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    assert int(page.get_attribute("#arch-diagram", "data-nodes")) >= 3
+    assert page.get_attribute("#arch-diagram", "data-kind") == "stack"
+    assert int(page.get_attribute("#curve-chart", "data-traces")) >= 2
+    page.screenshot(path=str(artifacts / "candidate-page.png"), full_page=True)
+    onnx_button = page.locator("#downloads a[data-format='onnx']")
+    page.wait_for_function(
+        "!document.querySelector(\"#downloads a[data-format='onnx']\").classList.contains('disabled')",
+        timeout=10_000,
+    )
+    with page.expect_download() as info:
+        onnx_button.click()
+    target = artifacts / "candidate.onnx"
+    info.value.save_as(str(target))
+    import onnx
+
+    model = onnx.load(str(target))
+    onnx.checker.check_model(model)
+    assert model.graph.input and model.graph.output
+
+    # Compare the four candidates: curves overlaid, one diagram each.
+    ids = page.evaluate(
+        "fetch(`/api/searches/${document.querySelector('#cand-sub a').href.split('/').pop()}/candidates`)"
+        ".then(r => r.json()).then(p => p.items.filter(c => c.status === 'done').map(c => c.id))"
+    )
+    assert len(ids) >= 2
+    page.goto(f"{service}/compare?ids={','.join(map(str, ids))}")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    assert page.locator("#compare-diagrams [id^='arch-diagram-']").count() == len(ids)
+    assert int(page.get_attribute("#curve-chart", "data-traces")) >= 2 * len(ids)
+    page.screenshot(path=str(artifacts / "compare-page.png"), full_page=True)
+
+    # The list shows the finished search.
+    page.goto(service)
+    page.wait_for_function("document.querySelectorAll('#search-table tbody tr[data-id]').length >= 1")
+    assert "browser e2e" in page.inner_text("#search-table")
+    page.screenshot(path=str(artifacts / "searches-list.png"), full_page=True)
