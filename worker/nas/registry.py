@@ -9,6 +9,7 @@ SPACES: dict[str, str] = {
     "layers": "worker.nas.spaces.layers:LayersSpace",
     "nb201": "worker.nas.spaces.nb201:NB201Space",
     "categorical": "worker.nas.spaces.categorical:CategoricalSpace",
+    "vit": "worker.nas.spaces.vit:ViTSpace",
 }
 
 STRATEGIES: dict[str, str] = {
