@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from worker.nas.evaluation.fidelity import (
+    MedianStopping,
+    hyperband_brackets,
+    promote,
+    rung_epochs,
+    successive_halving_bracket,
+)
+from worker.nas.runner import run_local_search
+from worker.nas.sink import MemorySink
+from worker.nas.spec import parse_spec
+
+
+def test_rungs_grow_by_eta_and_end_at_max():
+    assert rung_epochs(1, 9, 3) == [1, 3, 9]
+    assert rung_epochs(1, 10, 3) == [1, 3, 9, 10]
+    assert rung_epochs(2, 5, 2) == [2, 4, 5]
+    assert rung_epochs(5, 3, 3) == [3]
+
+
+def test_promote_keeps_best_third_and_drops_failures():
+    scores = [(1, 0.5), (2, None), (3, 0.9), (4, 0.1), (5, 0.7), (6, 0.6)]
+    assert promote(scores, 3) == [3, 5]
+    assert promote([(1, None), (2, None)], 2) == []
+    assert promote([(1, 0.2)], 3) == [1]
+
+
+def test_brackets_follow_hyperband():
+    assert successive_halving_bracket(1, 9, 3).n == 9
+    brackets = hyperband_brackets(1, 9, 3)
+    assert [(b.n, b.rungs) for b in brackets] == [(9, [1, 3, 9]), (5, [3, 9]), (3, [9])]
+
+
+def test_median_stopping_waits_for_enough_curves_then_stops_laggards():
+    rule = MedianStopping(min_epochs=2, min_curves=3)
+    assert not rule.should_stop(2, 0.0)  # nothing to compare with yet
+    for top in (0.6, 0.7, 0.8):
+        rule.add_curve([{"val_accuracy": top - 0.1}, {"val_accuracy": top}, {"val_accuracy": top + 0.05}])
+    assert not rule.should_stop(1, 0.0)  # before min_epochs
+    assert rule.should_stop(2, 0.65) and not rule.should_stop(2, 0.75)
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_successive_halving_promotes_by_resuming_not_restarting(one_thread, tmp_path):
+    spec = parse_spec(
+        {
+            "space": {"type": "layers", "max_depth": 3, "filters": [8, 16]},
+            "strategy": {"type": "random"},
+            "dataset": {"name": "digits", "train_subset": 400},
+            "training": {"epochs": 4, "batch_size": 64},
+            "multi_fidelity": {"type": "successive-halving", "min_epochs": 1, "eta": 2},
+            "budget": {"max_candidates": 4},
+            "final": {"top_k": 0},
+        }
+    )
+    sink = MemorySink()
+    run_local_search(spec, sink, artefact_dir=tmp_path)
+    epochs = sorted(len(c["curve"]) for c in sink.candidates.values() if c["status"] == "done")
+    assert epochs == [1, 1, 2, 4]  # 4 start at 1 epoch, 2 go on to 2, 1 to 4 (rungs 1, 2, 4)
+    longest = max(sink.candidates.values(), key=lambda c: len(c["curve"]))
+    assert [p["epoch"] for p in longest["curve"]] == [1, 2, 3, 4]  # continued where it stopped
+    assert longest["result"].metrics["epochs"] == 4
