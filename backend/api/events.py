@@ -95,7 +95,9 @@ async def search_events(
 
     def check() -> None:
         with session_factory(settings)() as session:
-            repository.get_search(session, search_id)  # 404 before the stream starts
+            search = repository.get_search(session, search_id)  # 404 before the stream starts
+            # Load the space plugin now, not when the first result is waiting to be sent.
+            views.space_for(search.spec)
 
     await anyio.to_thread.run_sync(check)
     cursor = after or 0

@@ -47,13 +47,26 @@ def space_for(spec: dict[str, Any]) -> Any | None:
         return None
 
 
+# describe() costs ~0.15 ms for a layers genome: enough to dominate a 500-item page, so labels are
+# memoised by (space class, canonical key), which determines the network and therefore its label.
+_LABELS: dict[tuple[str, str], str] = {}
+_MAX_LABELS = 200_000
+
+
 def label_of(space: Any | None, cand: Candidate) -> str:
-    if space is not None:
+    if space is None:
+        return cand.canonical
+    key = (type(space).__name__, cand.canonical)
+    label = _LABELS.get(key)
+    if label is None:
         try:
-            return str(space.describe(cand.genome))
+            label = str(space.describe(cand.genome))
         except Exception:
-            pass
-    return cand.canonical
+            label = cand.canonical
+        if len(_LABELS) >= _MAX_LABELS:
+            _LABELS.clear()
+        _LABELS[key] = label
+    return label
 
 
 def candidate_summary(cand: Candidate, space: Any | None) -> dict[str, Any]:
