@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 from backend.db.models import Base
 from backend.db.session import get_engine
 from backend.settings import get_settings
 
 config = context.config
+MIGRATION_LOCK_KEY = 0x4E415342  # "NASB"
 
 
 def _url() -> str:
@@ -31,6 +33,10 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Processes starting together (api + workers, several machines) migrate one at a time;
+                # the lock ends with the transaction, after which the others find the schema at head.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             context.run_migrations()
 
 

@@ -248,6 +248,22 @@ class DoneCandidate:
     checkpoint: str | None
 
 
+def fail_candidate(
+    candidate_id: int, reason: str, dispatcher: Dispatcher, settings: Settings | None = None
+) -> None:
+    """Best effort after an infrastructure error: mark the candidate failed and let the search go on."""
+    settings = settings or get_settings()
+    try:
+        with session_scope(settings, write=True) as s:
+            cand = repo.finish_candidate(s, candidate_id, "failed", error=reason)
+            search_id = cand.search_id if cand is not None else None
+    except Exception:
+        log.exception("could not record the failure of candidate %s", candidate_id)
+        return
+    if search_id is not None:
+        dispatcher.advance(search_id)
+
+
 # finalizer(search_id, spec, space, done candidates best first, settings) -> (summary, {candidate_id: files})
 Finalizer = Callable[
     [int, SearchSpec, Any, list[DoneCandidate], Settings], tuple[dict[str, Any], dict[int, dict[str, str]]]

@@ -10,6 +10,7 @@ import os
 
 from celery.signals import worker_process_init
 
+from backend.db.session import reset_after_fork
 from worker import coordinator, engine_bridge
 from worker.celery_app import SEARCH_QUEUE, TRAIN_QUEUE, celery_app
 
@@ -31,7 +32,9 @@ DISPATCHER = CeleryDispatcher()
 
 
 @worker_process_init.connect
-def _limit_torch_threads(**_: object) -> None:
+def _init_pool_process(**_: object) -> None:
+    # Connections pooled before the fork belong to the parent; sharing them corrupts both sides.
+    reset_after_fork()
     # Several training processes share the machine's cores; oversubscribing them slows every one.
     threads = os.environ.get("NASBOARD_TORCH_THREADS")
     if threads:
@@ -40,17 +43,24 @@ def _limit_torch_threads(**_: object) -> None:
         torch.set_num_threads(int(threads))
 
 
-@celery_app.task(name="nasboard.advance_search")
+# Coordination steps are safe to repeat (each runs under the search's row lock), so transient errors
+# (a database restart, a lock timeout) are retried instead of leaving the search without a next step.
+@celery_app.task(name="nasboard.advance_search", autoretry_for=(Exception,), max_retries=5, retry_backoff=1)
 def advance_search(search_id: int, kick: bool = False) -> dict:
     return coordinator.advance_search(search_id, DISPATCHER, kick=kick)
 
 
 @celery_app.task(name="nasboard.train_candidate")
 def train_candidate(candidate_id: int) -> str:
-    return coordinator.train_candidate(candidate_id, DISPATCHER, engine_bridge.training_evaluator)
+    try:
+        return coordinator.train_candidate(candidate_id, DISPATCHER, engine_bridge.training_evaluator)
+    except Exception as exc:
+        # Outside the evaluator (storage, broker): record the candidate failed so the search goes on.
+        coordinator.fail_candidate(candidate_id, f"worker error: {type(exc).__name__}: {exc}", DISPATCHER)
+        raise
 
 
-@celery_app.task(name="nasboard.finalize_search")
+@celery_app.task(name="nasboard.finalize_search", autoretry_for=(Exception,), max_retries=3, retry_backoff=5)
 def finalize_search(search_id: int) -> str:
     return coordinator.finalize_search(search_id, engine_bridge.final_and_export)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -22,4 +23,12 @@ def alembic_config(url: str) -> Config:
 def upgrade_to_head(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     settings.ensure_dirs()
-    command.upgrade(alembic_config(settings.database_url), "head")
+    # Processes of one machine started together (`nasboard up`) take turns; Postgres adds its own
+    # advisory lock in migrations/env.py for processes on different machines.
+    with open(settings.data_dir / ".migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        command.upgrade(alembic_config(settings.database_url), "head")
+    # Serving processes may fork next (Celery's pool): leave no pooled connection behind to share.
+    from backend.db.session import get_engine
+
+    get_engine(settings.database_url).dispose()

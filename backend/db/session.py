@@ -39,8 +39,12 @@ def _setup_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_ENGINE_URLS: set[str] = set()
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    _ENGINE_URLS.add(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -76,3 +80,10 @@ def session_scope(settings: Settings | None = None, *, write: bool = False) -> I
         except BaseException:
             session.rollback()
             raise
+
+
+def reset_after_fork() -> None:
+    """In a freshly forked process: forget the parent's pooled connections without closing them (they
+    belong to the parent), so this process opens its own. Celery's prefork pool calls this."""
+    for url in list(_ENGINE_URLS):
+        get_engine(url).dispose(close=False)

@@ -220,3 +220,18 @@ def test_evaluator_exception_is_recorded_as_failed_candidate(settings: Settings)
         cands, _ = repo.candidates_after(s, search_id, 0, 10)
         assert {c.error for c in cands} == {"RuntimeError: CUDA out of memory"}
         assert search.status == "failed" and "no candidate finished" in search.error
+
+
+def test_worker_error_marks_candidate_failed_and_search_goes_on(settings: Settings) -> None:
+    search_id = _submit(settings, budget={"max_candidates": 2}, parallelism=1)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    _, cid = d.pending.popleft()
+    coordinator.fail_candidate(
+        cid, "worker error: OperationalError: server closed the connection", d, settings
+    )
+    assert list(d.pending) == [("advance", search_id)]
+    drain(d, settings)
+    with session_scope(settings) as s:
+        assert repo.get_candidate(s, cid).error.startswith("worker error: OperationalError")
+        assert repo.get_search(s, search_id).status == "completed"
