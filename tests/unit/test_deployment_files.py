@@ -1,0 +1,57 @@
+"""docker-compose.yml parses and every command it runs is a real `nasboard` sub-command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from backend.cli.main import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def _nasboard_commands() -> list[list[str]]:
+    services = _compose()["services"]
+    return [svc["command"] for svc in services.values() if svc.get("command", [None])[0] == "nasboard"]
+
+
+def test_compose_has_postgres_redis_api_and_gpu_worker() -> None:
+    services = _compose()["services"]
+    assert {"postgres", "redis", "api", "worker"} <= set(services)
+    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert set(_compose()["volumes"]) >= {"pgdata", "artefacts"}
+
+
+def test_compose_api_runs_migrations_before_serving() -> None:
+    services = _compose()["services"]
+    assert services["migrate"]["command"][:2] == ["nasboard", "migrate"]
+    assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("command", _nasboard_commands(), ids=lambda c: " ".join(c[:2]))
+def test_compose_command_is_a_real_nasboard_subcommand(command: list[str]) -> None:
+    args = build_parser().parse_args(command[1:])  # argparse exits (SystemExit) on anything unknown
+    assert callable(args.func)
+
+
+def test_compose_service_urls_use_settings_names() -> None:
+    from backend.settings import Settings
+
+    env = _compose()["x-nasboard-env"]
+    fields = {f"NASBOARD_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= fields
+
+
+def test_dockerfile_default_command_is_a_real_nasboard_subcommand() -> None:
+    import json
+
+    line = next(x for x in (REPO / "Dockerfile").read_text().splitlines() if x.startswith("CMD "))
+    command = json.loads(line[4:])
+    assert command[0] == "nasboard" and callable(build_parser().parse_args(command[1:]).func)
