@@ -82,11 +82,13 @@ def candidates_page(
     session: ReadSession,
     after: Annotated[int, Query(ge=0, description="cursor: the `next_after` of the previous call")] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> dict[str, Any]:
+) -> Response:
     search = repository.get_search(session, search_id)
-    rows, next_after = repository.candidates_after(session, search_id, after, limit)
-    space = views.space_for(search.spec)
-    return {"items": [views.candidate_summary(c, space) for c in rows], "next_after": next_after}
+    rows = repository.candidate_rows_after(session, search_id, after, limit)
+    next_after = rows[-1].seq if rows else after
+    # Written straight to JSON (the response model above documents it; a unit test checks they agree).
+    body = views.candidate_page_json(rows, views.space_for(search.spec), next_after)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{search_id}/pareto", response_model=Pareto)

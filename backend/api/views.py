@@ -7,6 +7,8 @@ response model rather than ORM objects walked twice.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -53,16 +55,20 @@ _LABELS: dict[tuple[str, str], str] = {}
 _MAX_LABELS = 200_000
 
 
-def label_of(space: Any | None, cand: Candidate) -> str:
+def label_of(space: Any | None, cand: Any) -> str:
+    return _label(space, cand.canonical, lambda: cand.genome)
+
+
+def _label(space: Any | None, canonical: str, genome: Callable[[], Any]) -> str:
     if space is None:
-        return cand.canonical
-    key = (type(space).__name__, cand.canonical)
+        return canonical
+    key = (type(space).__name__, canonical)
     label = _LABELS.get(key)
     if label is None:
         try:
-            label = str(space.describe(cand.genome))
+            label = str(space.describe(genome()))
         except Exception:
-            label = cand.canonical
+            label = canonical
         if len(_LABELS) >= _MAX_LABELS:
             _LABELS.clear()
         _LABELS[key] = label
@@ -123,3 +129,31 @@ def search_detail(search: Search, summary: dict[str, Any]) -> dict[str, Any]:
         "error": search.error,
         "seq": search.seq,
     }
+
+
+# --- the polling hot path: a candidates page written straight to JSON -------------------------------------
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _ts(value: datetime | None) -> str:
+    return "null" if value is None else '"' + utc(value).isoformat().replace("+00:00", "Z") + '"'
+
+
+def _num(value: float | None) -> str:
+    return "null" if value is None or not math.isfinite(value) else repr(float(value))  # NaN is not JSON
+
+
+def candidate_page_json(rows: list[Any], space: Any | None, next_after: int) -> bytes:
+    """The `CandidatePage` document for rows from `repository.candidate_rows_after`. The stored JSON of
+    genome/metrics/origin is spliced in as is (it was written by json.dumps, NaN-free): decoding and
+    re-encoding it was most of a page's cost. Equality with the model-validated form is unit-tested."""
+    items = []
+    for r in rows:
+        label = _label(space, r.canonical, lambda r=r: json.loads(r.genome_json))
+        items.append(
+            f'{{"id":{r.id},"seq":{r.seq},"status":{_dumps(r.status)},"genome":{r.genome_json},'
+            f'"fitness":{_num(r.fitness)},"metrics":{r.metrics_json or "{}"},"error":{_dumps(r.error)},'
+            f'"created_at":{_ts(r.created_at)},"finished_at":{_ts(r.finished_at)},'
+            f'"origin":{r.origin_json or "null"},"label":{_dumps(label)}}}'
+        )
+    return f'{{"items":[{",".join(items)}],"next_after":{int(next_after)}}}'.encode()

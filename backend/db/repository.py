@@ -12,7 +12,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from backend.db.models import (
@@ -504,3 +504,29 @@ def candidate_durations(s: Session) -> list[float]:
         )
     ).all()
     return [max(0.0, (end - start).total_seconds()) for start, end in rows]
+
+
+def candidate_rows_after(s: Session, search_id: int, after: int, limit: int) -> list[Any]:
+    """`candidates_after` for the hot polling path: only the summary columns, with the JSON columns
+    (genome, metrics, origin) as their stored text, so the API can splice them into its answer instead of
+    decoding and re-encoding ~300 documents per page."""
+    return list(
+        s.execute(
+            select(
+                Candidate.id,
+                Candidate.seq,
+                Candidate.status,
+                cast(Candidate.genome, Text).label("genome_json"),
+                Candidate.fitness,
+                cast(Candidate.metrics, Text).label("metrics_json"),
+                Candidate.error,
+                Candidate.created_at,
+                Candidate.finished_at,
+                cast(Candidate.origin, Text).label("origin_json"),
+                Candidate.canonical,
+            )
+            .where(Candidate.search_id == search_id, Candidate.seq > after)
+            .order_by(Candidate.seq)
+            .limit(limit)
+        ).all()
+    )

@@ -203,3 +203,21 @@ def test_strategy_stats_expose_controller_steps(api: Api) -> None:
         )
     body = api.client.get(f"/api/searches/{search_id}/strategy").json()
     assert body == {"strategy": "regularized-evolution", "steps": steps, "n_told": 2, "lr": 0.1}
+
+
+def test_candidates_page_fast_json_matches_the_response_model(api: Api) -> None:
+    from backend.api import views
+    from backend.api.schemas import CandidatePage
+    from backend.db.session import session_factory
+
+    search_id, cands = seed_search(api.settings, n=4)
+    finish(api.settings, cands[2], 0.66)
+    with session_scope(api.settings, write=True) as s:
+        repository.finish_candidate(s, cands[3], "failed", error='bad "quote" ✗')
+    body = api.client.get(f"/api/searches/{search_id}/candidates", params={"after": 0}).json()
+    with session_factory(api.settings)() as s:
+        rows, next_after = repository.candidates_after(s, search_id, 0, 500)
+        space = views.space_for(repository.get_search(s, search_id).spec)
+        slow = {"items": [views.candidate_summary(c, space) for c in rows], "next_after": next_after}
+    assert body == CandidatePage.model_validate(slow).model_dump(mode="json")
+    assert CandidatePage.model_validate(body).items[-1].error == 'bad "quote" ✗'
