@@ -36,7 +36,14 @@ export class ParetoChart {
     this.xSelect = xSelect;
     this.ySelect = ySelect;
     this.bound = false;
-    for (const s of [xSelect, ySelect]) if (s) s.addEventListener("change", () => this.render(this.last || []));
+    this.userChose = false; // until the user picks an axis, the defaults apply as metrics appear
+    for (const s of [xSelect, ySelect]) {
+      if (!s) continue;
+      s.addEventListener("change", () => {
+        this.userChose = true;
+        this.render(this.last || []);
+      });
+    }
   }
 
   /** Offer every numeric metric seen; keep the user's choice when the list grows. */
@@ -47,12 +54,12 @@ export class ParetoChart {
       [this.ySelect, defaults.y],
     ]) {
       if (!select) continue;
-      const current = select.value || fallback;
+      const current = this.userChose ? select.value : fallback;
       const have = [...select.options].map((o) => o.value).join(",");
       if (have !== options.join(",")) {
         select.replaceChildren(...options.map((m) => new Option(metricLabel(m), m)));
       }
-      select.value = options.includes(current) ? current : options[0];
+      select.value = options.includes(current) ? current : options.includes("fitness") ? "fitness" : options[0];
     }
   }
 
@@ -153,8 +160,10 @@ const SCORES = ["val_accuracy", "val_f1"];
 export function drawCurves(el, runs) {
   const p = palette();
   const traces = [];
+  // One run: a colour per metric. Several runs: a colour per run, the metric told by the dash.
+  const single = runs.length === 1;
+  const colorOf = (i, m) => p.series[(single ? [...LOSSES, ...SCORES].indexOf(m) : i) % p.series.length];
   runs.forEach((run, i) => {
-    const color = p.series[i % p.series.length];
     const epochs = run.curve.map((pt) => pt.epoch);
     const prefix = runs.length > 1 ? `#${run.id} ` : "";
     for (const m of LOSSES) {
@@ -165,7 +174,8 @@ export function drawCurves(el, runs) {
         y: run.curve.map((pt) => pt[m] ?? null),
         type: "scatter",
         mode: "lines+markers",
-        line: { color, dash: m === "train_loss" ? "dot" : "solid" },
+        line: { color: colorOf(i, m), dash: m === "train_loss" ? "dot" : "solid" },
+        marker: { color: colorOf(i, m) },
       });
     }
     for (const m of SCORES) {
@@ -177,8 +187,8 @@ export function drawCurves(el, runs) {
         type: "scatter",
         mode: "lines+markers",
         yaxis: "y2",
-        line: { color, dash: m === "val_f1" ? "dashdot" : "dash" },
-        marker: { symbol: "diamond" },
+        line: { color: colorOf(i, m), dash: m === "val_f1" ? "dashdot" : "dash" },
+        marker: { symbol: "diamond", color: colorOf(i, m) },
       });
     }
   });

@@ -19,9 +19,17 @@ function byFinish(a, b) {
   return ta - tb || ia - ib;
 }
 
+let generationResolver = null;
+
+/** For strategies that breed in generations but do not label candidates, the page supplies a rule. */
+export function setGenerationResolver(fn) {
+  generationResolver = fn;
+}
+
 export function generationOf(c) {
   const g = c.origin && (c.origin.generation ?? c.origin.gen);
-  return Number.isInteger(g) ? g : null;
+  if (Number.isInteger(g)) return g;
+  return generationResolver ? generationResolver(c) : null;
 }
 
 const hasFitness = (c) => c.status === "done" && typeof c.fitness === "number";
@@ -45,6 +53,14 @@ export class FitnessChart {
     this.best = -Infinity;
     this.generations = new Map(); // generation -> {sum, n, xsum}
     const cols = this._columns(finished);
+    // On a full draw the step line needs only the points where the best improved, plus the last one.
+    const step = { x: [], y: [] };
+    cols.by.forEach((b, i) => {
+      if (i === 0 || b !== cols.by[i - 1] || i === cols.by.length - 1) {
+        step.x.push(cols.bx[i]);
+        step.y.push(b);
+      }
+    });
     const p = palette();
     const traces = [
       {
@@ -62,8 +78,8 @@ export class FitnessChart {
         name: "best so far",
         type: "scattergl",
         mode: "lines",
-        x: cols.bx,
-        y: cols.by,
+        x: step.x,
+        y: step.y,
         customdata: [],
         text: [],
         line: { shape: "hv", color: p.good, width: 2 },
@@ -84,7 +100,8 @@ export class FitnessChart {
       this._generationTrace(),
     ];
     const layout = baseLayout({
-      xaxis: { title: { text: "evaluation #" }, rangemode: "tozero" },
+      // The x axis sits under the failed strip, so its ticks do not cut between the two.
+      xaxis: { title: { text: "evaluation #" }, rangemode: "tozero", anchor: "y2", tickformat: ",d" },
       yaxis: { title: { text: "fitness" }, domain: [0.12, 1] },
       yaxis2: { domain: [0, 0.06], showticklabels: false, showgrid: false, zeroline: false, fixedrange: true },
       annotations: [

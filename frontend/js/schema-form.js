@@ -64,14 +64,16 @@ function helpText(s) {
 }
 
 /** One labelled input for a scalar (or list-of-scalars) property. */
-export function fieldHtml(path, label, schema, root, value) {
+export function fieldHtml(path, label, schema, root, value, fallbackDefault) {
   const s = resolve(schema, root);
   const kind = fieldKind(s);
-  const v = value !== undefined ? value : s.default;
+  // pydantic leaves `default` out of the schema for default_factory fields; the API's `defaults` fill in.
+  const def = s.default !== undefined ? s.default : fallbackDefault;
+  const v = value !== undefined ? value : def;
   const id = `f-${path.replace(/\./g, "-")}`;
   const common = `id="${id}" name="${esc(path)}" data-path="${esc(path)}" data-kind="${kind}"${
     s.nullable ? ' data-nullable="1"' : ""
-  }${s.default !== undefined ? ` data-default="${esc(JSON.stringify(s.default))}"` : ""}`;
+  }${def !== undefined ? ` data-default="${esc(JSON.stringify(def))}"` : ""}`;
   let input;
   if (kind === "enum") {
     const opts = (s.nullable ? [""] : []).concat(s.enum);
@@ -102,11 +104,14 @@ export function fieldHtml(path, label, schema, root, value) {
 }
 
 /** Fields for every scalar property of an object schema (nested objects are the caller's business). */
-export function objectFieldsHtml(prefix, schema, root, values = {}, skip = []) {
+export function objectFieldsHtml(prefix, schema, root, values = {}, skip = [], defaults = {}) {
   const s = resolve(schema, root);
   return Object.entries(s.properties || {})
     .filter(([name]) => !skip.includes(name))
-    .map(([name, prop]) => fieldHtml(prefix ? `${prefix}.${name}` : name, name.replace(/_/g, " "), prop, root, values[name]))
+    .map(([name, prop]) => {
+      const path = prefix ? `${prefix}.${name}` : name;
+      return fieldHtml(path, name.replace(/_/g, " "), prop, root, values[name], defaults[name]);
+    })
     .join("");
 }
 
@@ -122,8 +127,10 @@ export function readInput(el) {
   }
   if (kind === "array") {
     const parts = raw.split(",").map((p) => p.trim()).filter(Boolean);
-    const numeric = el.dataset.item === "integer" || el.dataset.item === "number";
-    return numeric ? parts.map((p) => (Number.isFinite(Number(p)) ? Number(p) : p)) : parts;
+    const item = el.dataset.item;
+    if (item === "integer" || item === "number") return parts.map((p) => (Number.isFinite(Number(p)) ? Number(p) : p));
+    if (item === "boolean") return parts.map((p) => (p === "true" ? true : p === "false" ? false : p));
+    return parts;
   }
   if (kind === "json") {
     try {

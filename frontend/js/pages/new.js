@@ -52,7 +52,8 @@ function renderTypedOptions(name) {
     return;
   }
   const optionsRoot = entry.options; // each class's Options schema resolves its own $refs
-  box.innerHTML = objectFieldsHtml(name, optionsRoot, optionsRoot, entry.defaults || {}, ["type"]);
+  const defaults = entry.defaults || {};
+  box.innerHTML = objectFieldsHtml(name, optionsRoot, optionsRoot, defaults, ["type"], defaults);
 }
 
 // --- dataset --------------------------------------------------------------------------------------------
@@ -152,10 +153,12 @@ export function readSpec() {
     const path = el.dataset.path;
     const value = readInput(el);
     if (value === undefined) continue;
-    const isListItem = /\.\d+\./.test(path);
+    // Inside a list item (an objective) the choice fields stay even at their default, so each item
+    // still says what it is; other defaults and empty optionals are left out as elsewhere.
+    const keep = ALWAYS.has(path) || (/\.\d+\./.test(path) && el.dataset.kind === "enum");
     const def = defaultOf(path);
-    if (!ALWAYS.has(path) && !isListItem && def !== undefined && JSON.stringify(value) === def) continue;
-    if (value === null && !isListItem) continue;
+    if (!keep && def !== undefined && JSON.stringify(value) === def) continue;
+    if (value === null) continue;
     setPath(spec, path, value);
   }
   return spec;

@@ -3,7 +3,7 @@
 
 import { PAGE_LIMIT, api, idFromLocation, readAllCandidatesParallel } from "../api.js";
 import { esc, fmtDuration, fmtNumber, parseTime, statusBadge } from "../format.js";
-import { FitnessChart } from "../fitness-chart.js";
+import { FitnessChart, setGenerationResolver } from "../fitness-chart.js";
 import { ParetoChart, drawController } from "../charts.js";
 import { CandidateTable } from "../table.js";
 import { LiveFeed } from "../live.js";
@@ -182,6 +182,29 @@ async function loadController() {
   if (search.status === "running" || search.status === "queued") setTimeout(loadController, 5000);
 }
 
+// --- generations ----------------------------------------------------------------------------------------
+// A generational GA breeds `population_size` genomes per generation, in creation order; when the
+// candidates carry no generation label, candidate k (by id within the search) is in generation k / size.
+const GENERATIONAL = new Set(["genetic", "nsga2"]);
+const creationRank = new Map();
+
+function rankOf(id) {
+  if (!creationRank.has(id)) creationRank.set(id, creationRank.size);
+  return creationRank.get(id);
+}
+
+async function useGenerations(spec) {
+  const strategy = (spec && spec.strategy) || {};
+  if (!GENERATIONAL.has(strategy.type)) return;
+  let size = Number(strategy.population_size);
+  if (!Number.isInteger(size)) {
+    // Left at its default in the spec: the strategy's defaults say what it is.
+    const info = (await api.strategies().catch(() => [])).find((x) => x.name === strategy.type);
+    size = Number(info && info.defaults && info.defaults.population_size);
+  }
+  if (Number.isInteger(size) && size >= 1) setGenerationResolver((c) => Math.floor(rankOf(c.id) / size));
+}
+
 // --- start ----------------------------------------------------------------------------------------------
 async function start() {
   if (!searchId) {
@@ -192,6 +215,7 @@ async function start() {
   const chartReady = plotlyReady().then(() => fitness.render([]));
   search = await api.getSearch(searchId);
   searchFetchedAt = Date.now();
+  const generations = useGenerations(search.spec);
   // A large search is read as several cursor ranges at once; a small one in one go.
   const parts = (search.n_candidates || 0) > 2 * PAGE_LIMIT ? READ_PARTS : 1;
   const cursor = await readAllCandidatesParallel(searchId, search.seq, parts, (items) => {
@@ -202,7 +226,8 @@ async function start() {
   });
   probe.fetchedMs = performance.now();
   const initial = all();
-  await chartReady;
+  for (const id of [...candidates.keys()].sort((a, b) => a - b)) rankOf(id);
+  await Promise.all([chartReady, generations]);
   // The Pareto axes start on the spec's first two objectives; the user can pick any metric.
   const objectives = ((search.spec && search.spec.objectives) || []).map((o) => o.metric);
   if (objectives.length >= 2) paretoDefaults = { x: objectives[1], y: objectives[0] };
