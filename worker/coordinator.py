@@ -65,20 +65,26 @@ def _spec_of(search: Any) -> SearchSpec:
     return parse_spec(search.spec)
 
 
-def _tell_finished(s: Session, search_id: int, strategy: Any, told: set[int]) -> None:
+def _tell_finished(s: Session, search_id: int, strategy: Any, told_seq: int) -> None:
+    """Tell the strategy every candidate that finished after `told_seq`.
+
+    A candidate's `seq` is final once it is done or failed, and every finish takes the search's lock,
+    which this step holds: no finish with a lower seq can commit after this read.
+    """
     rows = s.execute(
         select(Candidate)
-        .where(Candidate.search_id == search_id, Candidate.status.in_(("done", "failed")))
-        .order_by(Candidate.finished_at, Candidate.id)
+        .where(
+            Candidate.search_id == search_id,
+            Candidate.seq > told_seq,
+            Candidate.status.in_(("done", "failed")),
+        )
+        .order_by(Candidate.seq)
     ).scalars()
     for cand in rows:
-        if cand.id in told:
-            continue
         status = "done" if cand.status == "done" else "failed"
         strategy.tell(
             cand.genome, Result(status=status, fitness=cand.fitness, metrics=cand.metrics, error=cand.error)
         )
-        told.add(cand.id)
 
 
 def _stop_reason(search: Any, spec: SearchSpec, counts: dict[str, int], best: float | None) -> str | None:
@@ -114,8 +120,8 @@ def advance_search(
         state = search.strategy_state or {}
         if state:
             strategy.load_state_dict(state)
-        told = set(state.get("told_ids", []))
-        _tell_finished(s, search_id, strategy, told)
+        told_seq = repo.get_search(s, search_id).next_seq  # the value this step's lock took
+        _tell_finished(s, search_id, strategy, int(state.get("told_seq", 0)))
 
         counts = repo.candidate_counts(s, search_id)
         best = s.get(Candidate, search.best_candidate_id) if search.best_candidate_id else None
@@ -148,7 +154,7 @@ def advance_search(
                 ).scalars()
                 if c.id not in to_train
             ]
-        repo.save_strategy_state(s, search_id, {**strategy.state_dict(), "told_ids": sorted(told)})
+        repo.save_strategy_state(s, search_id, {**strategy.state_dict(), "told_seq": told_seq})
         if reason is not None:
             summary = search.summary or {}
             now = repo.candidate_counts(s, search_id)

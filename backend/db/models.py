@@ -34,7 +34,9 @@ class Search(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    strategy_state: Mapped[dict[str, Any] | None]
+    # Large (the strategy's whole history) and read only by the coordinator and the strategy view:
+    # loaded on first access, so listing or polling searches never decodes it.
+    strategy_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # Final training / export results and the budget's stop reason, written when the search ends.
     summary: Mapped[dict[str, Any] | None]
     best_candidate_id: Mapped[int | None] = mapped_column(Integer)

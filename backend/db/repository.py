@@ -8,6 +8,7 @@ which holds that row's lock until commit (Postgres row lock; SQLite's single wri
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -38,13 +39,21 @@ class InvalidTransition(ValueError):
 
 def json_safe(value: Any) -> Any:
     """Plain JSON for JSON columns: NaN/inf become None (Postgres rejects them), tuples lists,
-    unknown objects their string."""
+    unknown objects their string. Values that are plain JSON already (the usual case) pass untouched."""
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (ValueError, TypeError):
+        return _clean(value)
+
+
+def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
+        return [_clean(v) for v in value]
     if value is None or isinstance(value, str | int | bool):
         return value
     return str(value)
@@ -66,11 +75,17 @@ def _next_seq(s: Session, search_id: int) -> int:
 
 
 def lock_search(s: Session, search_id: int) -> Search:
-    """Take the search row's lock for this transaction and return the fresh row."""
-    _next_seq(s, search_id)  # the counter bump is the lock; the spent value just leaves a gap
-    return s.execute(
-        select(Search).where(Search.id == search_id).execution_options(populate_existing=True)
-    ).scalar_one()
+    """Take the search row's lock for this transaction and return the fresh row (one round trip)."""
+    search = s.scalars(
+        update(Search)
+        .where(Search.id == search_id)
+        .values(next_seq=Search.next_seq + 1)  # the bump is the lock; the spent value just leaves a gap
+        .returning(Search)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).one_or_none()
+    if search is None:
+        raise NotFound(f"search {search_id} not found")
+    return search
 
 
 def _touch_search(s: Session, search: Search) -> None:
@@ -329,8 +344,12 @@ def candidate_by_canonical(s: Session, search_id: int, canonical: str) -> Candid
     return cand
 
 
-def existing_canonicals(s: Session, search_id: int) -> set[str]:
-    return set(s.execute(select(Candidate.canonical).where(Candidate.search_id == search_id)).scalars())
+def existing_canonicals(s: Session, search_id: int, keys: list[str] | None = None) -> set[str]:
+    """Canonical keys already stored in a search (only among `keys` when given)."""
+    query = select(Candidate.canonical).where(Candidate.search_id == search_id)
+    if keys is not None:
+        query = query.where(Candidate.canonical.in_(keys))
+    return set(s.execute(query).scalars())
 
 
 def add_candidates(
@@ -341,7 +360,7 @@ def add_candidates(
     epochs: int | None = None,
 ) -> list[Candidate]:
     """Store queued candidates `(genome, canonical, origin)`; a canonical key already stored is skipped."""
-    seen = existing_canonicals(s, search_id)
+    seen = existing_canonicals(s, search_id, [key for _, key, _ in items]) if items else set()
     added = []
     for genome, canonical, origin in items:
         if canonical in seen:

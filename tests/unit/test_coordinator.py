@@ -117,7 +117,7 @@ def test_search_runs_to_completion_with_failed_candidates_recorded(settings: Set
         assert all(repo.candidate_curve(s, c.id) for c in cands)
         assert search.summary["stop_reason"] == "max_candidates"
         assert search.summary["final"][0]["candidate_id"] == best.id
-        assert len(search.strategy_state["told_ids"]) == 8
+        assert len(search.strategy_state["history"]) == 8  # every result told exactly once
     assert [k for k, _ in d.log].count("finalize") == 1
 
 

@@ -1,0 +1,52 @@
+"""Two training workers against one on the same search: wall time from start to completion.
+
+The same spec (random search, fixed seed, so both runs train the same genomes) runs with one and then
+two single-threaded training worker processes, on Postgres + Redis (or the embedded broker).
+
+    .venv/bin/python benchmarks/two_workers.py [--broker embedded] [--candidates 8] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from _service_bench_support import run_search, service_env, workers
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--broker", choices=["redis", "embedded"], default="redis")
+    ap.add_argument("--candidates", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--dataset", default="digits")
+    args = ap.parse_args()
+    spec = {
+        "name": "bench-two-workers",
+        "space": {"type": "layers"},
+        "strategy": {"type": "random"},
+        "dataset": {"name": args.dataset},
+        "training": {"epochs": args.epochs},
+        "budget": {"max_candidates": args.candidates},
+        "parallelism": 2,
+        "final": {"top_k": 0},
+        "seed": 7,
+    }
+    walls = {}
+    for n in (1, 2):
+        with (
+            service_env(args.broker) as env,
+            tempfile.TemporaryDirectory() as logs,
+            workers(env, n, Path(logs)),
+        ):
+            _, walls[n] = run_search(env, spec)
+        print(f"{n} training worker(s): {walls[n]:.1f} s for {args.candidates} candidates", flush=True)
+    print(
+        f"broker={args.broker}: two workers / one worker wall time = {walls[2] / walls[1]:.2f} "
+        f"(speed-up {walls[1] / walls[2]:.2f}x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
