@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,11 @@ def bench_settings(db: str, data_dir: str | None = None, keep: bool = False) -> 
 
 
 def find_stored(settings: Settings, n: int) -> int | None:
-    """Id of an earlier benchmark search with exactly `n` candidates, if one is stored."""
+    """Id of an earlier benchmark search with at least `n` candidates, if one is stored."""
     with session_scope(settings) as s:
         rows, _ = repository.list_searches(s, limit=500)
         for search in rows:
-            if search.name == SPEC["name"] and repository.search_summary(s, search.id)["n_candidates"] == n:
+            if search.name == SPEC["name"] and repository.search_summary(s, search.id)["n_candidates"] >= n:
                 return search.id
     return None
 
@@ -155,9 +156,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids, total = [pid], 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
-def served(settings: Settings, workers: int, port: int | None = None) -> Iterator[str]:
-    """`uvicorn --factory backend.app:create_app` in a child process, on loopback; yields its URL."""
+def served(settings: Settings, workers: int, port: int | None = None) -> Iterator[Server]:
+    """`uvicorn --factory backend.app:create_app` in a child process, on loopback."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -183,7 +206,7 @@ def served(settings: Settings, workers: int, port: int | None = None) -> Iterato
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the API server did not come up")
             time.sleep(0.2)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         proc.terminate()
         try:

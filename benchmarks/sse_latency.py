@@ -71,7 +71,8 @@ def main() -> None:
         search_id, ids = seed(settings, args.changes)
         with session_scope(settings) as s:
             cursor = repository.get_search(s, search_id).next_seq
-        with served(settings, workers=1) as url:
+        with served(settings, workers=1) as server:
+            url = server.url
             received: list[dict[int, float]] = [{} for _ in range(args.clients)]
             threads = []
             for i in range(args.clients):

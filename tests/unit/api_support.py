@@ -56,6 +56,49 @@ def make_api(tmp_path: Path, frontend_dir: Path | None = None, **settings_fields
     return Api(TestClient(create_app(settings, dispatcher)), dispatcher, settings)
 
 
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_reachable() -> bool:
+    from sqlalchemy import create_engine
+
+    try:
+        with create_engine(PG_ADMIN, connect_args={"connect_timeout": 2}).connect():
+            return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def api_on(db: str, tmp_path: Path) -> Iterator[Api]:
+    """`make_api` on SQLite, or on a fresh PostgreSQL database dropped afterwards (skips if unreachable)."""
+    import os
+
+    import pytest
+    from sqlalchemy import create_engine, text
+
+    from backend.db.session import get_engine
+
+    if db == "sqlite":
+        yield make_api(tmp_path)
+        return
+    if not postgres_reachable():
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432; the API ran on SQLite only")
+    name = f"nasboard_api_{os.getpid()}_{tmp_path.name}"[:63].lower().replace("-", "_")
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        yield make_api(tmp_path, database_url=url)
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def nb201_genomes(n: int, seed: int = 0) -> list[tuple[dict[str, Any], str, dict[str, Any] | None]]:
     from worker.nas.spaces.nb201 import NB201Space
 

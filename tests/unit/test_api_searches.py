@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import NB201_SPEC, Api, finish, make_api, seed_search
+from api_support import NB201_SPEC, Api, api_on, finish, seed_search
 
 from backend.db import repository
 from backend.db.session import session_scope
 
 
-@pytest.fixture()
-def api(tmp_path: Path) -> Api:
-    return make_api(tmp_path)
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    with api_on(request.param, tmp_path) as api:
+        yield api
 
 
 def test_create_search_returns_201_stores_spec_and_dispatches(api: Api) -> None:
