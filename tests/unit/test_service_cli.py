@@ -1,0 +1,88 @@
+"""The service commands: argument checks and what they set up, without starting long-running processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.cli.main import main
+from backend.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def _restore_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`--data-dir` sets NASBOARD_DATA_DIR for the process; undo it after each test."""
+    monkeypatch.delenv("NASBOARD_DATA_DIR", raising=False)
+    yield
+    get_settings.cache_clear()
+
+
+def test_worker_rejects_unknown_queue_naming_allowed_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["worker", "--queues", "train,gpu", "--data-dir", str(tmp_path)]) == 2
+    assert "--queues: 'train,gpu' is not valid; allowed: train, search" in capsys.readouterr().err
+
+
+def test_migrate_creates_the_database_under_the_data_dir(tmp_path: Path) -> None:
+    assert main(["migrate", "--data-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "nasboard.db").exists()
+
+
+def test_search_rejects_invalid_spec_naming_the_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = tmp_path / "bad.json"
+    spec.write_text(json.dumps({"dataset": {"name": "imagenet"}}))
+    assert main(["search", str(spec), "--local", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "dataset.name" in err and "fashion-mnist" in err
+
+
+def test_search_without_local_points_to_submit(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    spec = tmp_path / "ok.yaml"
+    spec.write_text("dataset: {name: digits}\n")
+    assert main(["search", str(spec)]) == 2
+    assert "nasboard submit" in capsys.readouterr().err
+
+
+def test_export_of_unknown_search_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["export", "42", "--format", "onnx", "--data-dir", str(tmp_path)]) == 1
+    assert "search 42 not found" in capsys.readouterr().err
+
+
+def test_search_local_stores_the_run_and_exports_the_best(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    torch.set_num_threads(1)
+    spec = tmp_path / "digits.yaml"
+    spec.write_text(
+        "name: cli-local\nspace: {type: layers}\nstrategy: {type: random}\ndataset: {name: digits}\n"
+        "training: {epochs: 1}\nbudget: {max_candidates: 2}\nfinal: {top_k: 1, epochs: 1}\n"
+    )
+    data = tmp_path / "data"
+    assert main(["search", str(spec), "--local", "--json", "--no-progress", "--data-dir", str(data)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["search_id"] == 1 and out["candidates"] == 2
+    assert set(out["best"]) == {"genome", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms"}
+    onnx_file = tmp_path / "best.onnx"
+    assert main(["export", "1", "--format", "onnx", "--out", str(onnx_file), "--data-dir", str(data)]) == 0
+    logits = ort.InferenceSession(str(onnx_file)).run(None, {"input": np.zeros((2, 1, 8, 8), np.float32)})[0]
+    assert logits.shape == (2, 10)
+
+    from backend.db import repository as repo
+    from backend.db.session import session_scope
+    from backend.settings import Settings
+
+    with session_scope(Settings(data_dir=data)) as s:
+        search = repo.get_search(s, 1)
+        assert search.status == "completed"
+        cands, _ = repo.candidates_after(s, 1, 0, 10)
+        assert all(repo.candidate_curve(s, c.id) for c in cands)
