@@ -357,3 +357,22 @@ def test_model_runs_under_cpu_bf16_autocast_and_channels_last() -> None:
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(x)
     assert out.shape == (2, 10) and torch.isfinite(out.float()).all()
+
+
+def test_exported_onnx_matches_torch_for_batch_one_and_three(tmp_path) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    from worker.nas.evaluation.export import export_model
+
+    s = space(MNIST)
+    g = genome([attn(2), mix()], stem={"type": "conv", "patch": 8, "channels": 4}, pool="cls")
+    model = s.build(g).eval()
+    paths = export_model(model, tmp_path, input_shape=(1, 28, 28), card={"genome": g})
+    session = ort.InferenceSession(paths["onnx"])
+    for batch in (1, 3):
+        x = torch.randn(batch, 1, 28, 28)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got = session.run(None, {"input": x.numpy()})[0]
+        np.testing.assert_allclose(got, expected, atol=1e-4)
