@@ -71,9 +71,9 @@ def list_searches(
 
 
 @router.get("/{search_id}", response_model=SearchDetail)
-def get_search(search_id: int, session: ReadSession) -> dict[str, Any]:
-    summary = repository.search_summary(session, search_id)
-    return views.search_detail(repository.get_search(session, search_id), summary)
+def get_search(search_id: int, request: Request, session: ReadSession) -> dict[str, Any]:
+    search = repository.get_search(session, search_id)
+    return views.search_detail(search, request.app.state.summaries.summary(session, search))
 
 
 @router.get("/{search_id}/candidates", response_model=CandidatePage)

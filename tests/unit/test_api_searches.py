@@ -223,3 +223,18 @@ def test_candidates_page_fast_json_matches_the_response_model(api: Api) -> None:
         slow = {"items": [views.candidate_summary(c, space) for c in rows], "next_after": next_after}
     assert body == CandidatePage.model_validate(slow).model_dump(mode="json")
     assert CandidatePage.model_validate(body).items[-1].error == 'bad "quote" ✗'
+
+
+def test_search_detail_reuses_summary_until_the_search_changes(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    search_id, cands = seed_search(api.settings, n=2)
+    calls = []
+    original = repository.search_summary
+    monkeypatch.setattr(repository, "search_summary", lambda s, i: calls.append(i) or original(s, i))
+    for _ in range(3):
+        assert api.client.get(f"/api/searches/{search_id}").json()["n_done"] == 0
+    assert calls == [search_id]
+    finish(api.settings, cands[0], 0.5)  # bumps the search's change counter: the cached summary is stale
+    assert api.client.get(f"/api/searches/{search_id}").json()["n_done"] == 1
+    assert calls == [search_id, search_id]
