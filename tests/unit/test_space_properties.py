@@ -34,6 +34,11 @@ OPTION_SETS: dict[str, dict[str, dict]] = {
         "flatten": {"filters": [4, 8], "dense_units": [8], "head": "flatten", "min_depth": 1, "max_depth": 5},
     },
     "nb201": {"small": {"C": 4, "N": 1}},
+    # vit: the defaults, and grids that force repairs (heads not dividing 30, patch 16 on 8x8, padding by 3).
+    "vit": {
+        "defaults": {},
+        "repairs": {"dims": [20, 30], "patches": [3, 16], "min_blocks": 2, "max_blocks": 4},
+    },
     "categorical": {
         "free": {"choices": {"op": ["a", "b", "c"], "width": ["8", "16"], "fixed": ["x"]}},
         "table": {
