@@ -15,8 +15,13 @@ from worker.nas.types import Genome, TaskShape
 Block = dict[str, Any]
 
 # Allowed fields with the default used when a field is missing (None = required).
-TOP_FIELDS: dict[str, Any] = {"stem": {"type": "patch", "patch": 4}, "dim": None, "blocks": None}
-TOP_FIELDS |= {"pool": "mean", "dropout": 0.0}
+TOP_FIELDS: dict[str, Any] = {
+    "stem": {"type": "patch", "patch": 4},
+    "dim": None,
+    "blocks": None,
+    "pool": "mean",
+    "dropout": 0.0,
+}
 STEM_FIELDS: dict[str, dict[str, Any]] = {
     "patch": {"patch": 4},
     "conv": {"patch": 4, "channels": 32},
@@ -44,8 +49,7 @@ def _choice(where: str, value: Any, allowed: tuple[str, ...]) -> str:
 
 def _fields(where: str, raw: Any, defaults: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     """`raw` merged over `defaults`; unknown or missing fields raise ValueError naming them."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected an object, got {type(raw).__name__}")
+    _object(where, raw)
     allowed = set(defaults) | ({key} if key else set())
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -57,8 +61,14 @@ def _fields(where: str, raw: Any, defaults: dict[str, Any], key: str | None = No
     return merged
 
 
+def _object(where: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected an object, got {type(raw).__name__}")
+    return raw
+
+
 def parse_stem(raw: Any) -> dict[str, Any]:
-    kind = _choice("stem.type", raw.get("type", "patch") if isinstance(raw, dict) else None, STEMS)
+    kind = _choice("stem.type", _object("stem", raw).get("type", "patch"), STEMS)
     merged = _fields("stem", raw, STEM_FIELDS[kind], key="type")
     stem = {"type": kind, "patch": _int("stem.patch", merged["patch"], "patch")}
     if kind == "conv":
@@ -68,8 +78,7 @@ def parse_stem(raw: Any) -> dict[str, Any]:
 
 def parse_block(raw: Any, i: int) -> Block:
     where = f"blocks[{i}]"
-    mixer = raw.get("mixer", "attention") if isinstance(raw, dict) else None
-    mixer = _choice(f"{where}.mixer", mixer, MIXERS)
+    mixer = _choice(f"{where}.mixer", _object(where, raw).get("mixer", "attention"), MIXERS)
     merged = _fields(where, raw, BLOCK_FIELDS[mixer], key="mixer")
     block: Block = {"mixer": mixer}
     if mixer == "attention":
@@ -150,10 +159,8 @@ def repair(genome: Genome, options: ViTOptions, task: TaskShape) -> Genome:
         block = dict(block)
         if block["mixer"] == "attention":
             # With a single token every head attends to it with weight 1: the head count changes nothing.
-            heads = block["heads"]
-            block["heads"] = (
-                first_heads(dim, options.heads) if one_token else fit_heads(heads, dim, options.heads)
-            )
+            fitted = fit_heads(block["heads"], dim, options.heads)
+            block["heads"] = first_heads(dim, options.heads) if one_token else fitted
         blocks.append(block)
     while len(blocks) < options.min_blocks:
         blocks.append(filler_block(options, dim))
