@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from backend.api import candidates, events, health, meta, pages, searches
 from backend.api.deps import CeleryDispatcher, Dispatcher
+from backend.api.docs import add_docs
 from backend.api.summary_cache import SummaryCache
 from backend.api.validation import request_errors
 from backend.db import repository
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         title="NASBoard",
         version=health.VERSION,
         description="Neural architecture search as a service: submit searches, follow candidates live.",
+        docs_url=None,  # served by add_docs with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.dispatcher = dispatcher or CeleryDispatcher()
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_exception_handler(repository.InvalidTransition, _status(409))
     for module in (searches, candidates, events, meta, health, pages):
         app.include_router(module.router)
+    add_docs(app)
     # Mounted last so the explicit routes above (the local plotly bundle) win over the directory.
     app.mount("/static", StaticFiles(directory=Path(settings.frontend_dir), check_dir=False), name="static")
     return app

@@ -90,3 +90,10 @@ def test_plotly_bundle_is_served_locally(api: Api) -> None:
     r = api.client.get("/static/vendor/plotly.min.js")
     assert r.status_code == 200 and len(r.content) > 1_000_000
     assert r.headers["content-type"].startswith("text/javascript")
+
+
+def test_docs_page_uses_local_swagger_assets(api: Api) -> None:
+    page = api.client.get("/docs").text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert api.client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert "/api/searches/{search_id}/candidates" in api.client.get("/openapi.json").json()["paths"]
