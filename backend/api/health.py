@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import text
 
 from backend.api.deps import ReadSession, SettingsDep
 from backend.api.prometheus import render_metrics
 from backend.api.schemas import Health
+from backend.db import repository
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +18,7 @@ VERSION = "0.1.0"
 @router.get("/healthz", response_model=Health)
 def healthz(session: ReadSession) -> Health | JSONResponse:
     try:
-        session.execute(text("SELECT 1"))
+        repository.ping(session)
     except Exception as exc:  # report, do not raise: a probe wants a body saying what is down
         body = Health(status="unavailable", database=f"error: {type(exc).__name__}", version=VERSION)
         return JSONResponse(body.model_dump(), status_code=503)

@@ -22,7 +22,7 @@ from backend.api.schemas import (
     ValidationErrorBody,
 )
 from backend.db import repository
-from backend.db.models import SEARCH_STATUSES, Candidate
+from backend.db.models import SEARCH_STATUSES
 from backend.events import publish_change
 from worker.nas.spec import SearchSpec
 
@@ -60,12 +60,7 @@ def list_searches(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     rows, total = repository.list_searches(session, status=status, limit=limit, offset=offset)
-    best_ids = [r.best_candidate_id for r in rows if r.best_candidate_id is not None]
-    best = (
-        {c.id: c.fitness for c in session.query(Candidate).filter(Candidate.id.in_(best_ids))}
-        if best_ids
-        else {}
-    )
+    best = repository.fitness_of(session, [r.best_candidate_id for r in rows if r.best_candidate_id])
     items = [views.search_list_item(r, best.get(r.best_candidate_id)) for r in rows]
     return {"items": items, "total": total}
 

@@ -549,3 +549,16 @@ def candidate_rows_after(s: Session, search_id: int, after: int, limit: int) -> 
             .limit(limit)
         ).all()
     )
+
+
+def fitness_of(s: Session, candidate_ids: list[int]) -> dict[int, float | None]:
+    """Fitness of several candidates at once (the best of each search in a list page)."""
+    if not candidate_ids:
+        return {}
+    rows = s.execute(select(Candidate.id, Candidate.fitness).where(Candidate.id.in_(candidate_ids))).all()
+    return {cid: fitness for cid, fitness in rows}
+
+
+def ping(s: Session) -> None:
+    """Raise if the database does not answer (health check)."""
+    s.execute(select(1)).scalar_one()
