@@ -4,6 +4,7 @@ The same spec (random search, fixed seed, so both runs train the same genomes) r
 two single-threaded training worker processes, on Postgres + Redis (or the embedded broker).
 
     .venv/bin/python benchmarks/two_workers.py [--broker embedded] [--candidates 8] [--epochs 2]
+        [--dataset fashion-mnist] [--train-subset 3000]
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ def main() -> None:
     ap.add_argument("--broker", choices=["redis", "embedded"], default="redis")
     ap.add_argument("--candidates", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--train-subset", type=int, default=3000, help="training samples per candidate")
     args = ap.parse_args()
     spec = {
         "name": "bench-two-workers",
         "space": {"type": "layers"},
         "strategy": {"type": "random"},
-        "dataset": {"name": args.dataset},
+        "dataset": {"name": args.dataset, "train_subset": args.train_subset},
         "training": {"epochs": args.epochs},
         "budget": {"max_candidates": args.candidates},
         "parallelism": 2,

@@ -64,6 +64,9 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # A pool process that replaces a dead one imports the engine (torch); on a busy machine that takes
+        # longer than Celery's 4 s default, which would kill and respawn it forever.
+        worker_proc_alive_timeout=120,
         task_ignore_result=True,
         result_backend=None,
         broker_transport_options=transport,

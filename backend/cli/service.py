@@ -102,6 +102,9 @@ def _worker(args: argparse.Namespace) -> int:
         return _supervise(cmds)
     if args.torch_threads:
         os.environ["NASBOARD_TORCH_THREADS"] = str(args.torch_threads)
+    if "train" in queues:
+        import torch  # noqa: F401 - imported once here, inherited by every forked pool process
+
     from worker.celery_app import celery_app
 
     name = args.name or "nasboard"
