@@ -114,8 +114,14 @@ class _OomNet(_NanNet):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
 
-def test_out_of_memory_is_a_failure_not_a_crash(digits):
-    _, run = fit(digits, TrainConfig(epochs=1), _OomNet())
+class _HugeAllocNet(_NanNet):
+    def forward(self, x):
+        return torch.empty(2**50, dtype=torch.uint8)  # a real allocator failure (1 PiB)
+
+
+@pytest.mark.parametrize("net", [_OomNet, _HugeAllocNet])
+def test_out_of_memory_is_a_failure_not_a_crash(digits, net):
+    _, run = fit(digits, TrainConfig(epochs=1), net())
     assert run.status == "failed" and run.reason.startswith("out of memory at epoch 1")
 
 
@@ -195,3 +201,9 @@ def test_fashion_mnist_slice_trains_well_above_chance():
         data.x_train, data.y_train, data.x_val, data.y_val
     )
     assert run.metrics["val_accuracy"] > 0.7  # chance is 0.1
+
+
+def test_first_bad_loss_is_located_inside_a_checked_window():
+    window = [torch.tensor(1.0), torch.tensor(2.0), torch.tensor(float("inf")), torch.tensor(float("nan"))]
+    assert Trainer._first_bad(window) == (2, float("inf"))
+    assert Trainer._first_bad(window[:2]) is None

@@ -78,8 +78,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def is_oom(exc: BaseException) -> bool:
+    text = str(exc).lower()
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+        isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
     )
 
 
@@ -231,7 +232,8 @@ class Trainer:
             while self.epoch < until:
                 t0 = time.monotonic()
                 self.model.train()
-                loss_sum = torch.zeros((), device=self.device)
+                losses: list[torch.Tensor] = []  # summed once per check, not one kernel per step
+                checked = 0
                 perm = torch.randperm(n, generator=self.gen).to(self.device)
                 for step in range(steps):
                     idx = perm[step * bs : (step + 1) * bs]
@@ -240,16 +242,15 @@ class Trainer:
                         xb = self.augment(xb)
                     if self.cuda:
                         xb = xb.contiguous(memory_format=torch.channels_last)
-                    loss = self._step(xb, yb)
-                    loss_sum += loss
+                    losses.append(self._step(xb, yb))
                     samples += len(idx)
                     # On CPU reading the loss costs nothing; on cuda sync only every 50 steps.
-                    if (not self.cuda or step % 50 == 49 or step == steps - 1) and not math.isfinite(
-                        loss_sum
-                    ):
-                        bad = float(loss) if not math.isfinite(loss) else float(loss_sum)
-                        where = f"epoch {self.epoch + 1} step {step + 1}"
-                        return result("failed", f"diverged: loss became {bad} at {where}")
+                    if not self.cuda or step % 50 == 49 or step == steps - 1:
+                        bad = self._first_bad(losses[checked:])
+                        if bad is not None:
+                            where = f"epoch {self.epoch + 1} step {checked + bad[0] + 1}"
+                            return result("failed", f"diverged: loss became {bad[1]} at {where}")
+                        checked = len(losses)
                     if self.cfg.max_seconds is not None and time.monotonic() - start > self.cfg.max_seconds:
                         return result(
                             "failed",
@@ -257,7 +258,7 @@ class Trainer:
                             f" during epoch {self.epoch + 1}",
                         )
                 self.epoch += 1
-                metrics = {"train_loss": float(loss_sum) / steps}
+                metrics = {"train_loss": float(torch.stack(losses).sum()) / steps}
                 if x_val is not None and y_val is not None:
                     v = self.evaluate(x_val, y_val)
                     metrics.update(val_loss=v["loss"], val_accuracy=v["accuracy"], val_f1=v["f1"])
@@ -296,6 +297,19 @@ class Trainer:
         if self.scheduler is not None and self.scheduler.last_epoch < self.scheduler_total():
             self.scheduler.step()
         return loss.detach()
+
+    @staticmethod
+    def _first_bad(window: list[torch.Tensor]) -> tuple[int, float] | None:
+        """(index, value) of the first non-finite loss in `window`, or None (one sync for the window)."""
+        if len(window) == 1:
+            v = float(window[0])
+            return None if math.isfinite(v) else (0, v)
+        stacked = torch.stack(window)
+        finite = torch.isfinite(stacked)
+        if bool(finite.all()):
+            return None
+        i = int((~finite).nonzero()[0, 0])
+        return i, float(stacked[i])
 
     def scheduler_total(self) -> int:
         return getattr(self.scheduler, "total_steps", None) or 1 << 62
