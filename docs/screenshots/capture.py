@@ -4,7 +4,8 @@ Starts `nasboard up` on a fresh data directory, submits two small searches over 
 search over the `layers` space and a random search over NB-201 cells, both training on the bundled
 digits set), waits for them to finish, and photographs the pages in headless Chromium, light and dark.
 
-    .venv/bin/python docs/screenshots/capture.py            # takes a few minutes on 2 cores
+    .venv/bin/python docs/screenshots/capture.py [--data-dir DIR]   # ~15 min on 2 cores; DIR keeps the
+                                                                     # searches for a quicker re-shoot
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ SEARCHES = [
         "space": {"type": "layers", "max_depth": 6},
         "strategy": {"type": "genetic", "population_size": 6, "elitism": 1},
         "dataset": {"name": "digits"},
-        "training": {"epochs": 3},
-        "budget": {"max_candidates": 24},
+        "training": {"epochs": 2},
+        "budget": {"max_candidates": 18},
         "parallelism": 2,
         "final": {"top_k": 1},
     },
@@ -94,7 +95,9 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="nasboard-shots-") as tmp:
+    keep = Path(sys.argv[sys.argv.index("--data-dir") + 1]) if "--data-dir" in sys.argv else None
+    with tempfile.TemporaryDirectory(prefix="nasboard-shots-") as scratch:
+        tmp = str(keep.resolve()) if keep else scratch
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("NASBOARD_")}
@@ -102,7 +105,8 @@ def main() -> int:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait(url, 90)
-            ids = [_post(f"{url}/api/searches", spec)["id"] for spec in SEARCHES]
+            stored = {s["name"]: s["id"] for s in _get(f"{url}/api/searches")["items"]}
+            ids = [stored.get(spec["name"]) or _post(f"{url}/api/searches", spec)["id"] for spec in SEARCHES]
             deadline = time.time() + 1200
             while time.time() < deadline:
                 states = [_get(f"{url}/api/searches/{i}")["status"] for i in ids]

@@ -92,13 +92,13 @@ export function idFromLocation() {
 }
 
 /**
- * Read every candidate of a search with `parts` cursor ranges in flight at once: (0, maxSeq] is split
+ * Read every candidate changed after `from` with `parts` cursor ranges in flight: (from, maxSeq] is split
  * into equal seq ranges read side by side, the last one open-ended. Ranges may overlap by a page (the
  * caller merges by id), never leave a gap. Returns the cursor to continue from.
  */
-export async function readAllCandidatesParallel(searchId, maxSeq, parts, onPage) {
-  if (!maxSeq || parts <= 1) return readAllCandidates(searchId, 0, onPage);
-  const step = Math.ceil(maxSeq / parts);
+export async function readAllCandidatesParallel(searchId, from, maxSeq, parts, onPage) {
+  if (!maxSeq || maxSeq <= from || parts <= 1) return readAllCandidates(searchId, from, onPage);
+  const step = Math.ceil((maxSeq - from) / parts);
   const readRange = async (from, to) => {
     let cursor = from;
     for (;;) {
@@ -110,7 +110,10 @@ export async function readAllCandidatesParallel(searchId, maxSeq, parts, onPage)
       if (cursor >= to) return cursor;
     }
   };
-  const bounds = [...Array(parts).keys()].map((i) => [i * step, i === parts - 1 ? Infinity : (i + 1) * step]);
+  const bounds = [...Array(parts).keys()].map((i) => [
+    from + i * step,
+    i === parts - 1 ? Infinity : from + (i + 1) * step,
+  ]);
   const ends = await Promise.all(bounds.map(([from, to]) => readRange(from, to)));
   return ends[ends.length - 1];
 }

@@ -222,7 +222,7 @@ function drawDag(el, graph) {
       arrowhead: 2,
       arrowsize: 1.2,
       arrowcolor: color,
-      standoff: 16,
+      standoff: 11,
       text: "",
     });
     // Label at the curve's midpoint: 0.25 a + 0.5 c + 0.25 b.
@@ -246,9 +246,9 @@ function drawDag(el, graph) {
     text: nodes.map((n) => String(n.label ?? n.id)),
     hovertext: nodes.map(nodeDetails),
     hoverinfo: "text",
-    textposition: "middle center",
+    textposition: "bottom center", // under the node, clear of the edges running through its middle
     textfont: { color: p.fg, size: 12 },
-    marker: { size: 34, color: p.bg, line: { color: p.accent, width: 2 } },
+    marker: { size: 22, color: p.bg, line: { color: p.accent, width: 2 } },
     showlegend: false,
   };
   const xs = [...pos.values()].map((q) => q.x);

@@ -8,9 +8,11 @@ import { ParetoChart, drawController } from "../charts.js";
 import { CandidateTable } from "../table.js";
 import { LiveFeed } from "../live.js";
 import { plotlyReady } from "../theme.js";
+import { loadSnapshot, saveSnapshot } from "../cache.js";
 
 const searchId = idFromLocation();
 const READ_PARTS = 4;
+const SNAPSHOT_EVERY_MS = 30_000;
 const $ = (id) => document.getElementById(id);
 const candidates = new Map();
 const all = () => [...candidates.values()];
@@ -213,12 +215,22 @@ async function start() {
   }
   // The empty chart is set up (WebGL context and all) while the candidates are still on the wire.
   const chartReady = plotlyReady().then(() => fitness.render([]));
-  search = await api.getSearch(searchId);
+  const [s, stored] = await Promise.all([api.getSearch(searchId), loadSnapshot(searchId)]);
+  search = s;
   searchFetchedAt = Date.now();
   const generations = useGenerations(search.spec);
-  // A large search is read as several cursor ranges at once; a small one in one go.
-  const parts = (search.n_candidates || 0) > 2 * PAGE_LIMIT ? READ_PARTS : 1;
-  const cursor = await readAllCandidatesParallel(searchId, search.seq, parts, (items) => {
+  // A snapshot from an earlier visit of this very search: only changes after its cursor are read.
+  const snapshot = stored && stored.created === search.created_at ? stored : null;
+  let from = 0;
+  if (snapshot) {
+    for (const c of snapshot.items) candidates.set(c.id, c);
+    from = snapshot.cursor;
+  }
+  probe.fromSnapshot = snapshot ? snapshot.items.length : 0;
+  // A large read is split into several cursor ranges read side by side; a small one goes in one go.
+  const missing = (search.n_candidates || 0) - candidates.size;
+  const parts = missing > 2 * PAGE_LIMIT ? READ_PARTS : 1;
+  const cursor = await readAllCandidatesParallel(searchId, from, search.seq, parts, (items) => {
     for (const c of items) {
       const known = candidates.get(c.id);
       if (!known || known.seq <= c.seq) candidates.set(c.id, c);
@@ -255,6 +267,20 @@ async function start() {
   });
   feed.setTerminal(search.status);
   feed.start();
+  keepSnapshot(search.created_at);
+}
+
+/** Store the candidates for the next visit now (off the critical path) and again as they change. */
+function keepSnapshot(created) {
+  let savedCursor = null;
+  const save = () => {
+    if (!feed || feed.cursor === savedCursor) return;
+    savedCursor = feed.cursor;
+    saveSnapshot(searchId, created, feed.cursor, all());
+  };
+  setTimeout(save, 1000);
+  setInterval(save, SNAPSHOT_EVERY_MS);
+  addEventListener("pagehide", save);
 }
 
 start().catch((err) => {
