@@ -63,6 +63,8 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=args.log_level,
+        # Open SSE streams never end by themselves: without a limit, stopping waits for every browser.
+        timeout_graceful_shutdown=3,
     )
     return 0
 
