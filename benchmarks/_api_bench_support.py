@@ -193,6 +193,7 @@ def served(settings: Settings, workers: int, port: int | None = None) -> Iterato
         env["NASBOARD_REDIS_URL"] = settings.redis_url
     cmd = [sys.executable, "-m", "uvicorn", "backend.app:create_app", "--factory", "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    cmd += ["--timeout-graceful-shutdown", "3"]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     try:
