@@ -87,6 +87,22 @@ def _tell_finished(s: Session, search_id: int, strategy: Any, told_seq: int) -> 
         )
 
 
+def _warm_start(s: Session, spec: SearchSpec, space: Any, strategy: Any, n: int) -> list[tuple]:
+    """First step of a search with `warm_start_from`: the earlier search's best genomes go first."""
+    if spec.warm_start_from is None:
+        return []
+    items = []
+    for genome in repo.best_genomes(s, spec.warm_start_from, n):
+        try:
+            genome = space.validate(genome)
+        except ValueError:
+            continue  # the earlier search used another space: nothing to carry over
+        if strategy.is_new(genome):
+            strategy.claim(genome)
+            items.append((genome, space.canonical(genome), {"warm_start_from": spec.warm_start_from}))
+    return items
+
+
 def _stop_reason(search: Any, spec: SearchSpec, counts: dict[str, int], best: float | None) -> str | None:
     created = sum(counts.values()) - counts["cancelled"]
     if spec.budget.target is not None and best is not None and best >= spec.budget.target:
@@ -133,11 +149,12 @@ def advance_search(
             room = spec.budget.max_candidates - (sum(counts.values()) - counts["cancelled"])
             want = min(spec.parallelism - in_flight, room)
             if want > 0:
+                items = _warm_start(s, spec, space, strategy, want) if not sum(counts.values()) else []
                 try:
-                    genomes = strategy.ask(want)
+                    genomes = strategy.ask(want - len(items)) if want > len(items) else []
                 except SpaceExhausted as exc:
                     genomes, reason = [], f"space_exhausted: {exc}"
-                items = [(g, space.canonical(g), {"strategy": spec.strategy.type}) for g in genomes]
+                items += [(g, space.canonical(g), {"strategy": spec.strategy.type}) for g in genomes]
                 added = repo.add_candidates(s, search_id, items, epochs=spec.training.epochs)
                 to_train += [c.id for c in added]
         if reason == "target":  # the goal is met: queued work is no longer worth spending

@@ -235,3 +235,18 @@ def test_worker_error_marks_candidate_failed_and_search_goes_on(settings: Settin
     with session_scope(settings) as s:
         assert repo.get_candidate(s, cid).error.startswith("worker error: OperationalError")
         assert repo.get_search(s, search_id).status == "completed"
+
+
+def test_warm_start_puts_the_earlier_searches_best_first(settings: Settings) -> None:
+    first = _submit(settings, budget={"max_candidates": 6})
+    d = QueueDispatcher()
+    coordinator.advance_search(first, d, settings, kick=True)
+    drain(d, settings)
+    with session_scope(settings) as s:
+        best = repo.best_genomes(s, first, 2)
+    second = _submit(settings, budget={"max_candidates": 4}, parallelism=3, warm_start_from=first)
+    coordinator.advance_search(second, d, settings, kick=True)
+    with session_scope(settings) as s:
+        cands, _ = repo.candidates_after(s, second, 0, 10)
+    assert [c.genome for c in cands[:2]] == best and cands[0].origin == {"warm_start_from": first}
+    assert len(cands) == 3
