@@ -63,6 +63,7 @@ export const api = {
 
 // Page size for the incremental candidate reads; the API may cap it lower, the loop copes either way.
 export const PAGE_LIMIT = 1000;
+export const MAX_PAGE_LIMIT = 5000; // the API's cap on `limit`
 
 let largestPage = 0;
 
@@ -96,18 +97,23 @@ export function idFromLocation() {
  * into equal seq ranges read side by side, the last one open-ended. Ranges may overlap by a page (the
  * caller merges by id), never leave a gap. Returns the cursor to continue from.
  */
-export async function readAllCandidatesParallel(searchId, from, maxSeq, parts, onPage) {
+export async function readAllCandidatesParallel(searchId, from, maxSeq, parts, onPage, expected = 0) {
   if (!maxSeq || maxSeq <= from || parts <= 1) return readAllCandidates(searchId, from, onPage);
   const step = Math.ceil((maxSeq - from) / parts);
+  // Pages big enough that each range usually takes one request: a follow-up request can only start
+  // once the main thread is free, and on a cold load it is busy parsing plotly.js for a while.
+  const limit = Math.min(MAX_PAGE_LIMIT, Math.max(PAGE_LIMIT, Math.ceil((1.2 * expected) / parts)));
   const readRange = async (from, to) => {
     let cursor = from;
     for (;;) {
-      const page = await api.candidatesAfter(searchId, cursor, PAGE_LIMIT);
+      const page = await api.candidatesAfter(searchId, cursor, limit);
       const items = page.items || [];
       if (!items.length) return cursor;
       onPage(items);
       cursor = page.next_after ?? items[items.length - 1].seq;
-      if (cursor >= to) return cursor;
+      // A short page is the end of the data (our limit is within the API's cap). Were the cap lower,
+      // stopping early would still be safe: the live feed continues from this cursor.
+      if (cursor >= to || items.length < limit) return cursor;
     }
   };
   const bounds = [...Array(parts).keys()].map((i) => [

@@ -4,6 +4,8 @@
 import { api, readAllCandidates } from "./api.js";
 
 const POLL_MS = 1000;
+const STREAM_WAIT_MS = 5000; // a stream not (re)opened by then is given up for polling
+const STREAM_RETRY_MS = 30000; // while polling, try the stream again this often
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 
 export class LiveFeed {
@@ -21,6 +23,9 @@ export class LiveFeed {
     this.mode = "idle";
     this.hadError = false;
     this.terminal = false;
+    this.polling = false;
+    this.giveUp = null;
+    this.retry = null;
   }
 
   start() {
@@ -31,8 +36,9 @@ export class LiveFeed {
   stop() {
     if (this.source) this.source.close();
     this.source = null;
-    clearTimeout(this.timer);
-    this.timer = null;
+    this._stopPolling();
+    this._disarmGiveUp();
+    clearTimeout(this.retry);
     this._setMode("stopped");
   }
 
@@ -45,7 +51,10 @@ export class LiveFeed {
   _openStream() {
     const es = new EventSource(api.eventsUrl(this.searchId, this.cursor));
     this.source = es;
+    this._armGiveUp();
     es.addEventListener("open", () => {
+      this._disarmGiveUp();
+      this._stopPolling();
       this._setMode("stream");
       // Anything committed while the stream was down is read from the cursor, not trusted to replay.
       if (this.hadError) this._catchUp();
@@ -65,13 +74,46 @@ export class LiveFeed {
       this.hadError = true;
       if (es.readyState === EventSource.CLOSED) {
         // The server refused the stream (or it ended for good): poll instead.
-        this.source = null;
-        if (!this.terminal) this._startPolling();
-        else this._setMode("stopped");
+        this._fallBack();
       } else {
         this._setMode("reconnecting");
+        this._armGiveUp();
       }
     });
+  }
+
+  /** Give the browser's own reconnects a few seconds; then poll, and try the stream again later. */
+  _armGiveUp() {
+    if (this.giveUp) return; // counted from the first failure, not reset by each retry
+    this.giveUp = setTimeout(() => {
+      this.giveUp = null;
+      if (this.source && this.source.readyState !== EventSource.OPEN) this._fallBack();
+    }, STREAM_WAIT_MS);
+  }
+
+  _disarmGiveUp() {
+    clearTimeout(this.giveUp);
+    this.giveUp = null;
+  }
+
+  _fallBack() {
+    this._disarmGiveUp();
+    if (this.source) this.source.close();
+    this.source = null;
+    this.hadError = true;
+    if (this.terminal) {
+      this._setMode("stopped");
+      return;
+    }
+    this._startPolling();
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this._openStream(), STREAM_RETRY_MS);
+  }
+
+  _stopPolling() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.polling = false;
   }
 
   _advance(lastEventId, seq) {
@@ -90,16 +132,21 @@ export class LiveFeed {
   }
 
   _startPolling() {
+    if (this.polling) return;
+    this.polling = true;
     this._setMode("polling");
     const tick = async () => {
+      if (!this.polling) return;
       const before = this.cursor;
       await this._catchUp();
       // Once the search is over and a poll found nothing new, there is nothing left to wait for.
       if (this.terminal && this.cursor === before) {
+        this._stopPolling();
+        clearTimeout(this.retry);
         this._setMode("stopped");
         return;
       }
-      this.timer = setTimeout(tick, POLL_MS);
+      if (this.polling) this.timer = setTimeout(tick, POLL_MS);
     };
     this.timer = setTimeout(tick, POLL_MS);
   }

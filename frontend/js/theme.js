@@ -53,19 +53,27 @@ export function axisStyle(extra = {}) {
   return { gridcolor: p.grid, zerolinecolor: p.grid, linecolor: p.grid, automargin: true, ...extra };
 }
 
+export const PLOTLY_SRC = "/static/vendor/plotly.min.js";
+let plotlyPromise = null;
+
 /**
- * Resolves once plotly.js has run. Pages load it with `defer` after their module, so data requests
- * start while the browser is still parsing the 4.8 MB bundle.
+ * Resolves once plotly.js has run. Pages either include it as `<script id="plotly-js" defer>` or, like
+ * the search page, preload it and call this when their data requests are already on the wire: the
+ * 4.8 MB bundle holds the main thread while it evaluates, and nothing else can start meanwhile.
  */
 export function plotlyReady() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
-  return new Promise((resolve, reject) => {
-    const tag = document.getElementById("plotly-js");
+  if (plotlyPromise) return plotlyPromise;
+  plotlyPromise = new Promise((resolve, reject) => {
+    let tag = document.getElementById("plotly-js");
     if (!tag) {
-      reject(new Error("plotly.js script tag (#plotly-js) missing from the page"));
-      return;
+      tag = document.createElement("script");
+      tag.id = "plotly-js";
+      tag.src = PLOTLY_SRC;
+      document.head.appendChild(tag);
     }
     tag.addEventListener("load", () => resolve(window.Plotly));
-    tag.addEventListener("error", () => reject(new Error("could not load /static/vendor/plotly.min.js")));
+    tag.addEventListener("error", () => reject(new Error(`could not load ${PLOTLY_SRC}`)));
   });
+  return plotlyPromise;
 }

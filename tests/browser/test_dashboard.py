@@ -127,3 +127,33 @@ def test_search_from_form_updates_live_and_exports_onnx(page, service: str, arti
     page.wait_for_function("document.querySelectorAll('#search-table tbody tr[data-id]').length >= 1")
     assert "browser e2e" in page.inner_text("#search-table")
     page.screenshot(path=str(artifacts / "searches-list.png"), full_page=True)
+
+
+def test_search_page_polls_when_event_stream_is_refused(page, service: str, artifacts: Path) -> None:
+    spec = {
+        "name": "browser polling fallback",
+        "dataset": {"name": "digits"},
+        "space": {"type": "layers"},
+        "strategy": {"type": "random"},
+        "training": {"epochs": 1},
+        "budget": {"max_candidates": 3},
+        "final": {"top_k": 0},
+    }
+    created = page.request.post(f"{service}/api/searches", data=spec)
+    assert created.status == 201, created.text()
+    search_id = created.json()["id"]
+    # The SSE endpoint answers 503: the page must fall back to polling `?after=` and still go live.
+    page.route("**/api/searches/*/events*", lambda route: route.fulfill(status=503, body="unavailable"))
+    page.goto(f"{service}/searches/{search_id}")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.wait_for_function("window.nasboard.mode === 'polling'", timeout=15_000)
+    page.evaluate("window.__noReload = true")
+    page.wait_for_function(f"{POINTS} >= 3", timeout=300_000)
+    page.wait_for_function(
+        "document.querySelector('#search-status').textContent.includes('completed')", timeout=120_000
+    )
+    assert page.evaluate("window.__noReload === true")
+    assert page.inner_text("#live-mode") in ("● polling", "")
+    page.screenshot(path=str(artifacts / "search-page-polling.png"), full_page=True)
+    # Only the refused stream may have logged errors.
+    page.console_errors[:] = [e for e in page.console_errors if "503" not in e and "EventSource" not in e]

@@ -213,8 +213,6 @@ async function start() {
     $("page-error").textContent = "No search id in the address (expected /searches/<id>).";
     return;
   }
-  // The empty chart is set up (WebGL context and all) while the candidates are still on the wire.
-  const chartReady = plotlyReady().then(() => fitness.render([]));
   const [s, stored] = await Promise.all([api.getSearch(searchId), loadSnapshot(searchId)]);
   search = s;
   searchFetchedAt = Date.now();
@@ -230,12 +228,22 @@ async function start() {
   // A large read is split into several cursor ranges read side by side; a small one goes in one go.
   const missing = (search.n_candidates || 0) - candidates.size;
   const parts = missing > 2 * PAGE_LIMIT ? READ_PARTS : 1;
-  const cursor = await readAllCandidatesParallel(searchId, from, search.seq, parts, (items) => {
+  const merge = (items) => {
     for (const c of items) {
       const known = candidates.get(c.id);
       if (!known || known.seq <= c.seq) candidates.set(c.id, c);
     }
+  };
+  const reading = readAllCandidatesParallel(searchId, from, search.seq, parts, merge, missing);
+  // Only now, with every request on the wire, plotly.js is evaluated and the empty chart set up
+  // (WebGL context and all) while the server answers.
+  const chartReady = plotlyReady().then(() => {
+    probe.plotlyMs = performance.now();
+    return fitness.render([]).then(() => {
+      probe.emptyChartMs = performance.now();
+    });
   });
+  const cursor = await reading;
   probe.fetchedMs = performance.now();
   const initial = all();
   for (const id of [...candidates.keys()].sort((a, b) => a - b)) rankOf(id);
