@@ -470,7 +470,7 @@ def save_strategy_state(s: Session, search_id: int, state: dict[str, Any]) -> No
     s.execute(
         update(Search)
         .where(Search.id == search_id)
-        .values(strategy_state=json_safe(state))
+        .values(strategy_state=state)  # made JSON-safe by the engine serializer
         .execution_options(synchronize_session=False)
     )
 

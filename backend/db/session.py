@@ -8,6 +8,8 @@ makes writers queue behind the busy timeout instead.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -20,6 +22,25 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.settings import Settings, get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value if value is None or isinstance(value, str | int | bool) else str(value)
+
+
+def dumps_json(value: object) -> str:
+    """JSON columns' serializer: one pass for plain JSON (the usual case); NaN/inf become null, since
+    PostgreSQL rejects them, and unknown objects their string."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(_plain(value))
 
 
 def _setup_sqlite(engine: Engine) -> None:
@@ -49,12 +70,14 @@ def get_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, json_serializer=dumps_json
+        )
         _setup_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=dumps_json)
 
 
 @lru_cache(maxsize=8)

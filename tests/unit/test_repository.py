@@ -194,3 +194,15 @@ def test_finish_search_keeps_cancel_over_a_racing_completion(session: Session) -
     repo.set_search_status(session, search_id, "cancel")
     search = repo.finish_search(session, search_id, "completed", summary={"stop_reason": "budget"})
     assert search.status == "cancelled" and search.summary == {"stop_reason": "budget"}
+
+
+def test_non_finite_numbers_are_stored_as_null(session: Session) -> None:
+    search_id, ids = _search_with(session, 1)
+    repo.save_strategy_state(session, search_id, {"baseline": float("nan"), "steps": [float("inf"), 1.0]})
+    repo.add_curve_point(session, ids[0], 1, {"train_loss": float("nan")})
+    repo.finish_candidate(session, ids[0], "failed", metrics={"val_loss": float("inf")}, error="NaN loss")
+    session.commit()
+    session.expire_all()
+    assert repo.get_search(session, search_id).strategy_state == {"baseline": None, "steps": [None, 1.0]}
+    assert repo.candidate_curve(session, ids[0]) == [{"epoch": 1, "train_loss": None}]
+    assert repo.get_candidate(session, ids[0]).metrics == {"val_loss": None}
