@@ -245,7 +245,9 @@ def train_candidate(
     result = outcome.result
     with session_scope(settings, write=True) as s:
         cancelled = repo.get_search(s, search_id).status == "cancelled"
-        status = "cancelled" if cancelled and not result.ok else ("done" if result.ok else "failed")
+        # Training cut short by a cancel is not a result; one that ran to its end still is.
+        interrupted = not result.ok or bool(result.metrics.get("stopped_early"))
+        status = "cancelled" if cancelled and interrupted else ("done" if result.ok else "failed")
         repo.finish_candidate(
             s,
             candidate_id,

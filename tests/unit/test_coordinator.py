@@ -250,3 +250,31 @@ def test_warm_start_puts_the_earlier_searches_best_first(settings: Settings) -> 
         cands, _ = repo.candidates_after(s, second, 0, 10)
     assert [c.genome for c in cands[:2]] == best and cands[0].origin == {"warm_start_from": first}
     assert len(cands) == 3
+
+
+def test_cancel_during_training_stops_at_the_next_epoch(settings: Settings) -> None:
+    class CancelledAtEpochTwo:
+        def __init__(self, search_id: int, spec: Any, space: Any, settings: Settings) -> None:
+            self.search_id, self.settings = search_id, settings
+
+        def evaluate(self, genome: Any, report: Any) -> Result:
+            for epoch in range(1, 6):
+                if epoch == 2:  # what POST /cancel does while this candidate trains
+                    with session_scope(self.settings, write=True) as s:
+                        repo.set_search_status(s, self.search_id, "cancel")
+                if report(epoch, {"val_accuracy": 0.1 * epoch}):
+                    metrics = {"val_accuracy": 0.1 * epoch, "stopped_early": 1.0}
+                    return Result(status="done", fitness=0.1 * epoch, metrics=metrics)
+            return Result(status="done", fitness=0.5, metrics={"val_accuracy": 0.5})
+
+    search_id = _submit(settings, budget={"max_candidates": 3}, parallelism=1)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    _, cid = d.pending.popleft()
+    assert coordinator.train_candidate(cid, d, CancelledAtEpochTwo, settings) == "cancelled"
+    drain(d, settings)
+    with session_scope(settings) as s:
+        assert [p["epoch"] for p in repo.candidate_curve(s, cid)] == [1, 2]
+        assert repo.get_search(s, search_id).status == "cancelled"
+        assert repo.search_summary(s, search_id)["n_candidates"] == 1
+    assert "finalize" not in [k for k, _ in d.log]
