@@ -2,7 +2,8 @@
 
 Stores a search of N finished candidates (a layers-space genome, 9 metrics and 12 curve points each)
 through the repository's write paths and reports how long that took; serves the API with uvicorn
-(child processes) on SQLite or PostgreSQL; then P concurrent pollers (httpx async, loopback) each loop
+(child processes) on SQLite or PostgreSQL; then P concurrent pollers (asyncio, loopback, each on its own
+keep-alive connection through a minimal HTTP client so the load generator's CPU stays small) each loop
 every --interval seconds: GET /api/searches/{id}, then GET /api/searches/{id}/candidates?after=<cursor>.
 
 --mode live     what a dashboard does (the frontend's polling fallback, every 1 s): each poller starts at
@@ -23,10 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing as mp
 import os
 import random
-import threading
 import time
+from typing import Any
 
 import httpx
 from _api_bench_support import (
@@ -38,31 +40,38 @@ from _api_bench_support import (
     served,
     store_search,
 )
+from _raw_http import RawClient
 
 from backend.db import repository
-from backend.db.session import session_scope
+from backend.db.session import get_engine, session_scope
 from backend.settings import Settings
 
 
-async def poller(client: httpx.AsyncClient, search_id: int, start: int, args, clock, seed, out) -> None:  # type: ignore[no-untyped-def]
+async def poller(url: str, search_id: int, start: int, args: Any, clock: Any, seed: int, out: dict) -> None:  # type: ignore[type-arg]
+    """One dashboard: its own keep-alive connection, polling every --interval seconds."""
     rng = random.Random(seed)
     cursor = start if args.mode == "live" else rng.randint(0, start)
-    await asyncio.sleep(rng.uniform(0, max(args.interval, 0.05)))  # spread the pollers' phases
-    warmup_until, stop_at = clock
-    while time.perf_counter() < stop_at:
+    warmup_until, stop_at = clock  # time.time(): the window is shared by several processes
+    begin = warmup_until - args.warmup  # spread the pollers' phases over one interval after the start
+    await asyncio.sleep(max(0.0, begin - time.time()) + rng.uniform(0, max(args.interval, 0.05)))
+    client = RawClient(url)
+    while time.time() < stop_at:
         for kind, path, params in (
             ("search", f"/api/searches/{search_id}", None),
             ("candidates", f"/api/searches/{search_id}/candidates", {"after": cursor, "limit": args.limit}),
         ):
-            t0 = time.perf_counter()
+            t0, wall = time.perf_counter(), time.time()
             try:
-                r = await client.get(path, params=params)
-                r.raise_for_status()
-                body = r.json()
-            except (httpx.HTTPError, ValueError):
-                out["errors"].append(time.perf_counter() - t0)
+                status, body = await client.get_json(path, params)
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                out["errors"].append(type(exc).__name__)
+                await client.close()
                 continue
-            if t0 >= warmup_until and time.perf_counter() <= stop_at:
+            if status != 200:
+                out["errors"].append(f"HTTP {status}")
+                continue
+            # Every request started in the window counts, however late it ends (no survivorship bias).
+            if warmup_until <= wall < stop_at:
                 out[kind].append(time.perf_counter() - t0)
                 if kind == "candidates":
                     out["items"].append(len(body["items"]))
@@ -70,12 +79,14 @@ async def poller(client: httpx.AsyncClient, search_id: int, start: int, args, cl
                 cursor = body["next_after"] if body["items"] or args.mode == "live" else 0  # history: wrap
         if args.interval:
             await asyncio.sleep(args.interval)
+    await client.close()
 
 
-def writer(settings: Settings, search_id: int, rate: float, stop: threading.Event, done: list[int]) -> None:
-    """Add and finish candidates as workers would (two changes each), `rate` per second."""
+def writer(settings: Settings, search_id: int, rate: float, fresh: list[Any], stop: Any, done: Any) -> None:
+    """Add and finish candidates as workers would (two changes each), `rate` per second. Runs in its own
+    process so its CPU does not stall the pollers' event loops."""
+    get_engine(settings.database_url).dispose(close=False)  # connections inherited from the parent: not ours
     rng = random.Random(7)
-    fresh = sample_genomes(20_000, seed=99)[10_000:]  # beyond the stored ones
     for genome, key, origin in fresh:
         if stop.wait(1.0 / rate):
             return
@@ -87,23 +98,46 @@ def writer(settings: Settings, search_id: int, rate: float, stop: threading.Even
                 repository.finish_candidate(
                     s, added[0].id, "done", fitness=acc, metrics={"val_accuracy": acc}
                 )
-            done.append(added[0].id)
+            with done.get_lock():
+                done.value += 1
 
 
-async def run_pollers(url: str, search_id: int, args: argparse.Namespace) -> dict[str, list[float]]:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        head = (await client.get(f"/api/searches/{search_id}")).json()["seq"]
-        page = (await client.get(f"/api/searches/{search_id}/candidates", params={"after": head - 1})).json()
-        head = max(head, page["next_after"])
-    out: dict[str, list[float]] = {"search": [], "candidates": [], "errors": [], "items": []}
-    limits = httpx.Limits(max_connections=args.pollers + 10, max_keepalive_connections=args.pollers + 10)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        now = time.perf_counter()
-        clock = (now + args.warmup, now + args.warmup + args.duration)
-        await asyncio.gather(
-            *(poller(client, search_id, head, args, clock, i, out) for i in range(args.pollers))
-        )
+async def run_pollers(url: str, search_id: int, head: int, args: Any, seeds: range, clock: Any) -> dict:  # type: ignore[type-arg]
+    out: dict[str, list[Any]] = {"search": [], "candidates": [], "errors": [], "items": []}
+    await asyncio.gather(*(poller(url, search_id, head, args, clock, i, out) for i in seeds))
     return out
+
+
+def client_process(
+    url: str, search_id: int, head: int, args: Any, seeds: range, clock: Any, results: Any
+) -> None:
+    results.put(asyncio.run(run_pollers(url, search_id, head, args, seeds, clock)))
+
+
+def poll_from_processes(url: str, search_id: int, args: argparse.Namespace) -> dict[str, list[Any]]:
+    """Split the pollers over --client-procs processes (one event loop each) and merge their samples."""
+    head = httpx.get(f"{url}/api/searches/{search_id}").json()["seq"]
+    page = httpx.get(f"{url}/api/searches/{search_id}/candidates", params={"after": head - 1}).json()
+    head = max(head, page["next_after"])
+    start = time.time() + 2.0  # wall clock: shared by the processes
+    clock_wall = (start + args.warmup, start + args.warmup + args.duration)
+    results: Any = mp.Queue()
+    procs = []
+    for k in range(args.client_procs):
+        seeds = range(k, args.pollers, args.client_procs)
+        proc = mp.Process(
+            target=client_process, args=(url, search_id, head, args, seeds, clock_wall, results)
+        )
+        proc.start()
+        procs.append(proc)
+    merged: dict[str, list[Any]] = {"search": [], "candidates": [], "errors": [], "items": []}
+    for _ in procs:
+        part = results.get()
+        for key in merged:
+            merged[key] += part[key]
+    for proc in procs:
+        proc.join()
+    return merged
 
 
 def main() -> None:
@@ -119,6 +153,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds not measured at the start")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--client-procs", type=int, default=2, help="processes the pollers are spread over")
     parser.add_argument("--data-dir", help="SQLite: keep the database here (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stored search for the next run")
     args = parser.parse_args()
@@ -136,21 +171,22 @@ def main() -> None:
             print(f"reusing stored search {search_id} on {args.db}")
         with session_scope(settings) as s:
             stored_n = repository.search_summary(s, search_id)["n_candidates"]
-        stop, written = threading.Event(), []
+        fresh = sample_genomes(stored_n + 5_000, seed=0)[stored_n:] if args.mode == "live" else []
+        stop, written = mp.Event(), mp.Value("i", 0)
         with served(settings, args.workers) as server:
-            thread = None
+            proc = None
             if args.mode == "live":
-                thread = threading.Thread(
-                    target=writer, args=(settings, search_id, args.write_rate, stop, written)
+                proc = mp.Process(
+                    target=writer, args=(settings, search_id, args.write_rate, fresh, stop, written)
                 )
-                thread.start()
+                proc.start()
             load_before, cpu_before = os.getloadavg()[0], process_tree_cpu(server.pid)
             try:
-                out = asyncio.run(run_pollers(server.url, search_id, args))
+                out = poll_from_processes(server.url, search_id, args)
             finally:
                 stop.set()
-                if thread:
-                    thread.join()
+                if proc:
+                    proc.join()
             cpu_used, load_after = process_tree_cpu(server.pid) - cpu_before, os.getloadavg()[0]
     served_requests = len(out["search"]) + len(out["candidates"]) + len(out["errors"])
     measured = len(out["search"]) + len(out["candidates"])
@@ -158,7 +194,8 @@ def main() -> None:
         "db": args.db,
         "mode": args.mode,
         "candidates_stored": stored_n,
-        "candidates_added_during_run": len(written),
+        "candidates_added_during_run": written.value,
+        "client_processes": args.client_procs,
         "store_seconds": None if store_s is None else round(store_s, 2),
         "pollers": args.pollers,
         "interval_s": args.interval,
@@ -167,6 +204,7 @@ def main() -> None:
         "requests_measured": measured,
         "requests_per_s": round(measured / args.duration, 1),
         "errors": len(out["errors"]),
+        "error_kinds": {kind: out["errors"].count(kind) for kind in sorted(set(out["errors"]))},
         "mean_items_per_page": round(sum(out["items"]) / max(1, len(out["items"])), 1),
         "server_cpu_ms_per_request": round(cpu_used * 1000 / max(1, served_requests), 2),
         "load_average_1m": [round(load_before, 1), round(load_after, 1)],
