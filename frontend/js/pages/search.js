@@ -2,13 +2,13 @@
 // the Pareto view, the RL controller statistics and the candidate table, all fed by one candidate Map.
 
 import { PAGE_LIMIT, api, idFromLocation, readAllCandidatesParallel } from "../api.js";
-import { esc, fmtDuration, fmtNumber, parseTime, statusBadge } from "../format.js";
 import { FitnessChart, setGenerationResolver } from "../fitness-chart.js";
 import { ParetoChart, drawController } from "../charts.js";
 import { CandidateTable } from "../table.js";
 import { LiveFeed } from "../live.js";
 import { plotlyReady } from "../theme.js";
 import { loadSnapshot, saveSnapshot } from "../cache.js";
+import { renderSearchHeader } from "../search-header.js";
 
 const searchId = idFromLocation();
 const READ_PARTS = 4;
@@ -45,66 +45,12 @@ const table = new CandidateTable($("candidate-table"), {
 });
 
 // --- header ---------------------------------------------------------------------------------------------
-function progressOf(s) {
-  if (typeof s.progress === "number") return Math.max(0, Math.min(1, s.progress));
-  const max = s.spec && s.spec.budget && s.spec.budget.max_candidates;
-  return max ? Math.min(1, ((s.n_done || 0) + (s.n_failed || 0)) / max) : 0;
-}
-
 let searchFetchedAt = Date.now();
-
-function elapsedSeconds(s) {
-  const start = parseTime(s.started_at);
-  const end = parseTime(s.finished_at);
-  if (start !== null) return ((end ?? Date.now()) - start) / 1000;
-  if (typeof s.elapsed_seconds === "number") return s.elapsed_seconds;
-  return null;
-}
-
-function etaSeconds(s) {
-  if (s.status !== "running" && s.status !== "queued") return s.status === "completed" ? 0 : null;
-  if (typeof s.eta_seconds === "number") return Math.max(0, s.eta_seconds - (Date.now() - searchFetchedAt) / 1000);
-  const p = progressOf(s);
-  const el = elapsedSeconds(s);
-  return p > 0 && el !== null ? (el * (1 - p)) / p : null;
-}
 
 function renderHeader() {
   if (!search) return;
-  const s = search;
-  document.title = `${s.name || `search ${s.id}`} · NASBoard`;
-  $("search-name").textContent = s.name || `search ${s.id}`;
-  $("search-status").innerHTML = statusBadge(s.status);
-  const pct = progressOf(s) * 100;
-  $("progress").firstElementChild.style.width = `${pct.toFixed(1)}%`;
-  $("progress-text").textContent = `${pct.toFixed(0)} %`;
-  $("stat-candidates").textContent = `${s.n_done ?? 0} done / ${s.n_candidates ?? 0}`;
-  $("stat-failed").textContent = String(s.n_failed ?? 0);
-  const best = s.best;
-  $("stat-best").innerHTML =
-    best && typeof best.fitness === "number"
-      ? `<a href="/candidates/${best.candidate_id}">${fmtNumber(best.fitness)}</a>`
-      : "–";
-  $("stat-elapsed").textContent = fmtDuration(elapsedSeconds(s));
-  $("stat-eta").textContent = fmtDuration(etaSeconds(s));
-  $("search-error").textContent = s.error || "";
-  const spec = s.spec || {};
-  $("spec-summary").innerHTML = [
-    spec.space && `space <b>${esc(spec.space.type)}</b>`,
-    spec.strategy && `strategy <b>${esc(spec.strategy.type)}</b>`,
-    spec.dataset && `dataset <b>${esc(spec.dataset.name)}</b>`,
-  ]
-    .filter(Boolean)
-    .join(" · ");
-  const st = s.status;
-  const enable = {
-    pause: st === "running" || st === "queued",
-    resume: st === "paused",
-    cancel: st === "running" || st === "queued" || st === "paused",
-    clone: true,
-  };
-  for (const b of document.querySelectorAll("button[data-action]")) b.disabled = !enable[b.dataset.action];
-  if (feed) feed.setTerminal(st);
+  renderSearchHeader(search, searchFetchedAt);
+  if (feed) feed.setTerminal(search.status);
 }
 
 setInterval(renderHeader, 1000); // elapsed and ETA tick between server updates
