@@ -6,9 +6,10 @@ an in-memory dispatcher instead of patching globals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Protocol
+from collections.abc import Callable, Iterator
+from typing import Annotated, Protocol, TypeVar
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,21 @@ def get_write_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+T = TypeVar("T")
+
+
+async def run_read(request: Request, read: Callable[[Session], T]) -> T:
+    """Run a whole read (open a session, query, serialise) in one worker-thread hop. The polling
+    endpoints use this instead of a session dependency, which costs two more hops per request."""
+    factory = session_factory(request.app.state.settings)
+
+    def work() -> T:
+        with factory() as session:
+            return read(session)
+
+    return await anyio.to_thread.run_sync(work)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

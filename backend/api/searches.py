@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from backend.api import views
-from backend.api.deps import DispatcherDep, ReadSession, WriteSession
+from backend.api.deps import DispatcherDep, ReadSession, WriteSession, run_read
 from backend.api.schemas import (
     CandidatePage,
     Pareto,
@@ -66,24 +66,31 @@ def list_searches(
 
 
 @router.get("/{search_id}", response_model=SearchDetail)
-def get_search(search_id: int, request: Request, session: ReadSession) -> dict[str, Any]:
-    search = repository.get_search(session, search_id)
-    return views.search_detail(search, request.app.state.summaries.summary(session, search))
+async def get_search(search_id: int, request: Request) -> dict[str, Any]:
+    summaries = request.app.state.summaries
+
+    def read(session: Session) -> dict[str, Any]:
+        search = repository.get_search(session, search_id)
+        return views.search_detail(search, summaries.summary(session, search))
+
+    return await run_read(request, read)
 
 
 @router.get("/{search_id}/candidates", response_model=CandidatePage)
-def candidates_page(
+async def candidates_page(
     search_id: int,
-    session: ReadSession,
+    request: Request,
     after: Annotated[int, Query(ge=0, description="cursor: the `next_after` of the previous call")] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Response:
-    search = repository.get_search(session, search_id)
-    rows = repository.candidate_rows_after(session, search_id, after, limit)
-    next_after = rows[-1].seq if rows else after
+    def read(session: Session) -> bytes:
+        search = repository.get_search(session, search_id)
+        rows = repository.candidate_rows_after(session, search_id, after, limit)
+        next_after = rows[-1].seq if rows else after
+        return views.candidate_page_json(rows, views.space_for(search.spec), next_after)
+
     # Written straight to JSON (the response model above documents it; a unit test checks they agree).
-    body = views.candidate_page_json(rows, views.space_for(search.spec), next_after)
-    return Response(body, media_type="application/json")
+    return Response(await run_read(request, read), media_type="application/json")
 
 
 @router.get("/{search_id}/pareto", response_model=Pareto)
