@@ -116,6 +116,9 @@ class FinalTraining(_Strict):
     top_k: int = Field(1, ge=0, le=20, description="retrain the best k on train+validation; 0 = skip")
     epochs: int | None = Field(None, ge=1, description="default: the search's epochs")
     repeats: int = Field(1, ge=1, le=10, description="seeds per retrained candidate (mean ± std)")
+    max_minutes: float | None = Field(
+        None, gt=0, description="fit the final epochs into this time, from the speed measured in the search"
+    )
 
 
 class SearchSpec(_Strict):
