@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 from _api_bench_support import (
     bench_settings,
+    ensure_strategy_state,
     find_stored,
     percentiles,
     process_tree_cpu,
@@ -145,6 +146,12 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--mode", choices=("live", "history"), default="live")
     parser.add_argument("--candidates", type=int, default=10_000)
+    parser.add_argument(
+        "--state",
+        choices=("realistic", "none"),
+        default="realistic",
+        help="the search's stored strategy state: what regularized evolution saves after 10k results, or {}",
+    )
     parser.add_argument("--curve-points", type=int, default=12)
     parser.add_argument("--pollers", type=int, default=100)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between a poller's rounds")
@@ -171,6 +178,7 @@ def main() -> None:
             print(f"reusing stored search {search_id} on {args.db}")
         with session_scope(settings) as s:
             stored_n = repository.search_summary(s, search_id)["n_candidates"]
+        state_bytes = ensure_strategy_state(settings, search_id, realistic=args.state == "realistic")
         fresh = sample_genomes(stored_n + 5_000, seed=0)[stored_n:] if args.mode == "live" else []
         stop, written = mp.Event(), mp.Value("i", 0)
         with served(settings, args.workers) as server:
@@ -195,6 +203,7 @@ def main() -> None:
         "mode": args.mode,
         "candidates_stored": stored_n,
         "candidates_added_during_run": written.value,
+        "strategy_state_bytes": state_bytes,
         "client_processes": args.client_procs,
         "store_seconds": None if store_s is None else round(store_s, 2),
         "pollers": args.pollers,
