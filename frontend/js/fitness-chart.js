@@ -9,14 +9,11 @@ import { parseTime } from "./format.js";
 const plotly = () => window.Plotly;
 const FINISHED = new Set(["done", "failed"]);
 
-function finishKey(c) {
-  return [parseTime(c.finished_at) ?? Number.MAX_SAFE_INTEGER, c.id];
-}
-
-function byFinish(a, b) {
-  const [ta, ia] = finishKey(a);
-  const [tb, ib] = finishKey(b);
-  return ta - tb || ia - ib;
+/** Candidates in the order they finished (ties by id); each timestamp is parsed once, not per comparison. */
+function sortByFinish(list) {
+  const keyed = list.map((c) => ({ c, t: parseTime(c.finished_at) ?? Number.MAX_SAFE_INTEGER }));
+  keyed.sort((a, b) => a.t - b.t || a.c.id - b.c.id);
+  return keyed.map((k) => k.c);
 }
 
 let generationResolver = null;
@@ -47,7 +44,7 @@ export class FitnessChart {
 
   /** Draw from scratch: used for the first render and when an already plotted result changes. */
   render(candidates) {
-    const finished = candidates.filter((c) => FINISHED.has(c.status)).sort(byFinish);
+    const finished = sortByFinish(candidates.filter((c) => FINISHED.has(c.status)));
     this.plotted.clear();
     this.n = 0;
     this.best = -Infinity;
@@ -137,8 +134,7 @@ export class FitnessChart {
     }
     if (redraw) return this.render(all());
     if (!appended.length) return Promise.resolve();
-    appended.sort(byFinish);
-    const cols = this._columns(appended);
+    const cols = this._columns(sortByFinish(appended));
     this.el.dataset.points = String(this.plotted.size);
     const genTrace = this._generationTrace();
     return plotly().extendTraces(

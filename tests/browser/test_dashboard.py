@@ -157,3 +157,37 @@ def test_search_page_polls_when_event_stream_is_refused(page, service: str, arti
     page.screenshot(path=str(artifacts / "search-page-polling.png"), full_page=True)
     # Only the refused stream may have logged errors.
     page.console_errors[:] = [e for e in page.console_errors if "503" not in e and "EventSource" not in e]
+
+
+def test_candidate_page_draws_nb201_cell_with_one_labelled_edge_per_operation(
+    page, service: str, artifacts: Path
+) -> None:
+    spec = {
+        "name": "browser nb201 cell",
+        "dataset": {"name": "digits"},
+        "space": {"type": "nb201", "C": 8, "N": 1},
+        "strategy": {"type": "random"},
+        "training": {"epochs": 1},
+        "budget": {"max_candidates": 2},
+        "final": {"top_k": 0},
+    }
+    created = page.request.post(f"{service}/api/searches", data=spec)
+    assert created.status == 201, created.text()
+    search_id = created.json()["id"]
+    page.goto(f"{service}/searches/{search_id}")
+    page.wait_for_function(
+        "document.querySelector('#search-status').textContent.includes('completed')", timeout=300_000
+    )
+    page.click("#candidate-table tbody tr[data-id] a")
+    page.wait_for_url(re.compile(r".*/candidates/\d+$"), timeout=10_000)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    candidate = page.request.get(f"{service}/api/candidates/{page.url.rsplit('/', 1)[1]}").json()
+    edges = candidate["graph"]["edges"]
+    assert page.get_attribute("#arch-diagram", "data-kind") == "dag"
+    assert int(page.get_attribute("#arch-diagram", "data-edges")) == len(edges)
+    # Each operation is written on its edge (Plotly annotations), once per edge.
+    labels = page.evaluate(
+        "document.getElementById('arch-diagram').layout.annotations.map(a => a.text).filter(t => t)"
+    )
+    assert sorted(labels) == sorted(e["label"] for e in edges)
+    page.screenshot(path=str(artifacts / "candidate-nb201.png"), full_page=True)
