@@ -136,6 +136,24 @@ def test_multi_objective_search_reports_a_feasible_front(tmp_path):
         assert summary["best"]["params"] <= 3000
 
 
+def test_constraint_breaking_proposals_are_recorded_but_not_trained(tmp_path):
+    spec = spec_of(
+        constraints={"max_params": 1500},
+        budget={"max_candidates": 2},
+        final={"top_k": 0},
+        training={"epochs": 1},
+    )
+    sink = MemorySink()
+    summary = run_local_search(spec, sink, artefact_dir=tmp_path)
+    skipped = [
+        c for c in sink.candidates.values() if (c["result"].error or "").startswith("constraint: params")
+    ]
+    trained = [c for c in sink.candidates.values() if c["curve"]]
+    assert summary["skipped_infeasible"] == len(skipped) > 0
+    assert all(not c["curve"] and c["result"].metrics["params"] > 1500 for c in skipped)
+    assert len(trained) == 2 and all(c["result"].metrics["params"] <= 1500 for c in trained)
+
+
 def test_time_budget_stops_the_search(tmp_path):
     spec = spec_of(budget={"max_candidates": 50, "max_minutes": 0.0001}, final={"top_k": 0})
     summary = run_local_search(spec, MemorySink(), artefact_dir=tmp_path)
@@ -168,3 +186,9 @@ def test_missing_dataset_fails_the_search_with_a_clear_error(tmp_path, monkeypat
     with pytest.raises(datasets.DatasetError):
         run_local_search(spec_of(dataset={"name": "mnist"}), sink, data_dir=tmp_path / "none")
     assert sink.finished[0] == "failed" and "mnist" in sink.finished[1]["error"]
+
+
+def test_final_time_budget_shortens_final_training(tmp_path):
+    spec = spec_of(final={"top_k": 1, "epochs": 50, "max_minutes": 0.001}, budget={"max_candidates": 1})
+    summary = run_local_search(spec, MemorySink(), artefact_dir=tmp_path)
+    assert summary["final"][0]["epochs"] == 1  # 0.06 s cannot hold more than one epoch at measured speed

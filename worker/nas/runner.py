@@ -29,6 +29,9 @@ from worker.nas.spec import SearchSpec
 from worker.nas.strategies.base import SpaceExhausted
 from worker.nas.types import Genome, Result, TaskShape
 
+# Proposals breaking a params/FLOPs constraint are skipped without counting; this many per budgeted
+# candidate at most, so a strategy that only proposes infeasible networks cannot loop forever.
+MAX_SKIPPED_PER_CANDIDATE = 20
 Progress = Callable[[int, int, "float | None"], None]  # (candidates finished, max_candidates, best fitness)
 
 
@@ -84,6 +87,7 @@ class LocalSearch:
         self.parents: dict[str, list[str]] = {}
         self.start = time.monotonic()
         self.stop_reason: str | None = None
+        self.skipped = 0  # proposals that broke a params/FLOPs constraint (not trained, not counted)
         self._track_parents()
 
     # --- genome sources ------------------------------------------------------------------------------------
@@ -132,8 +136,10 @@ class LocalSearch:
         if self.stop_reason:
             return False
         left = self.seconds_left()
-        if len(self.candidates) >= self.spec.budget.max_candidates:
+        if len(self.candidates) - self.skipped >= self.spec.budget.max_candidates:
             self.stop_reason = "max_candidates"
+        elif self.skipped > MAX_SKIPPED_PER_CANDIDATE * self.spec.budget.max_candidates:
+            self.stop_reason = "too many proposals break the constraints"
         elif left is not None and left <= 0:
             self.stop_reason = "max_minutes"
         elif (
@@ -160,14 +166,32 @@ class LocalSearch:
         cand = Candidate(self.sink.candidate_created(genome, key, origin=origin), genome, key, origin)
         self.candidates.append(cand)
         if earlier is not None and earlier.outcome is not None:
-            cand.outcome, cand.curve = (
-                earlier.outcome,
-                list(earlier.curve),
-            )  # same network: reuse, no training
+            # The same network again (warm start, clone): reuse its result, no training.
+            cand.outcome, cand.curve = earlier.outcome, list(earlier.curve)
+            self.finish(cand)
+            return None
+        violation = self._violation(genome)
+        if violation is not None:  # known without training: record it, spend no budget on it
+            self.skipped += 1
+            cand.outcome = EvalOutcome(Result(status="failed", metrics=violation[1], error=violation[0]))
             self.finish(cand)
             return None
         self.by_key[key] = cand
         return cand
+
+    def _violation(self, genome: Genome) -> tuple[str, dict[str, float]] | None:
+        """A params/FLOPs constraint the genome breaks, from the space's closed-form cost."""
+        c = self.spec.constraints
+        if c.max_params is None and c.max_flops is None:
+            return None
+        cost = {k: float(v) for k, v in self.space.cost(genome).items()}
+        for name, metric, bound in (
+            ("max_params", "params", c.max_params),
+            ("max_flops", "flops", c.max_flops),
+        ):
+            if bound is not None and cost.get(metric, 0.0) > bound:
+                return f"constraint: {metric} {cost[metric]:.0f} > {name} {bound:g} (not trained)", cost
+        return None
 
     def train(self, cand: Candidate, epochs: int | None = None, should_stop: Any = None) -> None:
         """Train `cand` up to `epochs`, from its own checkpoint or else (optionally) its parent's weights."""
@@ -206,7 +230,7 @@ class LocalSearch:
         self.strategy.tell(cand.genome, cand.result)
         self.sink.strategy_state(self.strategy.state_dict())
         if self.progress:
-            done = sum(1 for c in self.candidates if c.outcome is not None)
+            done = sum(1 for c in self.candidates if c.outcome is not None) - self.skipped
             self.progress(done, self.spec.budget.max_candidates, self.best_fitness())
 
     # --- schedules -----------------------------------------------------------------------------------------

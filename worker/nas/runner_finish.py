@@ -32,6 +32,22 @@ def rank(search: LocalSearch) -> list[Candidate]:
     return sorted(ok, key=lambda c: -float(c.result.fitness))  # type: ignore[arg-type]
 
 
+def final_epochs(search: LocalSearch, cand: Candidate, slots: int) -> int:
+    """The recipe's epochs, cut so `slots` trainings fit in final.max_minutes at the search's measured speed.
+
+    The speed comes from the candidate's own search training (samples/s, validation passes included, so
+    it errs on the slow side); augmentation adds ~15 % per sample on CPU.
+    """
+    spec = search.spec
+    epochs = spec.final.epochs or spec.training.epochs
+    sps = cand.result.metrics.get("samples_per_second")
+    if spec.final.max_minutes is None or not sps:
+        return epochs
+    n = len(search.splits.y_train) + len(search.splits.y_val)
+    per_epoch = n / sps * (1.15 if spec.dataset.augment else 1.0)
+    return max(1, min(epochs, int(spec.final.max_minutes * 60 / max(1, slots) // per_epoch)))
+
+
 def _test_of_checkpoint(search: LocalSearch, cand: Candidate) -> tuple[float, torch.nn.Module]:
     """top_k = 0: score the search's own checkpoint once on the test set."""
     model = search.space.build(cand.genome)
@@ -51,8 +67,12 @@ def finish_search(search: LocalSearch, search_seconds: float) -> dict[str, Any]:
     t0 = time.monotonic()
     ranked = rank(search)
     finals = []
-    for c in ranked[: spec.final.top_k]:
-        rep = final_train(spec, search.space, search.splits, c.genome, device=search.evaluator.device)
+    chosen = ranked[: spec.final.top_k]
+    for c in chosen:
+        epochs = final_epochs(search, c, len(chosen) * spec.final.repeats)
+        rep = final_train(
+            spec, search.space, search.splits, c.genome, device=search.evaluator.device, epochs=epochs
+        )
         finals.append((c, rep))
     best: dict[str, Any] | None = None
     artefacts: dict[str, str] = {}
@@ -89,6 +109,7 @@ def finish_search(search: LocalSearch, search_seconds: float) -> dict[str, Any]:
         "candidates": len(search.candidates),
         "done": sum(1 for c in search.candidates if c.result.status == "done"),
         "failed": sum(1 for c in search.candidates if c.result.status == "failed"),
+        "skipped_infeasible": search.skipped,
         "stopped_because": search.stop_reason,
         "search_seconds": search_seconds,
         "final_seconds": time.monotonic() - t0,

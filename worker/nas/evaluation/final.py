@@ -50,9 +50,13 @@ def final_train(
     *,
     device: str | torch.device | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    epochs: int | None = None,
 ) -> FinalReport:
-    """Train `genome` from scratch `spec.final.repeats` times on train+val; test once per run."""
-    epochs = spec.final.epochs or spec.training.epochs
+    """Train `genome` from scratch `spec.final.repeats` times on train+val; test once per run.
+
+    `epochs` overrides the recipe's (final.epochs, else training.epochs), e.g. to fit a time budget.
+    """
+    epochs = epochs or spec.final.epochs or spec.training.epochs
     report = FinalReport(genome, epochs)
     x, y = splits.train_and_val()
     dev = pick_device(device)
