@@ -137,6 +137,7 @@ export function controllerSeries(stats) {
 export function drawController(el, stats) {
   const s = controllerSeries(stats);
   if (!s) return false;
+  if (!el.data) el.replaceChildren(); // drop the "nothing recorded yet" note before the first plot
   const p = palette();
   const traces = [
     { name: "reward", x: s.step, y: s.reward, type: "scatter", mode: "lines+markers", line: { color: p.accent } },

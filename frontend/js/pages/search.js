@@ -9,6 +9,7 @@ import { LiveFeed } from "../live.js";
 import { plotlyReady } from "../theme.js";
 import { loadSnapshot, saveSnapshot } from "../cache.js";
 import { renderSearchHeader } from "../search-header.js";
+import { fmtNumber } from "../format.js";
 
 const searchId = idFromLocation();
 const READ_PARTS = 4;
@@ -122,8 +123,15 @@ async function loadController() {
   if (strategy !== "reinforce") return;
   try {
     const stats = await api.strategyStats(searchId);
-    const shown = drawController($("controller-chart"), stats);
-    $("controller-panel").classList.toggle("hidden", !shown);
+    $("controller-panel").classList.remove("hidden");
+    if (!drawController($("controller-chart"), stats)) {
+      // No per-step history recorded (yet): say so, with whatever scalars the controller keeps.
+      const scalars = Object.entries(stats)
+        .filter(([k, v]) => k !== "strategy" && typeof v === "number")
+        .map(([k, v]) => `${k.replace(/_/g, " ")} ${fmtNumber(v)}`);
+      $("controller-chart").textContent =
+        `No per-step reward / entropy recorded by the controller yet${scalars.length ? ` (${scalars.join(", ")})` : ""}.`;
+    }
   } catch (err) {
     console.warn("controller statistics unavailable", err);
   }
