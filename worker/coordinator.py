@@ -127,9 +127,13 @@ def advance_search(
         search = repo.lock_search(s, search_id)
         if search.status in TERMINAL_SEARCH or search.status == "paused":
             return {"search_id": search_id, "status": search.status, "dispatched": []}
+        spec = _spec_of(search)
         if search.status == "queued":
             search = repo.start_search(s, search_id)
-        spec = _spec_of(search)
+            if spec.multi_fidelity.type in ("successive-halving", "hyperband"):
+                # Rung-synchronous schedules run in `nasboard search --local`; say so instead of hiding it.
+                note = f"multi_fidelity {spec.multi_fidelity.type} is not run by the service workers"
+                repo.update_summary(s, search_id, {"notes": [note + "; candidates train at full fidelity"]})
         space = space_for(spec, settings)
         strategy = make_strategy(spec, space)
         strategy.free_metrics = space.cost  # known without training, as in the local runner
@@ -203,6 +207,21 @@ def _artefact_sizes(artefacts: dict[str, str]) -> dict[str, tuple[str, int]]:
     return {fmt: (path, os.path.getsize(path)) for fmt, path in artefacts.items() if os.path.exists(path)}
 
 
+MEDIAN_CURVES = 200  # the most recent finished curves the median-stopping rule compares with
+
+
+def _median_rule(s: Session, spec: SearchSpec, search_id: int) -> Any:
+    """The median-stopping rule over this search's finished curves, when the spec asks for it."""
+    if spec.multi_fidelity.type != "median-stopping":
+        return None
+    from worker.nas.evaluation.fidelity import MedianStopping
+
+    rule = MedianStopping(spec.multi_fidelity.min_epochs)
+    for curve in repo.done_curves(s, search_id, MEDIAN_CURVES):
+        rule.add_curve(curve)
+    return rule
+
+
 def train_candidate(
     candidate_id: int,
     dispatcher: Dispatcher,
@@ -225,15 +244,20 @@ def train_candidate(
         if not repo.mark_training(s, candidate_id, worker_name()):
             return "already-finished"
         spec = _spec_of(search)
+        median = _median_rule(s, spec, search_id)
     publish_change(settings, search_id, None)
+    best = [float("-inf")]
 
     def report(epoch: int, metrics: dict[str, float]) -> bool:
-        """Store one curve point; True asks the trainer to stop (the search was cancelled)."""
+        """Store one curve point; True asks the trainer to stop (search cancelled, or below the median)."""
         with session_scope(settings, write=True) as s:
             repo.add_curve_point(s, candidate_id, epoch, metrics)
             repo.touch_candidate(s, candidate_id)
             stop = repo.get_search(s, search_id).status == "cancelled"
         publish_change(settings, search_id, None)
+        if median is not None and not stop:
+            best[0] = max(best[0], float(metrics.get(median.metric, float("-inf"))))
+            stop = median.should_stop(epoch, best[0])
         return stop
 
     try:

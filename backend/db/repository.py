@@ -213,6 +213,27 @@ def candidate_curve(s: Session, candidate_id: int) -> list[dict[str, Any]]:
     return [{"epoch": p.epoch, **p.metrics} for p in rows]
 
 
+def done_curves(s: Session, search_id: int, limit: int) -> list[list[dict[str, Any]]]:
+    """Learning curves of the search's most recently finished done candidates (for median stopping)."""
+    ids = list(
+        s.execute(
+            select(Candidate.id)
+            .where(Candidate.search_id == search_id, Candidate.status == "done")
+            .order_by(Candidate.seq.desc())
+            .limit(limit)
+        ).scalars()
+    )
+    curves: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    rows = s.execute(
+        select(CurvePoint)
+        .where(CurvePoint.candidate_id.in_(ids))
+        .order_by(CurvePoint.candidate_id, CurvePoint.epoch)
+    ).scalars()
+    for point in rows:
+        curves[point.candidate_id].append(point.metrics)
+    return [c for c in curves.values() if c]
+
+
 def objectives_of(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """(metric, goal) pairs of a stored spec; the spec default when it names none."""
     objs = spec.get("objectives") or [{"metric": "val_accuracy", "goal": "maximize"}]

@@ -278,3 +278,48 @@ def test_cancel_during_training_stops_at_the_next_epoch(settings: Settings) -> N
         assert repo.get_search(s, search_id).status == "cancelled"
         assert repo.search_summary(s, search_id)["n_candidates"] == 1
     assert "finalize" not in [k for k, _ in d.log]
+
+
+def test_median_stopping_stops_a_candidate_below_the_median_curve(settings: Settings) -> None:
+    class Curves:
+        """The first three candidates climb to 0.9; the fourth stays at 0.1 and should be stopped."""
+
+        n = 0
+
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        def evaluate(self, genome: Any, report: Any) -> Result:
+            Curves.n += 1
+            level = 0.9 if Curves.n <= 3 else 0.1
+            for epoch in range(1, 5):
+                if report(epoch, {"val_accuracy": level}):
+                    return Result(
+                        status="done", fitness=level, metrics={"val_accuracy": level, "epochs": epoch}
+                    )
+            return Result(status="done", fitness=level, metrics={"val_accuracy": level, "epochs": 4})
+
+    spec = {"budget": {"max_candidates": 4}, "parallelism": 1, "multi_fidelity": {"type": "median-stopping"}}
+    search_id = _submit(settings, **spec)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    while d.pending:
+        kind, ident = d.pending.popleft()
+        if kind == "train":
+            coordinator.train_candidate(ident, d, Curves, settings)
+        elif kind == "advance":
+            coordinator.advance_search(ident, d, settings)
+        else:
+            coordinator.finalize_search(ident, toy_finalizer, settings)
+    with session_scope(settings) as s:
+        cands, _ = repo.candidates_after(s, search_id, 0, 10)
+        epochs = [len(repo.candidate_curve(s, c.id)) for c in sorted(cands, key=lambda c: c.id)]
+    assert epochs == [4, 4, 4, 1]
+
+
+def test_successive_halving_in_the_service_is_noted_not_hidden(settings: Settings) -> None:
+    spec = {"budget": {"max_candidates": 1}, "multi_fidelity": {"type": "hyperband"}}
+    search_id = _submit(settings, **spec)
+    coordinator.advance_search(search_id, QueueDispatcher(), settings, kick=True)
+    with session_scope(settings) as s:
+        assert "not run by the service" in repo.get_search(s, search_id).summary["notes"][0]
