@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 from service_harness import (
     clean_env,
     free_port,
+    logs,
     nasboard,
     processes,
     run_search_over_http,
@@ -25,4 +29,19 @@ def test_nasboard_up_runs_a_search_over_http_with_embedded_defaults(tmp_path: Pa
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, procs, tmp_path)
         run_search_over_http(base, tmp_path)
+        # What Ctrl-C / `kill` does: `up` alone gets the signal and must stop everything it started.
+        procs[0].send_signal(signal.SIGTERM)
+        assert procs[0].wait(timeout=30) == 0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _group_alive(procs[0].pid):
+            time.sleep(0.2)
+        assert not _group_alive(procs[0].pid), f"processes left behind by `nasboard up`\n{logs(tmp_path)}"
     assert (data_dir / "nasboard.db").exists() and (data_dir / "broker.db").exists()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
