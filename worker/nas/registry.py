@@ -18,6 +18,7 @@ STRATEGIES: dict[str, str] = {
     "regularized-evolution": "worker.nas.strategies.regularized_evolution:RegularizedEvolution",
     "nsga2": "worker.nas.strategies.nsga2:NSGA2",
     "reinforce": "worker.nas.strategies.reinforce:Reinforce",
+    "predictor-evolution": "worker.nas.strategies.predictor_evolution:PredictorEvolution",
 }
 
 

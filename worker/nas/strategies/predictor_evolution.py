@@ -1,0 +1,151 @@
+"""Predictor-guided evolution: evolution whose offspring are screened by a learned surrogate first.
+
+After a few random genomes, every step fits a Gaussian process (`surrogate.HammingGP`) to all evaluated
+genomes over the space's decision encoding, breeds a large pool of unseen candidates (mutants and crosses
+of the best genomes so far, plus random samples) and proposes the best-ranked one. Breeding costs
+nothing; only the chosen genome spends budget.
+
+With several objectives and free metrics (costs known without training) a candidate's point is its
+optimistic predicted accuracy beside its exact costs, and candidates are ranked by the hypervolume that
+point would add to the front found so far. Free metrics that prove a hard constraint broken remove a
+candidate before any budget is spent.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+from scipy.stats import norm
+
+from worker.nas.strategies.base import Strategy, StrategyOptions
+from worker.nas.strategies.deap_ops import nondominated_fronts
+from worker.nas.strategies.hypervolume_gain import gains
+from worker.nas.strategies.multiobjective import feasible_for_free, free_metrics_of, result_vector
+from worker.nas.strategies.surrogate import HammingGP, gaussian_ranks
+from worker.nas.types import Genome
+
+FEASIBLE_TRIES = 200  # random draws per initial genome before accepting one the free metrics cannot judge
+
+
+class PredictorEvolutionOptions(StrategyOptions):
+    initial_samples: int = Field(10, ge=2, le=10_000, description="random genomes before the surrogate")
+    parents: int = Field(10, ge=1, le=1000, description="best evaluated genomes that breed candidates")
+    mutants_per_parent: int = Field(20, ge=1, le=1000, description="mutated candidates bred from each parent")
+    crossovers: int = Field(20, ge=0, le=10_000, description="candidates bred by crossing two parents")
+    random_candidates: int = Field(50, ge=0, le=100_000, description="random candidates per step")
+    acquisition: Literal["ucb", "ei"] = Field(
+        "ucb", description="ranking of candidates: upper confidence bound or expected improvement"
+    )
+    exploration: float = Field(
+        1.0, ge=0.0, le=10.0, description="weight of the predicted standard deviation (UCB, and fronts)"
+    )
+
+
+class PredictorEvolution(Strategy):
+    name: ClassVar[str] = "predictor-evolution"
+    Options: ClassVar[type[StrategyOptions]] = PredictorEvolutionOptions
+    description: ClassVar[str] = "Evolution whose offspring are ranked by a Gaussian-process surrogate"
+    multi_objective: ClassVar[bool] = True
+
+    def ask(self, n: int = 1) -> list[Genome]:
+        opts: PredictorEvolutionOptions = self.options  # type: ignore[assignment]
+        done = [(g, r) for g, r in self.history if r.ok]
+        pool = self._candidates(done, opts) if len(done) >= opts.initial_samples else []
+        if not pool:
+            return [self._random() for _ in range(n)]
+        encoded = [self.space.encode(g) for g in pool]
+        scores = self._front_scores(done, pool, encoded, opts) if self._multi() else None
+        if scores is None:
+            scores = self._scalar_scores(done, encoded, opts)
+        order = np.argsort(-scores, kind="stable")
+        picks = [self.claim(pool[i]) for i in order[:n]]
+        while len(picks) < n:  # fewer candidates than asked for
+            picks.append(self._random())
+        return picks
+
+    def _random(self) -> Genome:
+        for _ in range(FEASIBLE_TRIES):
+            g = self.space.sample(self.rng)
+            if self.is_new(g) and feasible_for_free(self, g):
+                return self.claim(g)
+        return self.novel(lambda: self.space.sample(self.rng))
+
+    def _multi(self) -> bool:
+        return (
+            self.objective is not None and getattr(self.objective, "multi", False) and bool(self.free_metrics)
+        )
+
+    # --- ranking -----------------------------------------------------------------------------------------
+    def _scalar_scores(self, done: list, encoded: list, opts: PredictorEvolutionOptions) -> np.ndarray:
+        targets = gaussian_ranks([r.fitness for _, r in done])
+        gp = HammingGP().fit([self.space.encode(g) for g, _ in done], targets)
+        mu, sd = gp.predict(encoded)
+        if opts.acquisition == "ei":
+            gap = mu - targets.max()
+            return gap * norm.cdf(gap / sd) + sd * norm.pdf(gap / sd)
+        return mu + opts.exploration * sd
+
+    def _front_scores(
+        self, done: list, pool: list[Genome], encoded: list, opts: PredictorEvolutionOptions
+    ) -> np.ndarray | None:
+        """Hypervolume gain of each candidate's optimistic point; None when costs are not all free."""
+        terms = self.objective.terms
+        rows = [(g, r.metrics) for g, r in done if result_vector(self.objective, r) is not None]
+        free = [free_metrics_of(self, g) for g in pool]
+        if len(rows) < 2 or any(f is None for f in free):
+            return None
+        unknown = [i for i, t in enumerate(terms) if t.metric not in free[0]]
+        if not unknown:
+            return None
+        x_done = [self.space.encode(g) for g, _ in rows]
+        front_pts = np.array([[t.oriented(m.get(t.metric, np.nan)) for t in terms] for _, m in rows])
+        cand_pts = np.empty((len(pool), len(terms)))
+        for i, t in enumerate(terms):
+            if i in unknown:  # predicted, on the rank-warped scale of the evaluated values
+                warped = gaussian_ranks(front_pts[:, i])
+                mu, sd = HammingGP().fit(x_done, warped).predict(encoded)
+                front_pts[:, i], cand_pts[:, i] = warped, mu + opts.exploration * sd
+            else:
+                cand_pts[:, i] = [t.oriented(f.get(t.metric, np.nan)) for f in free]
+        if not np.isfinite(cand_pts).all() or not np.isfinite(front_pts).all():
+            return None
+        front = front_pts[nondominated_fronts(front_pts.tolist())[0]]
+        both = np.vstack([front_pts, cand_pts])
+        span = both.max(axis=0) - both.min(axis=0)
+        reference = both.min(axis=0) - 0.01 * np.where(span > 0, span, 1.0)
+        gain = gains(front, cand_pts, reference)
+        # Candidates that add nothing are still ordered, by optimistic accuracy, with a weight too small
+        # to overturn any real gain.
+        tie_break = cand_pts[:, unknown].sum(axis=1)
+        return gain + 1e-9 * (tie_break - tie_break.min())
+
+    # --- breeding ----------------------------------------------------------------------------------------
+    def _parents(self, done: list, opts: PredictorEvolutionOptions) -> list[Genome]:
+        ranked = [g for g, _ in sorted(done, key=lambda gr: -gr[1].fitness)[: opts.parents]]
+        if not self._multi():
+            return ranked
+        scored = [(g, result_vector(self.objective, r)) for g, r in done]
+        scored = [(g, v) for g, v in scored if v is not None]
+        if not scored:
+            return ranked
+        front = [scored[i][0] for i in nondominated_fronts([v for _, v in scored])[0]]
+        return front[: 2 * opts.parents] + ranked
+
+    def _candidates(self, done: list, opts: PredictorEvolutionOptions) -> list[Genome]:
+        """Unseen, mutually distinct, not provably infeasible genomes bred from the best evaluated ones."""
+        top = self._parents(done, opts)
+        made: list[Genome] = []
+        for parent in top:
+            made.extend(self.space.mutate(parent, self.rng) for _ in range(opts.mutants_per_parent))
+        for _ in range(opts.crossovers if len(top) > 1 else 0):
+            a, b = self.rng.sample(top, 2)
+            made.extend(self.space.crossover(a, b, self.rng))
+        made.extend(self.space.sample(self.rng) for _ in range(opts.random_candidates))
+        pool: dict[str, Genome] = {}
+        for g in made:
+            key = self.space.canonical(g)
+            if key not in self.seen and key not in pool and feasible_for_free(self, g):
+                pool[key] = g
+        return list(pool.values())
