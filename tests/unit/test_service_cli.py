@@ -86,3 +86,20 @@ def test_search_local_stores_the_run_and_exports_the_best(
         assert search.status == "completed"
         cands, _ = repo.candidates_after(s, 1, 0, 10)
         assert all(repo.candidate_curve(s, c.id) for c in cands)
+
+
+def test_worker_starts_one_process_per_gpu_each_seeing_only_its_device(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from backend.cli import service
+
+    started: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(service, "_gpu_count", lambda: 2)
+    monkeypatch.setattr(service, "_supervise", lambda cmds: started.extend(cmds) or 0)
+    monkeypatch.delenv("NASBOARD_WORKER_CHILD", raising=False)
+    assert main(["worker", "--queues", "train", "--data-dir", str(tmp_path)]) == 0
+    assert [env["CUDA_VISIBLE_DEVICES"] for _, env in started] == ["0", "1"]
+    for argv, env in started:
+        assert (
+            argv[-6:-2] == ["--queues", "train", "--concurrency", "1"] and env["NASBOARD_WORKER_CHILD"] == "1"
+        )
