@@ -408,14 +408,15 @@ def mark_training(s: Session, candidate_id: int, worker: str | None = None) -> b
     cand = s.get(Candidate, candidate_id, populate_existing=True)
     if cand is None:
         raise NotFound(f"candidate {candidate_id} not found")
-    lock_search(s, cand.search_id)
+    search = lock_search(s, cand.search_id)
     s.refresh(cand)
     if cand.status in TERMINAL_CANDIDATE:
         return False
-    # A redelivery after a worker died restarts training: drop the dead attempt's curve.
-    s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id))
+    if cand.status == "training":
+        # A redelivery after a worker died restarts training: drop the dead attempt's curve.
+        s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id))
     cand.status, cand.worker, cand.started_at = "training", worker, utcnow()
-    cand.seq = _next_seq(s, cand.search_id)
+    cand.seq = search.next_seq  # the value the lock just took: unique, and no extra round trip
     return True
 
 
