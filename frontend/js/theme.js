@@ -37,7 +37,7 @@ export function baseLayout(extra = {}) {
     font: { color: p.fg, family: "system-ui, -apple-system, Segoe UI, sans-serif", size: 12 },
     margin: { l: 56, r: 16, t: 28, b: 44 },
     hovermode: "closest",
-    legend: { orientation: "h", y: 1.1, x: 0 },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, // above the plot; grows upward when it wraps
     xaxis: { ...axis },
     yaxis: { ...axis },
     ...extra,
