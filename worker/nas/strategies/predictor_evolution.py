@@ -13,14 +13,15 @@ candidate before any budget is spent.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import json
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 from scipy.stats import norm
 
+from worker.nas.objectives import pareto_front
 from worker.nas.strategies.base import Strategy, StrategyOptions
-from worker.nas.strategies.deap_ops import nondominated_fronts
 from worker.nas.strategies.hypervolume_gain import gains
 from worker.nas.strategies.multiobjective import feasible_for_free, free_metrics_of, result_vector
 from worker.nas.strategies.surrogate import HammingGP, gaussian_ranks
@@ -30,7 +31,7 @@ FEASIBLE_TRIES = 200  # random draws per initial genome before accepting one the
 
 
 class PredictorEvolutionOptions(StrategyOptions):
-    initial_samples: int = Field(10, ge=2, le=10_000, description="random genomes before the surrogate")
+    initial_samples: int = Field(20, ge=2, le=10_000, description="random genomes before the surrogate")
     parents: int = Field(10, ge=1, le=1000, description="best evaluated genomes that breed candidates")
     mutants_per_parent: int = Field(20, ge=1, le=1000, description="mutated candidates bred from each parent")
     crossovers: int = Field(20, ge=0, le=10_000, description="candidates bred by crossing two parents")
@@ -49,13 +50,28 @@ class PredictorEvolution(Strategy):
     description: ClassVar[str] = "Evolution whose offspring are ranked by a Gaussian-process surrogate"
     multi_objective: ClassVar[bool] = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # canonical form and encoding per genome: every step re-encodes hundreds of candidates and all
+        # evaluated genomes, and parsing a genome can dominate the cost. Derived data, not state.
+        self._memo: dict[str, tuple[str, list[int]]] = {}
+
+    def _identity(self, genome: Genome) -> tuple[str, list[int]]:
+        key = json.dumps(genome, sort_keys=True)
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) > 200_000:
+                self._memo.clear()
+            hit = self._memo[key] = (self.space.canonical(genome), self.space.encode(genome))
+        return hit
+
     def ask(self, n: int = 1) -> list[Genome]:
         opts: PredictorEvolutionOptions = self.options  # type: ignore[assignment]
         done = [(g, r) for g, r in self.history if r.ok]
         pool = self._candidates(done, opts) if len(done) >= opts.initial_samples else []
         if not pool:
             return [self._random() for _ in range(n)]
-        encoded = [self.space.encode(g) for g in pool]
+        encoded = [self._identity(g)[1] for g in pool]
         scores = self._front_scores(done, pool, encoded, opts) if self._multi() else None
         if scores is None:
             scores = self._scalar_scores(done, encoded, opts)
@@ -80,7 +96,7 @@ class PredictorEvolution(Strategy):
     # --- ranking -----------------------------------------------------------------------------------------
     def _scalar_scores(self, done: list, encoded: list, opts: PredictorEvolutionOptions) -> np.ndarray:
         targets = gaussian_ranks([r.fitness for _, r in done])
-        gp = HammingGP().fit([self.space.encode(g) for g, _ in done], targets)
+        gp = HammingGP().fit([self._identity(g)[1] for g, _ in done], targets)
         mu, sd = gp.predict(encoded)
         if opts.acquisition == "ei":
             gap = mu - targets.max()
@@ -99,7 +115,7 @@ class PredictorEvolution(Strategy):
         unknown = [i for i, t in enumerate(terms) if t.metric not in free[0]]
         if not unknown:
             return None
-        x_done = [self.space.encode(g) for g, _ in rows]
+        x_done = [self._identity(g)[1] for g, _ in rows]
         front_pts = np.array([[t.oriented(m.get(t.metric, np.nan)) for t in terms] for _, m in rows])
         cand_pts = np.empty((len(pool), len(terms)))
         for i, t in enumerate(terms):
@@ -111,7 +127,7 @@ class PredictorEvolution(Strategy):
                 cand_pts[:, i] = [t.oriented(f.get(t.metric, np.nan)) for f in free]
         if not np.isfinite(cand_pts).all() or not np.isfinite(front_pts).all():
             return None
-        front = front_pts[nondominated_fronts(front_pts.tolist())[0]]
+        front = front_pts[pareto_front(front_pts)]
         both = np.vstack([front_pts, cand_pts])
         span = both.max(axis=0) - both.min(axis=0)
         reference = both.min(axis=0) - 0.01 * np.where(span > 0, span, 1.0)
@@ -130,8 +146,11 @@ class PredictorEvolution(Strategy):
         scored = [(g, v) for g, v in scored if v is not None]
         if not scored:
             return ranked
-        front = [scored[i][0] for i in nondominated_fronts([v for _, v in scored])[0]]
-        return front[: 2 * opts.parents] + ranked
+        front = [scored[i][0] for i in pareto_front([v for _, v in scored])]
+        parents: dict[str, Genome] = {}
+        for g in front + ranked:  # the front first: its members are the ones a better point would replace
+            parents.setdefault(self._identity(g)[0], g)
+        return list(parents.values())[: opts.parents]
 
     def _candidates(self, done: list, opts: PredictorEvolutionOptions) -> list[Genome]:
         """Unseen, mutually distinct, not provably infeasible genomes bred from the best evaluated ones."""
@@ -145,7 +164,7 @@ class PredictorEvolution(Strategy):
         made.extend(self.space.sample(self.rng) for _ in range(opts.random_candidates))
         pool: dict[str, Genome] = {}
         for g in made:
-            key = self.space.canonical(g)
+            key = self._identity(g)[0]
             if key not in self.seen and key not in pool and feasible_for_free(self, g):
                 pool[key] = g
         return list(pool.values())

@@ -17,7 +17,7 @@ from worker.nas.types import Genome, Result
 
 class RegularizedEvolutionOptions(StrategyOptions):
     population_size: int = Field(20, ge=2, le=100_000, description="genomes alive at once (oldest dies)")
-    sample_size: int = Field(5, ge=1, le=100_000, description="members drawn for each parent tournament")
+    sample_size: int = Field(10, ge=1, le=100_000, description="members drawn for each parent tournament")
 
 
 class RegularizedEvolution(Strategy):

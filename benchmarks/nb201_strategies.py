@@ -1,0 +1,77 @@
+"""Run every strategy through `nasboard bench tabular` on NAS-Bench-201 (CIFAR-10) and print one table.
+
+    .venv/bin/python benchmarks/nb201_strategies.py [--repeats 100] [--budget 100] [--strategies a,b]
+        [--multi-objective] [--out DIR]
+
+Each strategy is one CLI call, exactly as a user would run it; the script only parses its `--json` output.
+Single-objective: search on cifar10valid_val_acc_12ep, report cifar10_test_acc_200ep of the pick.
+With --multi-objective: also minimise flops_M_cifar10 and report the hypervolume ratio of the picked front.
+The table lives outside the repository (../shared/benchmarks/nb201/nb201_cifar10.csv); without it the
+script says so and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT.parent / "shared" / "benchmarks" / "nb201" / "nb201_cifar10.csv"
+SINGLE = ["random", "genetic", "regularized-evolution", "nsga2", "reinforce", "predictor-evolution"]
+MULTI = ["random", "nsga2", "predictor-evolution"]
+
+
+def run(strategy: str, args: argparse.Namespace) -> dict:
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "nasboard"), "bench", "tabular", "--table", str(args.table),
+        "--arch-column", "arch_str", "--fitness-column", "cifar10valid_val_acc_12ep",
+        "--report-column", "cifar10_test_acc_200ep", "--space", "nb201",
+        "--budget", str(args.budget), "--repeats", str(args.repeats), "--strategy", strategy, "--json",
+    ]  # fmt: skip
+    if args.multi_objective:
+        cmd += ["--cost-column", "flops_M_cifar10"]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT).stdout
+    data = json.loads(out)
+    data["wall_seconds"] = time.perf_counter() - start  # includes loading the table
+    if args.out:
+        suffix = "_mo" if args.multi_objective else ""
+        (Path(args.out) / f"{strategy}{suffix}.json").write_text(json.dumps(data))
+    return data
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", type=Path, default=TABLE)
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--strategies", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--multi-objective", action="store_true", help="add flops_M_cifar10 as a cost")
+    parser.add_argument("--out", default=None, help="directory for each run's full JSON")
+    args = parser.parse_args()
+    if not args.table.exists():
+        print(f"NAS-Bench-201 table not found at {args.table}; see docs/benchmarks-nb201.md", file=sys.stderr)
+        return 2
+    names = args.strategies.split(",") if args.strategies else (MULTI if args.multi_objective else SINGLE)
+    head = f"{'strategy':<22} {'mean':>7} {'std':>6} {'median':>7}"
+    head += f" {'HV ratio':>9} {'HV std':>7}" if args.multi_objective else ""
+    print(head + f" {'search s':>9} {'wall s':>7}")
+    for name in names:
+        d = run(name, args)
+        r = d["report"]
+        line = f"{name:<22} {r['mean']:>7.3f} {r['std']:>6.3f} {r['median']:>7.3f}"
+        if args.multi_objective:
+            hv = d["hypervolume"]["ratio"]
+            line += f" {hv['mean']:>9.4f} {hv['std']:>7.4f}"
+        print(line + f" {d['seconds']:>9.1f} {d['wall_seconds']:>7.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
