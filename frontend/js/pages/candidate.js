@@ -31,27 +31,51 @@ function downloads(c) {
   return links.join("");
 }
 
+const LIVE = new Set(["queued", "training"]);
+const REFRESH_MS = 2000;
+
+/** Everything but the diagram, which a candidate's genome fixes: redrawn while it trains. */
+function renderDetails(c) {
+  $("cand-status").innerHTML = statusBadge(c.status);
+  $("cand-sub").innerHTML =
+    `<a href="/searches/${c.search_id}">search ${c.search_id}</a> · <span class="mono">${esc(c.label || "")}</span>` +
+    (typeof c.fitness === "number" ? ` · fitness <b>${fmtNumber(c.fitness)}</b>` : "");
+  $("page-error").textContent = c.error ? `Failed: ${c.error}` : "";
+  $("downloads").innerHTML = downloads(c);
+  $("metrics").innerHTML = metricsList(c);
+  const curve = c.curve || [];
+  if (curve.length) return drawCurves($("curve-chart"), [{ id: c.id, curve }]);
+  $("curve-chart").textContent = c.status === "training" ? "Training: no epoch finished yet." : "No epochs recorded.";
+  return Promise.resolve();
+}
+
+/** While the candidate is queued or training, its curve grows epoch by epoch. */
+function followTraining(c) {
+  if (!LIVE.has(c.status)) return;
+  setTimeout(async () => {
+    try {
+      const fresh = await api.getCandidate(candidateId);
+      if (!c.curve.length && fresh.curve.length) $("curve-chart").replaceChildren();
+      await renderDetails(fresh);
+      followTraining(fresh);
+    } catch (err) {
+      console.warn("candidate refresh failed; retrying", err);
+      followTraining(c);
+    }
+  }, REFRESH_MS);
+}
+
 async function start() {
   if (!candidateId) throw new Error("no candidate id in the address (expected /candidates/<id>)");
   const c = await api.getCandidate(candidateId);
   document.title = `candidate #${c.id} · NASBoard`;
   $("cand-title").textContent = `Candidate #${c.id}`;
-  $("cand-status").innerHTML = statusBadge(c.status);
-  $("cand-sub").innerHTML =
-    `<a href="/searches/${c.search_id}">search ${c.search_id}</a> · <span class="mono">${esc(c.label || "")}</span>` +
-    (typeof c.fitness === "number" ? ` · fitness <b>${fmtNumber(c.fitness)}</b>` : "");
-  if (c.error) $("page-error").textContent = `Failed: ${c.error}`;
-  $("downloads").innerHTML = downloads(c);
-  $("metrics").innerHTML = metricsList(c);
   $("genome").textContent = JSON.stringify(c.genome, null, 2);
   await plotlyReady();
-  const curve = c.curve || [];
-  const drawn = [drawArchitecture($("arch-diagram"), c.graph)];
-  if (curve.length) drawn.push(drawCurves($("curve-chart"), [{ id: c.id, curve }]));
-  else $("curve-chart").textContent = "No epochs recorded yet.";
-  await Promise.all(drawn);
+  await Promise.all([drawArchitecture($("arch-diagram"), c.graph), renderDetails(c)]);
   probe.ready = true;
   document.body.dataset.ready = "1";
+  followTraining(c);
 }
 
 start().catch((err) => {
