@@ -1,0 +1,102 @@
+"""Seconds per Fashion-MNIST epoch for a few `layers` genomes, to plan the 60-minute benchmark.
+
+Trains each genome for one pass over a slice (default 4096 samples, after a warm-up) with the real
+trainer and prints samples/s and the implied seconds for one epoch of 54,000 (search) and 60,000 (final)
+samples, plus params and FLOPs. Numbers depend on machine load: run it on a quiet machine.
+
+    .venv/bin/python benchmarks/fashion_mnist_epoch_cost.py [--samples 4096] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from worker.nas.evaluation.datasets import load_dataset  # noqa: E402
+from worker.nas.evaluation.metrics import count_flops, count_params  # noqa: E402
+from worker.nas.evaluation.trainer import TrainConfig, Trainer  # noqa: E402
+from worker.nas.spaces.layers import LayersOptions, LayersSpace  # noqa: E402
+from worker.nas.spec import DatasetSpec  # noqa: E402
+from worker.nas.types import TaskShape  # noqa: E402
+
+
+def conv(f: int, stride: int = 1, **kw) -> dict:
+    return {"type": "conv", "filters": f, "stride": stride, **kw}
+
+
+POOL = {"type": "pool", "kind": "max"}
+GENOMES = {
+    "two-full-res-32 (reference)": [
+        conv(32),
+        conv(32),
+        POOL,
+        conv(64),
+        conv(64),
+        POOL,
+        {"type": "dense", "units": 128},
+    ],
+    "c32-p-c64-p-c128-p": [conv(32), POOL, conv(64), POOL, conv(128), POOL, {"type": "dense", "units": 128}],
+    "c32s2-c64-p-c128-p": [conv(32, 2), conv(64), POOL, conv(128), POOL, {"type": "dense", "units": 128}],
+    "c64-p-c128-c128-p-c256-p": [conv(64), POOL, conv(128), conv(128), POOL, conv(256), POOL],
+    "c24-p-c48-p-c96 (small)": [conv(24), POOL, conv(48), POOL, conv(96), POOL],
+}
+
+# Candidates of the small multi-objective benchmark (<= 25,000 parameters with the flatten head).
+SMALL_GENOMES = {
+    "s-c16-p-c32-p-c32-p": [conv(16), POOL, conv(32), POOL, conv(32), POOL],
+    "s-c24-p-c32-p-c32-p": [conv(24), POOL, conv(32), POOL, conv(32), POOL],
+    "s-c16-p-c32-p-c48-p-d": [
+        conv(16),
+        POOL,
+        conv(32),
+        POOL,
+        conv(48, separable=True),
+        POOL,
+        {"type": "dropout", "rate": 0.1},
+    ],
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=4096)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--head", default="flatten", choices=["gap", "flatten"])
+    ap.add_argument("--data-dir", default=None, help="directory holding fashion-mnist/ IDX files")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    data = load_dataset(DatasetSpec(name="fashion-mnist", train_subset=args.samples + 512), args.data_dir)
+    options = LayersOptions(head=args.head, filters=[24, 32, 48, 64, 96, 128, 256], max_depth=12)
+    space = LayersSpace(options, TaskShape(data.input_shape, data.n_classes))
+    rows = []
+    for name, layers in GENOMES.items():
+        genome = space.validate({"layers": layers})
+        torch.manual_seed(0)
+        model = space.build(genome)
+        trainer = Trainer(model, TrainConfig(epochs=2, batch_size=128), n_classes=10, device="cpu")
+        trainer.fit(data.x_train[:512], data.y_train[:512], until_epoch=1)  # warm-up
+        t0 = time.perf_counter()
+        trainer.fit(data.x_train[: args.samples], data.y_train[: args.samples], until_epoch=2)
+        sps = args.samples / (time.perf_counter() - t0)
+        rows.append(
+            {
+                "genome": name,
+                "params": count_params(model),
+                "mflops": round(count_flops(model, data.input_shape) / 1e6, 2),
+                "train_samples_per_s": round(sps, 1),
+                "s_per_epoch_54k": round(54_000 / sps, 1),
+                "s_per_epoch_60k": round(60_000 / sps, 1),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
