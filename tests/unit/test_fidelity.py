@@ -71,3 +71,22 @@ def test_successive_halving_promotes_by_resuming_not_restarting(one_thread, tmp_
     longest = max(sink.candidates.values(), key=lambda c: len(c["curve"]))
     assert [p["epoch"] for p in longest["curve"]] == [1, 2, 3, 4]  # continued where it stopped
     assert longest["result"].metrics["epochs"] == 4
+
+
+def test_hyperband_runs_brackets_with_rung_budgets(one_thread, tmp_path):
+    spec = parse_spec(
+        {
+            "space": {"type": "layers", "max_depth": 3, "filters": [8, 16]},
+            "strategy": {"type": "random"},
+            "dataset": {"name": "digits", "train_subset": 300},
+            "training": {"epochs": 4, "batch_size": 64},
+            "multi_fidelity": {"type": "hyperband", "min_epochs": 1, "eta": 2},
+            "budget": {"max_candidates": 8},
+            "final": {"top_k": 0},
+        }
+    )
+    sink = MemorySink()
+    summary = run_local_search(spec, sink, artefact_dir=tmp_path)
+    assert summary["candidates"] == 8
+    assert {len(c["curve"]) for c in sink.candidates.values()} <= {1, 2, 4}
+    assert sorted(len(c["curve"]) for c in sink.candidates.values())[-1] == 4
