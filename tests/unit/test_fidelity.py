@@ -90,3 +90,34 @@ def test_hyperband_runs_brackets_with_rung_budgets(one_thread, tmp_path):
     assert summary["candidates"] == 8
     assert {len(c["curve"]) for c in sink.candidates.values()} <= {1, 2, 4}
     assert sorted(len(c["curve"]) for c in sink.candidates.values())[-1] == 4
+
+
+def test_failed_promotion_keeps_the_lower_rung_result(one_thread, tmp_path, monkeypatch):
+    from worker.nas.evaluation.evaluator import EvalOutcome, TrainingEvaluator
+    from worker.nas.types import Result
+
+    real = TrainingEvaluator.evaluate
+
+    def promotions_fail(self, genome, report=lambda e, m: None, **kw):
+        if kw.get("resume") is not None:
+            return EvalOutcome(Result(status="failed", error="out of memory at epoch 2: test"))
+        return real(self, genome, report, **kw)
+
+    monkeypatch.setattr(TrainingEvaluator, "evaluate", promotions_fail)
+    spec = parse_spec(
+        {
+            "space": {"type": "layers", "max_depth": 3, "filters": [8, 16]},
+            "strategy": {"type": "random"},
+            "dataset": {"name": "digits", "train_subset": 300},
+            "training": {"epochs": 4, "batch_size": 64},
+            "multi_fidelity": {"type": "successive-halving", "min_epochs": 1, "eta": 2},
+            "budget": {"max_candidates": 4},
+            "final": {"top_k": 0},
+        }
+    )
+    sink = MemorySink()
+    run_local_search(spec, sink, artefact_dir=tmp_path)
+    promoted = [c for c in sink.candidates.values() if (c["result"].error or "").startswith("promotion to")]
+    assert len(promoted) == 2
+    assert all(c["status"] == "done" and c["result"].metrics["epochs"] == 1 for c in promoted)
+    assert "out of memory at epoch 2: test" in promoted[0]["result"].error

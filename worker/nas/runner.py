@@ -209,6 +209,7 @@ class LocalSearch:
             self.sink.epoch(cand.cid, epoch, metrics)
 
         left = self.seconds_left()
+        before = cand.outcome
         cand.outcome = self.evaluator.evaluate(
             cand.genome,
             report,
@@ -221,6 +222,10 @@ class LocalSearch:
         res = cand.outcome.result
         if res.status == "failed" and left is not None and (res.error or "").startswith("time limit"):
             res.error = f"search budget (budget.max_minutes) ran out while training; {res.error}"
+        if res.status == "failed" and resume is not None and before is not None:
+            # A failed promotion keeps the result of the rung that succeeded, with the reason noted.
+            before.result.error = f"promotion to {epochs} epochs failed: {res.error}"
+            cand.outcome = before
 
     def finish(self, cand: Candidate) -> None:
         artefacts = (
