@@ -36,6 +36,9 @@ class PredictorEvolutionOptions(StrategyOptions):
     mutants_per_parent: int = Field(20, ge=1, le=1000, description="mutated candidates bred from each parent")
     crossovers: int = Field(20, ge=0, le=10_000, description="candidates bred by crossing two parents")
     random_candidates: int = Field(50, ge=0, le=100_000, description="random candidates per step")
+    rank_warp: bool = Field(
+        True, description="fit the surrogate to normal scores of the fitness ranks instead of raw values"
+    )
     acquisition: Literal["ucb", "ei"] = Field(
         "ucb", description="ranking of candidates: upper confidence bound or expected improvement"
     )
@@ -95,7 +98,8 @@ class PredictorEvolution(Strategy):
 
     # --- ranking -----------------------------------------------------------------------------------------
     def _scalar_scores(self, done: list, encoded: list, opts: PredictorEvolutionOptions) -> np.ndarray:
-        targets = gaussian_ranks([r.fitness for _, r in done])
+        raw = np.array([r.fitness for _, r in done], dtype=float)
+        targets = gaussian_ranks(raw) if opts.rank_warp else raw
         gp = HammingGP().fit([self._identity(g)[1] for g, _ in done], targets)
         mu, sd = gp.predict(encoded)
         if opts.acquisition == "ei":
@@ -120,7 +124,7 @@ class PredictorEvolution(Strategy):
         cand_pts = np.empty((len(pool), len(terms)))
         for i, t in enumerate(terms):
             if i in unknown:  # predicted, on the rank-warped scale of the evaluated values
-                warped = gaussian_ranks(front_pts[:, i])
+                warped = gaussian_ranks(front_pts[:, i]) if opts.rank_warp else front_pts[:, i]
                 mu, sd = HammingGP().fit(x_done, warped).predict(encoded)
                 front_pts[:, i], cand_pts[:, i] = warped, mu + opts.exploration * sd
             else:
