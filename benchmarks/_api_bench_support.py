@@ -42,10 +42,12 @@ def _pg_url(name: str) -> str:
 
 
 @contextmanager
-def bench_settings(db: str, data_dir: str | None = None, keep: bool = False) -> Iterator[Settings]:
+def bench_settings(
+    db: str, data_dir: str | None = None, keep: bool = False, pg_name: str = "nasboard_bench_api"
+) -> Iterator[Settings]:
     """Settings on a benchmark database, migrated to head. SQLite lives in `data_dir` (a temporary
-    directory when None); Postgres in the database `nasboard_bench_api`. Both are removed afterwards
-    unless `keep`, so a stored 10,000-candidate search can be reused by the next run."""
+    directory when None); Postgres in the database `pg_name`. Both are removed afterwards unless `keep`,
+    so a stored 10,000-candidate search can be reused by the next run."""
     from sqlalchemy import create_engine, text
 
     with tempfile.TemporaryDirectory(prefix="nasboard-bench-") as tmp:
@@ -57,7 +59,7 @@ def bench_settings(db: str, data_dir: str | None = None, keep: bool = False) -> 
             if not keep and data_dir:
                 (root / "nasboard.db").unlink(missing_ok=True)
             return
-        name = "nasboard_bench_api"
+        name = pg_name
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()

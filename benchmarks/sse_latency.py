@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1, help="SSE clients on the same search")
     args = parser.parse_args()
 
-    with bench_settings(args.db) as settings:
+    with bench_settings(args.db, pg_name="nasboard_bench_sse") as settings:
         if args.mode == "redis":
             settings.redis_url = args.redis_url
         search_id, ids = seed(settings, args.changes)
