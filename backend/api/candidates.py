@@ -42,7 +42,8 @@ def get_candidate(candidate_id: int, session: ReadSession) -> dict[str, Any]:
         "curve": [{"epoch": p.epoch, **p.metrics} for p in cand.curve],
         "worker": cand.worker,
         "started_at": views.utc(cand.started_at),
-        "artefacts": sorted(a.format for a in cand.artefacts),
+        # Only what /model serves (training checkpoints stay internal).
+        "artefacts": sorted(a.format for a in cand.artefacts if a.format in FORMATS),
     }
 
 

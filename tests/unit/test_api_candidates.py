@@ -47,6 +47,7 @@ def test_model_download_serves_the_stored_file(api: Api) -> None:
     path.write_bytes(b"\x08\x07onnx-bytes")
     with session_scope(api.settings, write=True) as s:
         repository.add_artefact(s, cands[0], "onnx", str(path), path.stat().st_size)
+        repository.add_artefact(s, cands[0], "checkpoint", str(path), 1)  # internal: not offered
     r = api.client.get(f"/api/candidates/{cands[0]}/model", params={"format": "onnx"})
     assert r.status_code == 200 and r.content == b"\x08\x07onnx-bytes"
     assert f'filename="candidate-{cands[0]}.onnx"' in r.headers["content-disposition"]
