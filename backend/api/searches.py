@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from backend.api import views
 from backend.api.deps import DispatcherDep, ReadSession, WriteSession, run_read
 from backend.api.schemas import (
     CandidatePage,
+    FieldError,
     Pareto,
     SearchCreated,
     SearchDetail,
@@ -48,7 +50,15 @@ def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], n
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SearchCreated, responses=INVALID)
-def create_search(spec: SearchSpec, session: WriteSession, dispatcher: DispatcherDep) -> SearchCreated:
+def create_search(
+    spec: SearchSpec, session: WriteSession, dispatcher: DispatcherDep
+) -> SearchCreated | JSONResponse:
+    if spec.warm_start_from is not None:
+        try:
+            repository.get_search(session, spec.warm_start_from)
+        except repository.NotFound:
+            error = FieldError(field="warm_start_from", message=f"no search with id {spec.warm_start_from}")
+            return JSONResponse({"detail": [error.model_dump()]}, status_code=422)
     return _submit(session, dispatcher, spec.model_dump(mode="json"), spec.name)
 
 

@@ -238,3 +238,12 @@ def test_search_detail_reuses_summary_until_the_search_changes(
     finish(api.settings, cands[0], 0.5)  # bumps the search's change counter: the cached summary is stale
     assert api.client.get(f"/api/searches/{search_id}").json()["n_done"] == 1
     assert calls == [search_id, search_id]
+
+
+def test_create_search_rejects_warm_start_from_unknown_search(api: Api) -> None:
+    r = api.client.post("/api/searches", json={**NB201_SPEC, "warm_start_from": 424242})
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {"field": "warm_start_from", "message": "no search with id 424242", "allowed": None}
+    ]
+    assert api.client.get("/api/searches").json()["total"] == 0
