@@ -207,6 +207,21 @@ def process_tree_cpu(pid: int) -> float:
     return total
 
 
+def named_processes_cpu(prefix: str) -> float:
+    """CPU seconds used so far by every process whose command name starts with `prefix` (e.g. the
+    PostgreSQL backends, which a request's server CPU does not include). Exited processes drop out."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+        if name.startswith(prefix):
+            total += (int(rest[11]) + int(rest[12])) / tick
+    return total
+
+
 @dataclass
 class Server:
     url: str

@@ -35,6 +35,7 @@ from _api_bench_support import (
     bench_settings,
     ensure_strategy_state,
     find_stored,
+    named_processes_cpu,
     percentiles,
     process_tree_cpu,
     sample_genomes,
@@ -189,6 +190,7 @@ def main() -> None:
                 )
                 proc.start()
             load_before, cpu_before = os.getloadavg()[0], process_tree_cpu(server.pid)
+            pg_before = named_processes_cpu("postgres")
             try:
                 out = poll_from_processes(server.url, search_id, args)
             finally:
@@ -196,6 +198,7 @@ def main() -> None:
                 if proc:
                     proc.join()
             cpu_used, load_after = process_tree_cpu(server.pid) - cpu_before, os.getloadavg()[0]
+            pg_used = named_processes_cpu("postgres") - pg_before
     served_requests = len(out["search"]) + len(out["candidates"]) + len(out["errors"])
     measured = len(out["search"]) + len(out["candidates"])
     report = {
@@ -216,6 +219,9 @@ def main() -> None:
         "error_kinds": {kind: out["errors"].count(kind) for kind in sorted(set(out["errors"]))},
         "mean_items_per_page": round(sum(out["items"]) / max(1, len(out["items"])), 1),
         "server_cpu_ms_per_request": round(cpu_used * 1000 / max(1, served_requests), 2),
+        "postgres_cpu_ms_per_request": round(pg_used * 1000 / max(1, served_requests), 2)
+        if args.db == "postgres"
+        else None,
         "load_average_1m": [round(load_before, 1), round(load_after, 1)],
         "latency_ms": {
             kind: {k: (round(v * 1000, 1) if k != "n" else v) for k, v in percentiles(out[kind]).items()}
