@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from backend.api import candidates, events, health, meta, pages, searches
 from backend.api.deps import CeleryDispatcher, Dispatcher
 from backend.api.docs import add_docs
+from backend.api.heads import SearchHeads
 from backend.api.summary_cache import SummaryCache
 from backend.api.validation import request_errors
 from backend.db import repository
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.settings = settings
     app.state.dispatcher = dispatcher or CeleryDispatcher()
     app.state.summaries = SummaryCache()
+    app.state.search_heads = SearchHeads(settings)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(repository.NotFound, _status(404))
     app.add_exception_handler(repository.InvalidTransition, _status(409))

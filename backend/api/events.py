@@ -20,6 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from backend.api import views
+from backend.api.heads import SearchHeads
 from backend.db import repository
 from backend.db.session import session_factory
 from backend.events import ChangeListener
@@ -61,11 +62,19 @@ def read_changes(settings: Settings, search_id: int, cursor: int) -> tuple[list[
 async def event_stream(
     request: Request, settings: Settings, search_id: int, cursor: int
 ) -> AsyncIterator[str]:
-    last_sent = time.monotonic()
+    heads: SearchHeads = request.app.state.search_heads
+    last_sent, seen_head, woken = time.monotonic(), None, False
     yield "retry: 1000\n\n"  # reconnect quickly; the cursor makes a reconnect lossless
     async with ChangeListener(search_id, settings) as listener:
         while not await request.is_disconnected():
-            events, cursor = await anyio.to_thread.run_sync(read_changes, settings, search_id, cursor)
+            # The counter moves with every change, so an unchanged one means nothing to read. It is read
+            # before the changes: a commit landing in between moves it again and is read next round.
+            head = await heads.head(search_id, fresh=woken)
+            events: list[str] = []
+            if head != seen_head:
+                events, cursor = await anyio.to_thread.run_sync(read_changes, settings, search_id, cursor)
+                if len(events) < PAGE:
+                    seen_head = head
             for text in events:
                 yield text
             if events:
@@ -75,7 +84,7 @@ async def event_stream(
             elif time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
                 yield ": heartbeat\n\n"
                 last_sent = time.monotonic()
-            await listener.wait(min(HEARTBEAT_SECONDS, SAFETY_POLL_SECONDS))
+            woken = await listener.wait(min(HEARTBEAT_SECONDS, SAFETY_POLL_SECONDS)) and listener.pubsub
 
 
 @router.get(

@@ -584,3 +584,11 @@ def fitness_of(s: Session, candidate_ids: list[int]) -> dict[int, float | None]:
 def ping(s: Session) -> None:
     """Raise if the database does not answer (health check)."""
     s.execute(select(1)).scalar_one()
+
+
+def search_head(s: Session, search_id: int) -> int:
+    """The search's change counter: any change to it or its candidates moves it (cheap "anything new?")."""
+    value = s.execute(select(Search.next_seq).where(Search.id == search_id)).scalar_one_or_none()
+    if value is None:
+        raise NotFound(f"search {search_id} not found")
+    return int(value)

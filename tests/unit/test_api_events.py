@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,35 @@ def test_events_wake_on_redis_publish_instead_of_polling(
         ("candidate", "done"),
         ("search", "running"),
     ]
+
+
+def test_events_streams_of_one_search_share_change_counter_reads(api: Api) -> None:
+    search_id, _ = seed_search(api.settings, n=2)
+    heads = api.client.app.state.search_heads
+    url_path = f"/api/searches/{search_id}/events"
+    with live_server(api) as url, contextlib.ExitStack() as stack:
+        for _ in range(5):
+            stack.enter_context(httpx.stream("GET", url + url_path, params={"after": 10_000}, timeout=10))
+        time.sleep(1.5)  # 5 idle streams polling every 100 ms: ~75 reads unshared, ~15 shared
+        assert 3 <= heads.reads <= 25
+
+
+def test_events_still_deliver_changes_with_shared_counter_reads(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=2)
+    with live_server(api) as url, contextlib.ExitStack() as stack:
+        first = httpx.get(f"{url}/api/searches/{search_id}/candidates").json()
+        params = {"after": first["next_after"]}
+        streams = [
+            stack.enter_context(
+                httpx.stream("GET", f"{url}/api/searches/{search_id}/events", params=params, timeout=10)
+            )
+            for _ in range(2)
+        ]
+        timer = threading.Timer(0.3, finish, args=(api.settings, cands[0], 0.4))
+        timer.start()
+        done = [
+            next(e for e in iter_events(r) if e["event"] == "candidate" and e["data"]["status"] == "done")
+            for r in streams
+        ]
+        timer.join()
+    assert [e["data"]["id"] for e in done] == [cands[0], cands[0]]
