@@ -27,6 +27,7 @@ from worker.nas.strategies.multiobjective import feasible_for_free, free_metrics
 from worker.nas.strategies.surrogate import HammingGP, gaussian_ranks
 from worker.nas.types import Genome
 
+EI_QUANTILES = 16  # points per candidate when averaging the hypervolume gain over its predicted spread
 FEASIBLE_TRIES = 200  # random draws per initial genome before accepting one the free metrics cannot judge
 
 
@@ -122,20 +123,26 @@ class PredictorEvolution(Strategy):
         x_done = [self._identity(g)[1] for g, _ in rows]
         front_pts = np.array([[t.oriented(m.get(t.metric, np.nan)) for t in terms] for _, m in rows])
         cand_pts = np.empty((len(pool), len(terms)))
+        spread = np.zeros((len(pool), len(terms)))
         for i, t in enumerate(terms):
             if i in unknown:  # predicted, on the rank-warped scale of the evaluated values
                 warped = gaussian_ranks(front_pts[:, i]) if opts.rank_warp else front_pts[:, i]
                 mu, sd = HammingGP().fit(x_done, warped).predict(encoded)
-                front_pts[:, i], cand_pts[:, i] = warped, mu + opts.exploration * sd
+                front_pts[:, i], cand_pts[:, i], spread[:, i] = warped, mu, sd
             else:
                 cand_pts[:, i] = [t.oriented(f.get(t.metric, np.nan)) for f in free]
         if not np.isfinite(cand_pts).all() or not np.isfinite(front_pts).all():
             return None
         front = front_pts[pareto_front(front_pts)]
-        both = np.vstack([front_pts, cand_pts])
+        both = np.vstack([front_pts, cand_pts + opts.exploration * spread])
         span = both.max(axis=0) - both.min(axis=0)
         reference = both.min(axis=0) - 0.01 * np.where(span > 0, span, 1.0)
-        gain = gains(front, cand_pts, reference)
+        if opts.acquisition == "ei":  # expected gain over fixed quantiles of the predictive distribution
+            quantiles = norm.ppf((np.arange(EI_QUANTILES) + 0.5) / EI_QUANTILES)
+            gain = np.mean([gains(front, cand_pts + q * spread, reference) for q in quantiles], axis=0)
+        else:
+            gain = gains(front, cand_pts + opts.exploration * spread, reference)
+        cand_pts = cand_pts + opts.exploration * spread
         # Candidates that add nothing are still ordered, by optimistic accuracy, with a weight too small
         # to overturn any real gain.
         tie_break = cand_pts[:, unknown].sum(axis=1)
