@@ -168,3 +168,29 @@ def test_options_reject_bad_values_naming_the_field() -> None:
         strategy_class("genetic").Options(selection="best")
     with pytest.raises(ValueError, match="population_size"):
         strategy_class("regularized-evolution").Options(population_size=0)
+
+
+def test_predictor_evolution_with_free_costs_reaches_the_true_pareto_front() -> None:
+    objective, evaluate = two_objective_toy()
+    b = [1, 1, 1, 1, 1, 1]
+    free = lambda genome: {"f2": float(matches(genome, b))}  # noqa: E731 - known without "training"
+    strategy = make("predictor-evolution", ToySpace(arity=3), objective=objective, free_metrics=free)
+    run_search(strategy, evaluate, 120)
+    best_per_cost: dict[float, float] = {}
+    for _, r in strategy.history:
+        f2 = r.metrics["f2"]
+        best_per_cost[f2] = max(best_per_cost.get(f2, -1.0), r.metrics["f1"])
+    assert best_per_cost == {float(6 - i): float(i) for i in range(7)}
+
+
+def test_predictor_evolution_never_proposes_a_genome_free_metrics_prove_infeasible() -> None:
+    objective = Objective([Term("val_accuracy", "maximize"), Term("params", "minimize")], {"max_params": 6})
+    space = ToySpace()
+
+    def evaluate(genome):
+        metrics = {"val_accuracy": float(matches(genome, TARGET)), **space.cost(genome)}
+        return Result(fitness=objective.fitness(metrics), metrics=metrics)
+
+    strategy = make("predictor-evolution", space, objective=objective, free_metrics=space.cost)
+    proposed = run_search(strategy, evaluate, 60)
+    assert all(sum(g["x"]) <= 6 for g in proposed)
