@@ -67,8 +67,7 @@ class GeneticAlgorithm(Strategy):
                 self.elite = pool[: opts.elitism]
                 n_children = max(1, opts.population_size - len(self.elite))
                 while len(children) < n_children:
-                    self._offspring(pool, opts, children)
-                children = children[:n_children]
+                    self._offspring(pool, opts, children, n_children)
         except SpaceExhausted:
             if not children:  # nothing new is left at all
                 raise
@@ -77,8 +76,11 @@ class GeneticAlgorithm(Strategy):
         self.members = [self.space.canonical(g) for g in children]
         self.evaluated = []
 
-    def _offspring(self, pool: list[list[Any]], opts: GeneticOptions, children: list[Genome]) -> None:
-        """Two children of two selected parents, appended to `children` as soon as each is claimed."""
+    def _offspring(
+        self, pool: list[list[Any]], opts: GeneticOptions, children: list[Genome], limit: int
+    ) -> None:
+        """Up to two children of two selected parents, appended to `children` (never beyond `limit`, so
+        no genome is claimed that will not be proposed)."""
         scores = [f for _, f in pool]
         if opts.selection == "roulette":
             picks = roulette(self.rng, scores, 2)
@@ -88,6 +90,8 @@ class GeneticAlgorithm(Strategy):
         if self.rng.random() < opts.crossover_rate:
             a, b = self.space.crossover(a, b, self.rng)
         for child in (a, b):
+            if len(children) >= limit:
+                return
             if self.rng.random() < opts.mutation_rate:
                 child = self.space.mutate(child, self.rng)
             # A child equal to something already proposed costs nothing to fix: mutate until it is new.

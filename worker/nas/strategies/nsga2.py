@@ -69,6 +69,8 @@ class NSGA2(Strategy):
                 if self.rng.random() < opts.crossover_rate:
                     a, b = self.space.crossover(a, b, self.rng)
                 for child in (a, b):
+                    if len(children) >= opts.population_size:  # claim nothing that will not be proposed
+                        break
                     if self.rng.random() < opts.mutation_rate or not self.is_new(child):
                         children.append(self._new(lambda c=child: self.space.mutate(c, self.rng)))
                     else:
@@ -76,7 +78,7 @@ class NSGA2(Strategy):
         except SpaceExhausted:
             if not children:  # nothing new is left at all
                 raise
-        self.buffer = children[: opts.population_size]
+        self.buffer = children
 
     def _new(self, make: Any, first: Genome | None = None) -> Genome:
         """An unseen genome from `make`, preferring ones whose free metrics meet every hard constraint."""
