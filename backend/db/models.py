@@ -34,9 +34,6 @@ class Search(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    # Large (the strategy's whole history) and read only by the coordinator and the strategy view:
-    # loaded on first access, so listing or polling searches never decodes it.
-    strategy_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # Final training / export results and the budget's stop reason, written when the search ends.
     summary: Mapped[dict[str, Any] | None]
     best_candidate_id: Mapped[int | None] = mapped_column(Integer)
@@ -47,6 +44,27 @@ class Search(Base):
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="search", cascade="all, delete-orphan", passive_deletes=True
     )
+    # Loaded only when `strategy_state` is read; the row lives in its own table (see StrategyState).
+    state_row: Mapped[StrategyState | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="select"
+    )
+
+    @property
+    def strategy_state(self) -> dict[str, Any] | None:
+        """The strategy's saved state (one extra query on first read); written by save_strategy_state."""
+        return self.state_row.state if self.state_row is not None else None
+
+
+class StrategyState(Base):
+    """A search's strategy state: the strategy's whole history (~1.3 KB per result, 14 MB at 10,000).
+    Kept off the `searches` row so that reading or bumping that row's small columns never touches it
+    (SQLite keeps a row's columns in one record: a big value before `seq` made every counter read walk it)."""
+
+    __tablename__ = "strategy_states"
+
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Candidate(Base):

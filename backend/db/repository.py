@@ -13,7 +13,9 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from backend.db.models import (
@@ -25,6 +27,7 @@ from backend.db.models import (
     Candidate,
     CurvePoint,
     Search,
+    StrategyState,
     utcnow,
 )
 
@@ -343,6 +346,7 @@ def delete_search(s: Session, search_id: int) -> list[str]:
     s.execute(delete(CurvePoint).where(CurvePoint.candidate_id.in_(cand_ids)))
     s.execute(delete(Artefact).where(Artefact.candidate_id.in_(cand_ids)))
     s.execute(delete(Candidate).where(Candidate.search_id == search_id))
+    s.execute(delete(StrategyState).where(StrategyState.search_id == search_id))
     s.execute(delete(Search).where(Search.id == search_id))
     return paths
 
@@ -489,12 +493,31 @@ def finish_candidate(
 
 
 def save_strategy_state(s: Session, search_id: int, state: dict[str, Any]) -> None:
-    s.execute(
-        update(Search)
-        .where(Search.id == search_id)
-        .values(strategy_state=state)  # made JSON-safe by the engine serializer
-        .execution_options(synchronize_session=False)
+    """Store (insert or replace) the search's strategy state in its own table; the search row is untouched.
+    As before the state had its own table, nothing is stored for a search that does not exist (deleted)."""
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    row = select(
+        Search.id, literal(state, StrategyState.state.type), literal(utcnow(), StrategyState.updated_at.type)
+    ).where(Search.id == search_id)
+    stmt = insert(StrategyState).from_select(["search_id", "state", "updated_at"], row)
+    s.execute(  # state made JSON-safe by the engine serializer
+        stmt.on_conflict_do_update(
+            index_elements=["search_id"],
+            set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        )
     )
+    # A state (or its absence) read earlier in this session would now be stale.
+    loaded = s.identity_map.get(s.identity_key(StrategyState, search_id))
+    if loaded is not None:
+        s.expire(loaded)
+    search = s.identity_map.get(s.identity_key(Search, search_id))
+    if search is not None:
+        s.expire(search, ["state_row"])
+
+
+def load_strategy_state(s: Session, search_id: int) -> dict[str, Any] | None:
+    """The search's saved strategy state, or None if none was saved yet (reads only its own table)."""
+    return s.execute(select(StrategyState.state).where(StrategyState.search_id == search_id)).scalar()
 
 
 def finish_search(

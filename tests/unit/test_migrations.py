@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect, text
 
-from backend.db.migrate import upgrade_to_head
+from backend.db.migrate import alembic_config, upgrade_to_head
 from backend.db.models import Base
 from backend.db.session import get_engine
 from backend.settings import Settings
@@ -29,4 +34,71 @@ def test_upgrade_to_head_is_idempotent(tmp_path: Path) -> None:
     upgrade_to_head(settings)
     upgrade_to_head(settings)
     with get_engine(settings.database_url).connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield Settings(data_dir=tmp_path).database_url
+        return
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+    name = f"nasboard_migr_{os.getpid()}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432; migration ran on SQLite only")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_strategy_state_migration_moves_states_and_keeps_candidates_both_ways(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "0001")
+    engine = get_engine(database_url)
+    state = {"history": [[1, 0.5]], "rng": "x" * 10_000}
+    with engine.begin() as conn:  # two searches at 0001: one with a state, one without
+        for sid, value in ((1, json.dumps(state)), (2, None)):
+            conn.execute(
+                text(
+                    "INSERT INTO searches (id, name, spec, status, progress, created_at, strategy_state, "
+                    "seq, next_seq) VALUES (:id, 's', '{}', 'running', 0, CURRENT_TIMESTAMP, :state, 1, 2)"
+                ),
+                {"id": sid, "state": value},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO candidates (search_id, seq, genome, canonical, status, metrics, created_at,"
+                " rung) VALUES (1, 1, '{}', 'c', 'done', '{}', CURRENT_TIMESTAMP, 0)"
+            )
+        )
+    engine.dispose()
+
+    command.upgrade(alembic_config(database_url), "0002")
+    with engine.connect() as conn:
+        assert "strategy_state" not in {c["name"] for c in inspect(conn).get_columns("searches")}
+        rows = conn.execute(text("SELECT search_id, state FROM strategy_states")).all()
+        assert [(r[0], r[1] if isinstance(r[1], dict) else json.loads(r[1])) for r in rows] == [(1, state)]
+        assert conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 1  # rebuild kept them
+    engine.dispose()
+
+    command.downgrade(alembic_config(database_url), "0001")
+    with engine.connect() as conn:
+        assert "strategy_states" not in inspect(conn).get_table_names()
+        back = dict(conn.execute(text("SELECT id, strategy_state FROM searches")).all())
+        assert {k: v if v is None or isinstance(v, dict) else json.loads(v) for k, v in back.items()} == {
+            1: state,
+            2: None,
+        }
+        assert conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 1
+    engine.dispose()

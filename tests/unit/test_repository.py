@@ -206,3 +206,44 @@ def test_non_finite_numbers_are_stored_as_null(session: Session) -> None:
     assert repo.get_search(session, search_id).strategy_state == {"baseline": None, "steps": [None, 1.0]}
     assert repo.candidate_curve(session, ids[0]) == [{"epoch": 1, "train_loss": None}]
     assert repo.get_candidate(session, ids[0]).metrics == {"val_loss": None}
+
+
+def test_strategy_state_is_replaced_in_its_own_table_leaving_the_search_row_alone(
+    session: Session,
+) -> None:
+    search_id, _ = _search_with(session, 1)
+    before = repo.get_search(session, search_id)
+    seq, next_seq = before.seq, before.next_seq
+    assert repo.load_strategy_state(session, search_id) is None and before.strategy_state is None
+    repo.save_strategy_state(session, search_id, {"history": [1]})
+    repo.save_strategy_state(session, search_id, {"history": [1, 2]})  # second save replaces the first
+    repo.save_strategy_state(session, 10**9, {"history": []})  # a deleted search: nothing is stored
+    session.commit()
+    session.expire_all()  # re-read the search row from the database
+    assert repo.load_strategy_state(session, search_id) == {"history": [1, 2]}
+    assert repo.load_strategy_state(session, 10**9) is None
+    search = repo.get_search(session, search_id)
+    assert search.strategy_state == {"history": [1, 2]}  # the model's view, read on demand
+    assert (search.seq, search.next_seq) == (seq, next_seq)
+
+
+def test_strategy_state_read_in_a_session_is_fresh_after_a_save(session: Session) -> None:
+    search_id, _ = _search_with(session, 1)
+    repo.save_strategy_state(session, search_id, {"step": 1})
+    assert repo.get_search(session, search_id).strategy_state == {"step": 1}
+    repo.save_strategy_state(session, search_id, {"step": 2})
+    assert repo.get_search(session, search_id).strategy_state == {"step": 2}
+
+
+def test_delete_search_removes_its_strategy_state(session: Session) -> None:
+    search_id, _ = _search_with(session, 1)
+    repo.save_strategy_state(session, search_id, {"history": [1]})
+    session.commit()
+    repo.delete_search(session, search_id)
+    session.commit()
+    assert (
+        session.execute(
+            text("SELECT count(*) FROM strategy_states WHERE search_id = :id"), {"id": search_id}
+        ).scalar()
+        == 0
+    )
