@@ -156,6 +156,18 @@ def test_reinforce_mlp_policy_and_improvement_reward_reach_optimum() -> None:
     assert max(matches(g, TARGET) for g in proposed) == len(TARGET)
 
 
+def test_reinforce_records_reward_baseline_and_entropy_per_update_in_its_state() -> None:
+    strategy = make("reinforce", ToySpace())
+    evaluate = flaky(onemax_result(TARGET))
+    run_search(strategy, evaluate, 30)
+    steps = json.loads(json.dumps(strategy.state_dict()))["extra"]["steps"]
+    assert len(steps) == 20  # one row per successful result; the 10 failures update nothing
+    assert [row["step"] for row in steps] == list(range(1, 21))
+    assert all(0 <= row["reward"] <= len(TARGET) for row in steps)
+    assert all(row["entropy"] > 0 for row in steps)  # a policy over 4 choices, not yet collapsed
+    assert steps[0]["baseline"] == steps[0]["reward"]  # the first result seeds the moving average
+
+
 def test_genetic_roulette_selection_reaches_optimum() -> None:
     cls = strategy_class("genetic")
     strategy = cls(ToySpace(), cls.Options(selection="roulette", population_size=10), seed=2)

@@ -51,6 +51,8 @@ class Reinforce(Strategy):
         self.generator = torch.Generator().manual_seed(seed)
         self.baseline: float | None = None
         self.queue: list[list[int]] = []  # sampled choices not yet handed out
+        # One row per policy update (reward, baseline, entropy): what the dashboard's controller chart draws.
+        self.steps: list[dict[str, float]] = []
 
     def ask(self, n: int = 1) -> list[Genome]:
         return [self._one() for _ in range(n)]
@@ -84,6 +86,15 @@ class Reinforce(Strategy):
             loss.backward()
             self.optimizer.step()
         self.baseline = opts.baseline_decay * self.baseline + (1 - opts.baseline_decay) * fitness
+        self.steps.append(
+            {
+                "step": len(self.steps) + 1,
+                "reward": fitness,
+                "advantage": advantage,
+                "baseline": self.baseline,
+                "entropy": float(entropy.detach().mean()),  # mean over decisions, in nats
+            }
+        )
         self.queue = []  # samples from the old policy are stale
 
     def _extra_state(self) -> dict[str, Any]:
@@ -93,6 +104,7 @@ class Reinforce(Strategy):
             "generator": self.generator.get_state().tolist(),
             "baseline": self.baseline,
             "queue": self.queue,
+            "steps": self.steps,
         }
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
@@ -103,3 +115,4 @@ class Reinforce(Strategy):
         self.generator.set_state(torch.tensor(extra["generator"], dtype=torch.uint8))
         self.baseline = extra["baseline"]
         self.queue = [list(c) for c in extra["queue"]]
+        self.steps = [dict(row) for row in extra.get("steps", [])]
