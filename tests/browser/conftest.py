@@ -60,7 +60,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stop the service's workers once the browser tests are done
 def service(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
     """`nasboard up` (API + search worker + training worker) on embedded defaults; yields its base URL."""
     if not CHROMIUM.exists():
@@ -87,7 +87,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterat
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: a sync_playwright loop left running would break asyncio.run() in the tests after these.
+@pytest.fixture(scope="module")
 def browser(service: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
