@@ -43,9 +43,10 @@ from typing import Any, ClassVar
 
 from worker.nas.spaces import layers_encoding
 from worker.nas.spaces.base import SearchSpace
-from worker.nas.spaces.layers_cost import layer_label, totals, trace
+from worker.nas.spaces.layers_cost import layer_label, trace
 from worker.nas.spaces.layers_genome import FIELDS, Layer, normalise, repair_offspring
 from worker.nas.spaces.layers_options import LayersOptions
+from worker.nas.spaces.steps import chain_graph, totals
 from worker.nas.types import Genome
 
 # How often sampling and mutation pick each kind (among the options' kinds): mostly convolutions.
@@ -125,16 +126,7 @@ class LayersSpace(SearchSpace):
 
     # --- description and cost --------------------------------------------------------------------------
     def to_graph(self, genome: Genome) -> dict[str, Any]:
-        steps = trace(self.validate(genome)["layers"], self.task, self.options.head)
-        nodes = [
-            {"id": s.id, "label": s.label, "type": s.type, "shape": list(s.shape), "params": s.params}
-            for s in steps
-        ]
-        edges = [
-            {"source": a.id, "target": b.id, "label": "x".join(map(str, a.shape))}
-            for a, b in zip(steps, steps[1:], strict=False)
-        ]
-        return {"kind": "layers", "nodes": nodes, "edges": edges}
+        return chain_graph("layers", trace(self.validate(genome)["layers"], self.task, self.options.head))
 
     def cost(self, genome: Genome) -> dict[str, float]:
         """Exact parameter count and FLOPs (FlopCounterMode convention, one sample) in closed form."""

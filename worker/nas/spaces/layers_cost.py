@@ -9,24 +9,12 @@ convolutions and linear layers, per input sample); tests check both against the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
+from worker.nas.spaces.steps import Step
 from worker.nas.types import TaskShape
 
 Layer = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One node of the network as drawn and counted: a genome layer, the input, the head or the output."""
-
-    id: str
-    type: str
-    label: str
-    shape: tuple[int, ...]
-    params: int = 0
-    flops: int = 0
 
 
 def layer_label(layer: Layer) -> str:
@@ -89,7 +77,3 @@ def _head(steps: list[Step], head: str, c: int, h: int, w: int) -> int:
     label = "GlobalAvgPool" if head == "gap" else "Flatten"
     steps.append(Step("head", head, label, (features,)))
     return features
-
-
-def totals(steps: list[Step]) -> dict[str, float]:
-    return {"params": float(sum(s.params for s in steps)), "flops": float(sum(s.flops for s in steps))}

@@ -44,7 +44,8 @@ from typing import Any, ClassVar
 
 from worker.nas.spaces import vit_encoding
 from worker.nas.spaces.base import SearchSpace
-from worker.nas.spaces.vit_cost import block_token, totals, trace
+from worker.nas.spaces.steps import chain_graph, totals
+from worker.nas.spaces.vit_cost import block_token, trace
 from worker.nas.spaces.vit_genome import Block, normalise, repair_offspring
 from worker.nas.spaces.vit_options import ViTOptions
 from worker.nas.types import Genome
@@ -134,16 +135,7 @@ class ViTSpace(SearchSpace):
 
     # --- description and cost --------------------------------------------------------------------------
     def to_graph(self, genome: Genome) -> dict[str, Any]:
-        steps = trace(self.validate(genome), self.task)
-        nodes = [
-            {"id": s.id, "label": s.label, "type": s.type, "shape": list(s.shape), "params": s.params}
-            for s in steps
-        ]
-        edges = [
-            {"source": a.id, "target": b.id, "label": "x".join(map(str, a.shape))}
-            for a, b in zip(steps, steps[1:], strict=False)
-        ]
-        return {"kind": "vit", "nodes": nodes, "edges": edges}
+        return chain_graph("vit", trace(self.validate(genome), self.task))
 
     def cost(self, genome: Genome) -> dict[str, float]:
         """Exact parameter count and FLOPs (FlopCounterMode convention, one sample) in closed form."""

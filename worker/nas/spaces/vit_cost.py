@@ -7,25 +7,13 @@ sample (bias adds, norms, softmax, GELU and pooling count zero); tests check bot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from worker.nas.spaces.steps import Step
 from worker.nas.spaces.vit_genome import token_grid
 from worker.nas.types import Genome, TaskShape
 
 Block = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One node of the network as drawn and counted: input, stem, a block, the pooling or the head."""
-
-    id: str
-    type: str
-    label: str
-    shape: tuple[int, ...]
-    params: int = 0
-    flops: int = 0
 
 
 def block_label(block: Block) -> str:
@@ -93,7 +81,3 @@ def trace(genome: Genome, task: TaskShape) -> list[Step]:
     steps.append(Step("pool", genome["pool"], pool, (d,), 2 * d))
     steps.append(Step("head", "linear", f"Linear {k}", (k,), d * k + k, 2 * d * k))
     return steps
-
-
-def totals(steps: list[Step]) -> dict[str, float]:
-    return {"params": float(sum(s.params for s in steps)), "flops": float(sum(s.flops for s in steps))}
