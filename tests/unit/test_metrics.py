@@ -13,11 +13,11 @@ from worker.nas.evaluation.metrics import (
 )
 
 
-def test_params_count_trainable_tensors():
+def test_params_count_every_parameter_tensor_as_model_size():
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 10))
     assert count_params(net) == (4 * 9 + 4) + (144 * 10 + 10)
-    net[0].weight.requires_grad_(False)
-    assert count_params(net) == 4 + 144 * 10 + 10
+    net[0].weight.requires_grad_(False)  # frozen weights still ship with the model
+    assert count_params(net) == (4 * 9 + 4) + (144 * 10 + 10)
 
 
 def test_flops_follow_multiply_add_convention():

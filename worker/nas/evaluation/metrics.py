@@ -11,23 +11,8 @@ import statistics
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-
-def count_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def count_flops(model: torch.nn.Module, input_shape: tuple[int, int, int]) -> int:
-    """FLOPs of one forward pass on one sample (a multiply-add counts as 2, as torch's counter does)."""
-    device = next(model.parameters(), torch.empty(0)).device
-    was_training = model.training
-    model.eval()
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(torch.zeros(1, *input_shape, device=device))
-    model.train(was_training)
-    return int(counter.get_total_flops())
+from worker.nas.flops import count_flops, count_params
 
 
 def measure_latency_ms(
