@@ -24,15 +24,32 @@ class SummaryCache:
         self.ttl, self.max_entries = ttl_seconds, max_entries
         self._entries: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()  # endpoints run in a thread pool
+        self._computing: dict[int, threading.Lock] = {}
+        self.computed = 0  # summaries read from the database (for tests and curiosity)
+
+    def _fresh(self, key: tuple[int, int]) -> dict[str, Any] | None:
+        hit = self._entries.get(key)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl else None
 
     def summary(self, session: Session, search: Search) -> dict[str, Any]:
-        key, now = (search.id, search.next_seq), time.monotonic()
-        hit = self._entries.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        summary = repository.search_summary(session, search.id)
+        key = (search.id, search.next_seq)
+        cached = self._fresh(key)
+        if cached is not None:
+            return cached
+        # One computation per search at a time: every poll arriving while the counts are being read
+        # (they change with each finished candidate) would otherwise run the same scan again.
         with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[key] = (now, summary)
+            computing = self._computing.setdefault(search.id, threading.Lock())
+        with computing:
+            cached = self._fresh(key)
+            if cached is not None:
+                return cached
+            started = time.monotonic()
+            summary = repository.search_summary(session, search.id)
+            self.computed += 1
+            with self._lock:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                    self._computing.clear()
+                self._entries[key] = (started, summary)
         return summary
