@@ -229,6 +229,7 @@ def test_search_detail_reuses_summary_until_the_search_changes(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     search_id, cands = seed_search(api.settings, n=2)
+    api.client.app.state.summaries.ttl = 60.0  # only the counter invalidates, not a slow run
     calls = []
     original = repository.search_summary
     monkeypatch.setattr(repository, "search_summary", lambda s, i: calls.append(i) or original(s, i))
