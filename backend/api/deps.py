@@ -11,10 +11,9 @@ from typing import Annotated, Protocol, TypeVar
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from backend.db.session import autocommit_read_factory, session_factory
+from backend.db.session import session_factory
 from backend.settings import Settings
 
 
@@ -74,23 +73,14 @@ T = TypeVar("T")
 
 async def run_read(request: Request, read: Callable[[Session], T]) -> T:
     """Run a whole read (open a session, query, serialise) in one worker-thread hop. The polling
-    endpoints use this instead of a session dependency, which costs two more hops per request. Their
-    sessions are autocommit (no BEGIN/ROLLBACK round trips), so `read` must not write."""
-    factory = autocommit_read_factory(request.app.state.settings)
-    return await anyio.to_thread.run_sync(read_with_retry, factory, read)
+    endpoints use this instead of a session dependency, which costs two more hops per request."""
+    factory = session_factory(request.app.state.settings)
 
-
-def read_with_retry(factory: sessionmaker[Session], read: Callable[[Session], T]) -> T:
-    """Pools are not pre-pinged: a connection the server dropped fails its first statement, and SQLAlchemy
-    then invalidates the pool. A read is safe to repeat, so it gets one more try on a fresh connection."""
-    try:
+    def work() -> T:
         with factory() as session:
             return read(session)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-    with factory() as session:
-        return read(session)
+
+    return await anyio.to_thread.run_sync(work)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -12,9 +12,8 @@ import time
 
 import anyio
 
-from backend.api.deps import read_with_retry
 from backend.db import repository
-from backend.db.session import autocommit_read_factory
+from backend.db.session import session_factory
 from backend.settings import Settings
 
 
@@ -39,6 +38,5 @@ class SearchHeads:
             return value
 
     def _read(self, search_id: int) -> int:
-        return read_with_retry(
-            autocommit_read_factory(self.settings), lambda s: repository.search_head(s, search_id)
-        )
+        with session_factory(self.settings)() as session:
+            return repository.search_head(session, search_id)

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.settings import Settings, get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-POOL_RECYCLE_S = 1800  # seconds a PostgreSQL connection is reused before it is replaced
 
 
 def _plain(value: object) -> object:
@@ -78,39 +77,20 @@ def get_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    # No pre-ping: its SELECT 1 is one more round trip per checkout, and on a loaded machine each round trip
-    # waits to be scheduled. A dropped connection instead fails one statement, which makes SQLAlchemy
-    # invalidate the whole pool (the polling reads retry once, see `backend.api.deps.run_read`);
-    # pool_recycle retires connections before server or proxy idle timeouts cut them.
-    return create_engine(
-        url, pool_size=10, max_overflow=20, pool_recycle=POOL_RECYCLE_S, json_serializer=dumps_json
-    )
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=dumps_json)
 
 
 @lru_cache(maxsize=8)
-def _factories(url: str) -> tuple[sessionmaker[Session], sessionmaker[Session], sessionmaker[Session]]:
+def _factories(url: str) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
     engine = get_engine(url)
     read = sessionmaker(engine, expire_on_commit=False)
     write = sessionmaker(engine.execution_options(sqlite_write=True), expire_on_commit=False)
-    # Polling reads on PostgreSQL run in autocommit: no BEGIN and ROLLBACK round trips around their one or
-    # two SELECTs. (SQLite's BEGIN is in-process and cheap, and its reads keep their snapshot.)
-    polled = engine.execution_options(isolation_level="AUTOCOMMIT") if _is_postgres(engine) else engine
-    return read, write, sessionmaker(polled, expire_on_commit=False)
-
-
-def _is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+    return read, write
 
 
 def session_factory(settings: Settings | None = None, *, write: bool = False) -> sessionmaker[Session]:
-    read, wr, _ = _factories((settings or get_settings()).database_url)
+    read, wr = _factories((settings or get_settings()).database_url)
     return wr if write else read
-
-
-def autocommit_read_factory(settings: Settings | None = None) -> sessionmaker[Session]:
-    """Sessions for short read-only work that needs no snapshot across its statements (the polling
-    endpoints): each statement is its own transaction on PostgreSQL. Never write through these."""
-    return _factories((settings or get_settings()).database_url)[2]
 
 
 @contextmanager
