@@ -90,12 +90,15 @@ def dataset_status(name: str, dataset_dir: Path) -> DatasetInfo:
             name=name, available=found is not None, where=str(found) if found else None, note=note
         )
     if name == "cifar10":
-        for folder in (dataset_dir / "cifar10", dataset_dir / "cifar-10-batches-py"):
-            batches = folder / "cifar-10-batches-py" if (folder / "cifar-10-batches-py").is_dir() else folder
-            if (batches / "data_batch_1").exists():
+        for folder in (dataset_dir / "cifar10", dataset_dir):
+            nested = folder / "cifar-10-batches-bin"
+            batches = nested if nested.is_dir() else folder
+            if (batches / "data_batch_1.bin").exists():
                 return DatasetInfo(name=name, available=True, where=str(batches))
         return DatasetInfo(
-            name=name, available=False, note=f"put cifar-10-batches-py in {dataset_dir / 'cifar10'}"
+            name=name,
+            available=False,
+            note=f"put the CIFAR-10 binary version (cifar-10-batches-bin) in {dataset_dir / 'cifar10'}",
         )
     return DatasetInfo(name=name, available=False, note="unknown dataset")
 

@@ -95,33 +95,39 @@ def test_npz_missing_arrays_named(tmp_path):
         datasets.load_raw("npz", str(f))
 
 
-def _cifar_batch(path: Path, n: int, rng: np.random.Generator) -> None:
-    batch = {
-        b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
-        b"labels": rng.integers(0, 10, n).tolist(),
-    }
-    path.write_bytes(pickle.dumps(batch, protocol=2))
+def _cifar_bin(path: Path, n: int, rng: np.random.Generator) -> None:
+    labels = rng.integers(0, 10, (n, 1)).astype(np.uint8)
+    pixels = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
+    path.write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
 
 
-def test_cifar_batches_load_through_restricted_unpickler(tmp_path):
+def test_cifar_binary_batches_load_as_images_and_labels(tmp_path):
     rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
     for i in range(1, 6):
-        _cifar_batch(tmp_path / f"data_batch_{i}", 20, rng)
-    _cifar_batch(tmp_path / "test_batch", 10, rng)
+        _cifar_bin(folder / f"data_batch_{i}.bin", 20, rng)
+    _cifar_bin(folder / "test_batch.bin", 10, rng)
     d = load_dataset(DatasetSpec(name="cifar10", path=str(tmp_path)))
     assert d.input_shape == (3, 32, 32) and len(d.y_train) + len(d.y_val) == 100 and len(d.y_test) == 10
+    xtr, ytr, _, _ = datasets.load_raw("cifar10", str(folder))
+    first = (folder / "data_batch_1.bin").read_bytes()
+    assert ytr[0] == first[0] and xtr[0, 0, 0, 0] == first[1]  # label byte, then the red plane
 
 
-class _Evil:
-    def __reduce__(self):
-        return (print, ("pwned",))
+def test_cifar_python_pickles_are_never_read(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(pickle.dumps({b"data": b"x"}))
+    with pytest.raises(DatasetError, match="binary version"):
+        datasets.load_raw("cifar10", str(tmp_path))
 
 
-def test_cifar_loader_refuses_pickled_code(tmp_path):
-    for i in range(1, 6):
-        (tmp_path / f"data_batch_{i}").write_bytes(pickle.dumps({b"data": _Evil()}))
-    (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": _Evil()}))
-    with pytest.raises(DatasetError, match="builtins.print"):
+def test_cifar_file_of_the_wrong_size_is_a_clear_error(tmp_path):
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        (tmp_path / name).write_bytes(b"\x01" * 100)
+    with pytest.raises(DatasetError, match="3073-byte records"):
         datasets.load_raw("cifar10", str(tmp_path))
 
 

@@ -1,16 +1,14 @@
 """Datasets as in-memory tensors: seeded train/validation split, test split kept for the final report.
 
 Decoded arrays are cached per process (a worker trains many candidates on the same data). Nothing from
-the user's files is unpickled freely: npz loads with `allow_pickle=False`, CIFAR batches go through a
-restricted unpickler that only rebuilds plain numpy arrays, lists and bytes.
+the user's files is ever unpickled: npz loads with `allow_pickle=False`, and CIFAR-10 is read from its
+binary version (fixed-size records), not from the python version's pickles.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import os
-import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,44 +117,37 @@ def _load_digits():
     return x[tr], y[tr], x[te], y[te]
 
 
-class _ArrayOnlyUnpickler(pickle.Unpickler):
-    """Rebuilds the CIFAR batch format (dicts, lists, bytes, uint8 arrays) and refuses every other global."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),  # protocol-2 pickles written by Python 3 store bytes this way; a pure function
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise DatasetError(f"dataset.path: CIFAR batch refers to {module}.{name}, which is not allowed")
+CIFAR_RECORD = 1 + 3 * 32 * 32  # the binary version: one label byte, then 3072 pixel bytes (R, G, B planes)
 
 
-def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    batch = _ArrayOnlyUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
-    if not isinstance(batch, dict):
-        raise DatasetError(f"dataset.path: {path} is not a CIFAR batch (expected a dict)")
-    data, labels = batch.get(b"data"), batch.get(b"labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or labels is None:
-        raise DatasetError(f"dataset.path: {path} lacks uint8 'data' and 'labels'")
-    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+def _read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % CIFAR_RECORD:
+        raise DatasetError(
+            f"dataset.path: {path} is not a CIFAR-10 binary batch ({CIFAR_RECORD}-byte records)"
+        )
+    records = raw.reshape(-1, CIFAR_RECORD)
+    labels = records[:, 0].astype(np.int64)
+    if labels.max() > 9:
+        raise DatasetError(f"dataset.path: {path} has labels above 9; is it a CIFAR-10 binary batch?")
+    return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
 def _load_cifar10(path: str | None, data_dir: str | Path | None):
+    # The binary version, not the python one: the python batches are pickles, and nothing a user can
+    # point a search at is ever unpickled.
     tried = [Path(p).expanduser() for p in _idx_dirs("cifar10", path, data_dir)]
-    tried += [d / "cifar-10-batches-py" for d in list(tried)]
+    tried += [d / "cifar-10-batches-bin" for d in list(tried)]
     for folder in tried:
-        if (folder / "data_batch_1").is_file() and (folder / "test_batch").is_file():
-            parts = [_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
-            xte, yte = _read_cifar_batch(folder / "test_batch")
+        if (folder / "data_batch_1.bin").is_file() and (folder / "test_batch.bin").is_file():
+            parts = [_read_cifar_bin(folder / f"data_batch_{i}.bin") for i in range(1, 6)]
+            xte, yte = _read_cifar_bin(folder / "test_batch.bin")
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), xte, yte
     raise DatasetError(
-        "dataset.name='cifar10': python batches (data_batch_1..5, test_batch) not found; looked in: "
-        f"{', '.join(str(d) for d in tried)}. Unpack cifar-10-python.tar.gz there or name it in dataset.path."
+        "dataset.name='cifar10': binary batches (data_batch_1.bin..5.bin, test_batch.bin) not found; "
+        f"looked in: {', '.join(str(d) for d in tried)}. Unpack the CIFAR-10 binary version "
+        "(cifar-10-binary.tar.gz) there or name it in dataset.path; the python version is a pickle and "
+        "is not read."
     )
 
 
