@@ -17,6 +17,20 @@ class SpaceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def nonempty_unique(name: str, values: list) -> None:
+    """Option-grid check shared by the spaces: a grid must offer at least one value, each once."""
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat values; got {values}")
+
+
+def check_range(name: str, values: list[int], lo: int, hi: int) -> None:
+    bad = [v for v in values if not lo <= v <= hi]
+    if bad:
+        raise ValueError(f"{name} must lie in [{lo}, {hi}]; got {bad}")
+
+
 class SearchSpace(ABC):
     """A family of architectures with the operators a strategy needs.
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from worker.nas.spaces.base import SpaceOptions
+from worker.nas.spaces.base import SpaceOptions, check_range, nonempty_unique
 
 ACTIVATIONS = ("relu", "gelu", "silu", "elu", "tanh")
 LAYER_KINDS = ("conv", "pool", "dropout", "dense")
@@ -72,12 +72,12 @@ class LayersOptions(SpaceOptions):
         if self.min_depth > self.max_depth:
             raise ValueError(f"min_depth ({self.min_depth}) must be <= max_depth ({self.max_depth})")
         for name in GRIDS:
-            _nonempty_unique(name, getattr(self, name))
+            nonempty_unique(name, getattr(self, name))
         if "conv" not in self.kinds:
             raise ValueError(f"kinds must include 'conv'; got {self.kinds}")
-        _check_range("filters", self.filters, 1, 4096)
-        _check_range("dense_units", self.dense_units, 1, 65536)
-        _check_range("kernels", self.kernels, 1, 15)
+        check_range("filters", self.filters, 1, 4096)
+        check_range("dense_units", self.dense_units, 1, 65536)
+        check_range("kernels", self.kernels, 1, 15)
         if any(k % 2 == 0 for k in self.kernels):
             raise ValueError(f"kernels must be odd (padding 'same'); got {self.kernels}")
         if not set(self.strides) <= {1, 2} or 1 not in self.strides:
@@ -85,16 +85,3 @@ class LayersOptions(SpaceOptions):
         if any(not 0.0 < r < 1.0 for r in self.dropout_rates):
             raise ValueError(f"dropout_rates must lie in (0, 1); got {self.dropout_rates}")
         return self
-
-
-def _nonempty_unique(name: str, values: list) -> None:
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not repeat values; got {values}")
-
-
-def _check_range(name: str, values: list[int], lo: int, hi: int) -> None:
-    bad = [v for v in values if not lo <= v <= hi]
-    if bad:
-        raise ValueError(f"{name} must lie in [{lo}, {hi}]; got {bad}")

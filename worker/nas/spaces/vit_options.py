@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from worker.nas.spaces.base import SpaceOptions
+from worker.nas.spaces.base import SpaceOptions, check_range, nonempty_unique
 
 STEMS = ("patch", "conv")
 MIXERS = ("attention", "token_mlp")
@@ -83,7 +83,7 @@ class ViTOptions(SpaceOptions):
         if self.min_blocks > self.max_blocks:
             raise ValueError(f"min_blocks ({self.min_blocks}) must be <= max_blocks ({self.max_blocks})")
         for name in GRIDS:
-            _nonempty_unique(name, getattr(self, name))
+            nonempty_unique(name, getattr(self, name))
         for name, field in (
             ("patches", "patch"),
             ("stem_channels", "channels"),
@@ -91,23 +91,10 @@ class ViTOptions(SpaceOptions):
             ("heads", "heads"),
             ("mlp_ratios", "mlp_ratio"),
         ):
-            _check_range(name, getattr(self, name), *LIMITS[field])
+            check_range(name, getattr(self, name), *LIMITS[field])
         if any(not 0.0 <= r < 1.0 for r in self.dropout_rates):
             raise ValueError(f"dropout_rates must lie in [0, 1); got {self.dropout_rates}")
         lonely = [d for d in self.dims if not any(d % h == 0 for h in self.heads)]
         if lonely:
             raise ValueError(f"dims {lonely} are divisible by none of heads {self.heads}; add 1 to heads")
         return self
-
-
-def _nonempty_unique(name: str, values: list) -> None:
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not repeat values; got {values}")
-
-
-def _check_range(name: str, values: list[int], lo: int, hi: int) -> None:
-    bad = [v for v in values if not lo <= v <= hi]
-    if bad:
-        raise ValueError(f"{name} must lie in [{lo}, {hi}]; got {bad}")
