@@ -126,3 +126,23 @@ class Strategy(ABC):
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
         pass
+
+
+class GenerationalStrategy(Strategy):
+    """Breeds a whole generation at a time (`_breed` fills `buffer` with claimed genomes) and hands it
+    out one genome per `ask`, so `ask(1)` works repeatedly. Subclasses keep `buffer` in their state."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer: list[Genome] = []  # bred, claimed, not yet handed out
+
+    @abstractmethod
+    def _breed(self) -> None: ...
+
+    def ask(self, n: int = 1) -> list[Genome]:
+        out: list[Genome] = []
+        while len(out) < n:
+            if not self.buffer:
+                self._breed()
+            out.append(self.buffer.pop(0))
+        return out

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from worker.nas.strategies.base import SpaceExhausted, Strategy, StrategyOptions
+from worker.nas.strategies.base import GenerationalStrategy, SpaceExhausted, StrategyOptions
 from worker.nas.strategies.deap_ops import roulette, tournament
 from worker.nas.types import Genome, Result
 
@@ -27,7 +27,7 @@ class GeneticOptions(StrategyOptions):
     elitism: int = Field(2, ge=0, le=1000, description="best genomes carried into the next generation")
 
 
-class GeneticAlgorithm(Strategy):
+class GeneticAlgorithm(GenerationalStrategy):
     name: ClassVar[str] = "genetic"
     Options: ClassVar[type[StrategyOptions]] = GeneticOptions
     description: ClassVar[str] = (
@@ -37,18 +37,9 @@ class GeneticAlgorithm(Strategy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.generation = 0
-        self.buffer: list[Genome] = []  # bred, claimed, not yet handed out
         self.members: list[str] = []  # canonical keys of the current generation
         self.evaluated: list[list[Any]] = []  # [genome, fitness] of the current generation's ok results
         self.elite: list[list[Any]] = []  # [genome, fitness] carried from earlier generations
-
-    def ask(self, n: int = 1) -> list[Genome]:
-        out: list[Genome] = []
-        while len(out) < n:
-            if not self.buffer:
-                self._breed()
-            out.append(self.buffer.pop(0))
-        return out
 
     def _learn(self, genome: Genome, result: Result) -> None:
         if result.ok and self.space.canonical(genome) in self.members:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from worker.nas.strategies.base import SpaceExhausted, Strategy, StrategyOptions
+from worker.nas.strategies.base import GenerationalStrategy, SpaceExhausted, StrategyOptions
 from worker.nas.strategies.deap_ops import nondominated_fronts, nsga2_select
 from worker.nas.strategies.multiobjective import feasible_for_free, result_vector
 from worker.nas.types import Genome, Result
@@ -27,7 +27,7 @@ class NSGA2Options(StrategyOptions):
     mutation_rate: float = Field(1.0, ge=0.0, le=1.0, description="probability that a child is mutated")
 
 
-class NSGA2(Strategy):
+class NSGA2(GenerationalStrategy):
     name: ClassVar[str] = "nsga2"
     Options: ClassVar[type[StrategyOptions]] = NSGA2Options
     description: ClassVar[str] = "Multi-objective evolution (non-dominated sorting, crowding distance)"
@@ -35,18 +35,9 @@ class NSGA2(Strategy):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.buffer: list[Genome] = []
         self.parents: list[list[Any]] = []  # [genome, vector] survivors of the last selection
         self.offspring: list[list[Any]] = []  # [genome, vector] evaluated since that selection
         self.n_random = 0  # random genomes proposed for the first population
-
-    def ask(self, n: int = 1) -> list[Genome]:
-        out: list[Genome] = []
-        while len(out) < n:
-            if not self.buffer:
-                self._breed()
-            out.append(self.buffer.pop(0))
-        return out
 
     def _learn(self, genome: Genome, result: Result) -> None:
         vec = result_vector(self.objective, result)
