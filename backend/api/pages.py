@@ -18,8 +18,16 @@ PAGES = {
 }
 
 
-def plotly_bundle() -> Path:
-    """plotly.js as shipped inside the Python package: the dashboard never reaches for a CDN."""
+PARTIAL_BUNDLE = "vendor/plotly-scattergl.min.js"  # built by scripts/plotly-bundle/build.sh
+
+
+def plotly_bundle(frontend_dir: Path) -> Path:
+    """The dashboard's plotly.js, always local (never a CDN): the partial bundle committed under
+    frontend/vendor (core + scattergl, 1.5 MB: a third of the script a first visit must evaluate), or,
+    if that file was removed, the full bundle shipped inside the plotly Python package."""
+    partial = frontend_dir / PARTIAL_BUNDLE
+    if partial.is_file():
+        return partial
     import importlib.util
 
     spec = importlib.util.find_spec("plotly")
@@ -36,8 +44,8 @@ def _page(settings_dir: Path, name: str) -> FileResponse:
 
 
 @router.get("/static/vendor/plotly.min.js")
-def plotly_js() -> FileResponse:
-    path = plotly_bundle()
+def plotly_js(settings: SettingsDep) -> FileResponse:
+    path = plotly_bundle(Path(settings.frontend_dir))
     if not path.is_file():
         raise HTTPException(404, f"{path} missing from the plotly package")
     return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})

@@ -81,7 +81,7 @@ class CandidateSummary(BaseModel):
     id: int
     seq: int
     status: str
-    genome: dict[str, Any]
+    genome: dict[str, Any] | None = Field(None, description="absent when `fields` leaves it out")
     fitness: float | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None

@@ -86,18 +86,35 @@ async def get_search(search_id: int, request: Request) -> dict[str, Any]:
     return await run_read(request, read)
 
 
-@router.get("/{search_id}/candidates", response_model=CandidatePage)
+@router.get("/{search_id}/candidates", response_model=CandidatePage, responses=INVALID)
 async def candidates_page(
     search_id: int,
     request: Request,
     after: Annotated[int, Query(ge=0, description="cursor: the `next_after` of the previous call")] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    fields: Annotated[
+        str | None,
+        Query(
+            description="comma-separated optional members to send (default: all): "
+            + ", ".join(views.OPTIONAL_FIELDS)
+            + "; id, seq, status and fitness are always sent"
+        ),
+    ] = None,
 ) -> Response:
+    chosen = frozenset(views.OPTIONAL_FIELDS)
+    if fields is not None:
+        chosen = frozenset(f.strip() for f in fields.split(",") if f.strip())
+        unknown = sorted(chosen - set(views.OPTIONAL_FIELDS))
+        if unknown:
+            message = f"unknown field(s): {', '.join(unknown)}"
+            error = FieldError(field="fields", message=message, allowed=list(views.OPTIONAL_FIELDS))
+            return JSONResponse({"detail": [error.model_dump()]}, status_code=422)
+
     def read(session: Session) -> bytes:
         search = repository.get_search(session, search_id)
         rows = repository.candidate_rows_after(session, search_id, after, limit)
         next_after = rows[-1].seq if rows else after
-        return views.candidate_page_json(rows, views.space_for(search.spec), next_after)
+        return views.candidate_page_json(rows, views.space_for(search.spec), next_after, chosen)
 
     # Written straight to JSON (the response model above documents it; a unit test checks they agree).
     return Response(await run_read(request, read), media_type="application/json")

@@ -143,17 +143,34 @@ def _num(value: float | None) -> str:
     return "null" if value is None or not math.isfinite(value) else repr(float(value))  # NaN is not JSON
 
 
-def candidate_page_json(rows: list[Any], space: Any | None, next_after: int) -> bytes:
+# Fields a candidates page can leave out (`?fields=`); id, seq, status and fitness are always sent.
+OPTIONAL_FIELDS = ("genome", "metrics", "error", "created_at", "finished_at", "origin", "label")
+
+
+def candidate_page_json(
+    rows: list[Any], space: Any | None, next_after: int, fields: frozenset[str] = frozenset(OPTIONAL_FIELDS)
+) -> bytes:
     """The `CandidatePage` document for rows from `repository.candidate_rows_after`. The stored JSON of
     genome/metrics/origin is spliced in as is (it was written by json.dumps, NaN-free): decoding and
-    re-encoding it was most of a page's cost. Equality with the model-validated form is unit-tested."""
+    re-encoding it was most of a page's cost. Equality with the model-validated form is unit-tested.
+    `fields` picks the optional members; the dashboard's first read leaves out the genomes (about half
+    the bytes of a `layers` search) and fetches them only when the user filters by architecture."""
+    parts = [
+        (name, fn)
+        for name, fn in (
+            ("genome", lambda r: r.genome_json),
+            ("fitness", lambda r: _num(r.fitness)),
+            ("metrics", lambda r: r.metrics_json or "{}"),
+            ("error", lambda r: _dumps(r.error)),
+            ("created_at", lambda r: _ts(r.created_at)),
+            ("finished_at", lambda r: _ts(r.finished_at)),
+            ("origin", lambda r: r.origin_json or "null"),
+            ("label", lambda r: _dumps(_label(space, r.canonical, lambda r=r: json.loads(r.genome_json)))),
+        )
+        if name == "fitness" or name in fields
+    ]
     items = []
     for r in rows:
-        label = _label(space, r.canonical, lambda r=r: json.loads(r.genome_json))
-        items.append(
-            f'{{"id":{r.id},"seq":{r.seq},"status":{_dumps(r.status)},"genome":{r.genome_json},'
-            f'"fitness":{_num(r.fitness)},"metrics":{r.metrics_json or "{}"},"error":{_dumps(r.error)},'
-            f'"created_at":{_ts(r.created_at)},"finished_at":{_ts(r.finished_at)},'
-            f'"origin":{r.origin_json or "null"},"label":{_dumps(label)}}}'
-        )
+        body = ",".join(f'"{name}":{fn(r)}' for name, fn in parts)
+        items.append(f'{{"id":{r.id},"seq":{r.seq},"status":{_dumps(r.status)},{body}}}')
     return f'{{"items":[{",".join(items)}],"next_after":{int(next_after)}}}'.encode()

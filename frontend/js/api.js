@@ -46,7 +46,8 @@ export const api = {
   listSearches: (params = {}) => request("GET", `/api/searches${q(params)}`),
   getSearch: (id) => request("GET", `/api/searches/${id}`),
   createSearch: (spec) => request("POST", "/api/searches", spec),
-  candidatesAfter: (id, after, limit) => request("GET", `/api/searches/${id}/candidates${q({ after, limit })}`),
+  candidatesAfter: (id, after, limit, fields) =>
+    request("GET", `/api/searches/${id}/candidates${q({ after, limit, fields })}`),
   pareto: (id) => request("GET", `/api/searches/${id}/pareto`),
   strategyStats: (id) => request("GET", `/api/searches/${id}/strategy`),
   control: (id, action) => request("POST", `/api/searches/${id}/${action}`),
@@ -67,11 +68,14 @@ export const MAX_PAGE_LIMIT = 5000; // the API's cap on `limit`
 
 let largestPage = 0;
 
-/** Read every candidate changed after `after`, following `next_after` until a short page. */
-export async function readAllCandidates(searchId, after = 0, onPage = () => {}) {
+/**
+ * Read every candidate changed after `after`, following `next_after` until a short page. `fields` (the
+ * API's comma list of optional members) leaves out what the caller does not need, such as genomes.
+ */
+export async function readAllCandidates(searchId, after = 0, onPage = () => {}, fields = undefined) {
   let cursor = after;
   for (;;) {
-    const page = await api.candidatesAfter(searchId, cursor, PAGE_LIMIT);
+    const page = await api.candidatesAfter(searchId, cursor, PAGE_LIMIT, fields);
     const items = page.items || [];
     if (items.length) onPage(items);
     const next = page.next_after ?? cursor;
@@ -97,8 +101,8 @@ export function idFromLocation() {
  * into equal seq ranges read side by side, the last one open-ended. Ranges may overlap by a page (the
  * caller merges by id), never leave a gap. Returns the cursor to continue from.
  */
-export async function readAllCandidatesParallel(searchId, from, maxSeq, parts, onPage, expected = 0) {
-  if (!maxSeq || maxSeq <= from || parts <= 1) return readAllCandidates(searchId, from, onPage);
+export async function readAllCandidatesParallel(searchId, from, maxSeq, parts, onPage, expected = 0, fields) {
+  if (!maxSeq || maxSeq <= from || parts <= 1) return readAllCandidates(searchId, from, onPage, fields);
   const step = Math.ceil((maxSeq - from) / parts);
   // Pages big enough that each range usually takes one request: a follow-up request can only start
   // once the main thread is free, and on a cold load it is busy parsing plotly.js for a while.
@@ -106,7 +110,7 @@ export async function readAllCandidatesParallel(searchId, from, maxSeq, parts, o
   const readRange = async (from, to) => {
     let cursor = from;
     for (;;) {
-      const page = await api.candidatesAfter(searchId, cursor, limit);
+      const page = await api.candidatesAfter(searchId, cursor, limit, fields);
       const items = page.items || [];
       if (!items.length) return cursor;
       onPage(items);

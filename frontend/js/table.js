@@ -9,11 +9,12 @@ const COUNT_METRICS = new Set(["params", "flops"]);
 const PREFERRED = ["val_accuracy", "val_f1", "val_loss", "params", "flops", "latency_ms", "seconds"];
 
 export class CandidateTable {
-  constructor(root, { onOpen, onSelectionChange } = {}) {
+  constructor(root, { onOpen, onSelectionChange, onTextFilter } = {}) {
     this.root = root;
     this.table = root.querySelector("table");
     this.onOpen = onOpen;
     this.onSelectionChange = onSelectionChange;
+    this.onTextFilter = onTextFilter;
     this.rows = [];
     this.metrics = [];
     this.sort = { key: "fitness", dir: -1 };
@@ -23,7 +24,10 @@ export class CandidateTable {
     this.textFilter = root.querySelector("[data-filter=text]");
     this.pager = root.querySelector(".pager");
     this.statusFilter.addEventListener("change", () => this._refilter());
-    this.textFilter.addEventListener("input", () => this._refilter());
+    this.textFilter.addEventListener("input", () => {
+      if (this.onTextFilter) this.onTextFilter(); // e.g. fetch the genomes the first read left out
+      this._refilter();
+    });
     this.table.addEventListener("click", (ev) => this._click(ev));
     this.pager.addEventListener("click", (ev) => {
       const b = ev.target.closest("button[data-page]");

@@ -59,7 +59,7 @@ let plotlyPromise = null;
 /**
  * Resolves once plotly.js has run. Pages either include it as `<script id="plotly-js" defer>` or, like
  * the search page, preload it and call this when their data requests are already on the wire: the
- * 4.8 MB bundle holds the main thread while it evaluates, and nothing else can start meanwhile.
+ * bundle (1.5 MB) holds the main thread while it evaluates, and nothing else can start meanwhile.
  */
 export function plotlyReady() {
   if (window.Plotly) return Promise.resolve(window.Plotly);

@@ -86,10 +86,21 @@ def test_pages_and_static_files_are_served_from_the_frontend_dir(api: Api) -> No
     assert api.client.get("/static/js/app.js").text == "export const x = 1;"
 
 
-def test_plotly_bundle_is_served_locally(api: Api) -> None:
+def test_plotly_falls_back_to_the_python_package_bundle_without_the_vendored_one(api: Api) -> None:
     r = api.client.get("/static/vendor/plotly.min.js")
-    assert r.status_code == 200 and len(r.content) > 1_000_000
+    assert r.status_code == 200 and len(r.content) > 3_000_000  # the full bundle
     assert r.headers["content-type"].startswith("text/javascript")
+
+
+def test_dashboard_serves_its_partial_plotly_bundle_of_the_same_version(tmp_path: Path) -> None:
+    import importlib.util
+
+    served = make_api(tmp_path).client.get("/static/vendor/plotly.min.js")  # the repository's frontend/
+    assert served.status_code == 200 and "core + scattergl" in served.text[:300]
+    package = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"
+    version = package.read_text()[:200].split("plotly.js v")[1].split()[0]
+    assert f"plotly.js v{version} " in served.text[:300], "rebuild with scripts/plotly-bundle/build.sh"
+    assert len(served.content) < 2_000_000
 
 
 def test_docs_page_uses_local_swagger_assets(api: Api) -> None:

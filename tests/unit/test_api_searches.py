@@ -248,3 +248,23 @@ def test_create_search_rejects_warm_start_from_unknown_search(api: Api) -> None:
         {"field": "warm_start_from", "message": "no search with id 424242", "allowed": None}
     ]
     assert api.client.get("/api/searches").json()["total"] == 0
+
+
+def test_candidates_page_sends_only_the_fields_asked_for(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=2)
+    finish(api.settings, cands[0], 0.66, params=120)
+    url = f"/api/searches/{search_id}/candidates"
+    items = api.client.get(url, params={"fields": "metrics,label"}).json()["items"]
+    assert [sorted(c) for c in items] == [["fitness", "id", "label", "metrics", "seq", "status"]] * 2
+    assert {c["id"]: c["metrics"].get("params") for c in items} == {cands[0]: 120, cands[1]: None}
+    full = api.client.get(url).json()["items"]
+    assert all("genome" in c and "origin" in c for c in full)
+
+
+def test_candidates_page_rejects_an_unknown_field_naming_the_allowed_ones(api: Api) -> None:
+    search_id, _ = seed_search(api.settings, n=1)
+    res = api.client.get(f"/api/searches/{search_id}/candidates", params={"fields": "metrics,weights"})
+    assert res.status_code == 422
+    (err,) = res.json()["detail"]
+    assert err["field"] == "fields" and "weights" in err["message"]
+    assert "genome" in err["allowed"] and "metrics" in err["allowed"]

@@ -1,7 +1,7 @@
 // The search page: header with status, progress, elapsed and ETA, controls, the live fitness chart,
 // the Pareto view, the RL controller statistics and the candidate table, all fed by one candidate Map.
 
-import { PAGE_LIMIT, api, idFromLocation, readAllCandidatesParallel } from "../api.js";
+import { PAGE_LIMIT, api, idFromLocation, readAllCandidates, readAllCandidatesParallel } from "../api.js";
 import { FitnessChart, setGenerationResolver } from "../fitness-chart.js";
 import { ParetoChart, drawController } from "../charts.js";
 import { CandidateTable } from "../table.js";
@@ -13,6 +13,9 @@ import { fmtNumber } from "../format.js";
 
 const searchId = idFromLocation();
 const READ_PARTS = 4;
+// The first read leaves out the genomes (half the bytes of a big search): only the table's text filter
+// uses them, and it fetches them the first time the user types (`ensureGenomes`).
+const SUMMARY_FIELDS = "metrics,error,finished_at,origin,label";
 const SNAPSHOT_EVERY_MS = 30_000;
 const $ = (id) => document.getElementById(id);
 const candidates = new Map();
@@ -43,7 +46,27 @@ const table = new CandidateTable($("candidate-table"), {
     link.classList.toggle("disabled", ids.length < 2);
     link.textContent = `Compare selected (${ids.length})`;
   },
+  onTextFilter: () => ensureGenomes(),
 });
+
+let genomes = null;
+
+/** Genomes of every candidate, read once when first needed; a genome never changes, so later events keep it. */
+function ensureGenomes() {
+  if (genomes || !feed) return;
+  const merge = (items) => {
+    for (const c of items) {
+      const known = candidates.get(c.id);
+      if (known && !known.genome) known.genome = c.genome;
+    }
+  };
+  genomes = readAllCandidates(searchId, 0, merge, "genome")
+    .then(() => table.setRows(all()))
+    .catch((err) => {
+      genomes = null;
+      console.warn("could not read genomes for the filter", err);
+    });
+}
 
 // --- header ---------------------------------------------------------------------------------------------
 let searchFetchedAt = Date.now();
@@ -106,7 +129,7 @@ function slowRefresh() {
   slowTimer = null;
   table.setRows(all());
   pareto.setAxes(metricNames(), paretoDefaults);
-  pareto.render(all());
+  return pareto.render(all());
 }
 
 function metricNames() {
@@ -189,7 +212,7 @@ async function start() {
       if (!known || known.seq <= c.seq) candidates.set(c.id, c);
     }
   };
-  const reading = readAllCandidatesParallel(searchId, from, search.seq, parts, merge, missing);
+  const reading = readAllCandidatesParallel(searchId, from, search.seq, parts, merge, missing, SUMMARY_FIELDS);
   // Only now, with every request on the wire, plotly.js is evaluated and the empty chart set up
   // (WebGL context and all) while the server answers.
   const chartReady = plotlyReady().then(() => {
@@ -209,12 +232,15 @@ async function start() {
   renderHeader();
   await fitness.render(initial);
   probe.renderedMs = performance.now();
+  await slowRefresh(); // table and Pareto chart
+  probe.tableParetoMs = performance.now();
+  // Interactive: every view drawn and the main thread free to handle input (the next task runs).
+  await new Promise((resolve) => setTimeout(resolve, 0));
   probe.interactiveMs = performance.now();
   probe.ready = true;
   performance.mark("nasboard-interactive");
   document.body.dataset.ready = "1";
   for (const c of initial) if (fitness.plotted.has(c.id)) probe.plottedAt[c.id] = Date.now();
-  slowRefresh();
   loadController();
   feed = new LiveFeed(searchId, cursor, {
     onCandidates: mergeCandidates,
