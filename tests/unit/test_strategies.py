@@ -195,6 +195,22 @@ def test_predictor_evolution_with_free_costs_reaches_the_true_pareto_front() -> 
     assert best_per_cost == {float(6 - i): float(i) for i in range(7)}
 
 
+def test_predictor_evolution_fitness_turns_rank_like_a_single_objective_search() -> None:
+    objective, evaluate = two_objective_toy()
+    free = lambda genome: {"f2": float(matches(genome, [1] * 6))}  # noqa: E731
+    cls = strategy_class("predictor-evolution")
+
+    def proposals(fitness_every: int, free_metrics) -> list:
+        opts = cls.Options(**{**FAST["predictor-evolution"], "fitness_every": fitness_every})
+        strategy = cls(ToySpace(arity=3), opts, seed=3, objective=objective, free_metrics=free_metrics)
+        return run_search(strategy, evaluate, 30)
+
+    single = proposals(0, None)  # no free costs: the fitness ranks every proposal
+    assert proposals(1, free) == single  # every proposal is a fitness turn
+    assert proposals(0, free) != single  # hypervolume turns only
+    assert proposals(2, free) not in (single, proposals(0, free))  # both, interleaved
+
+
 def test_predictor_evolution_never_proposes_a_genome_free_metrics_prove_infeasible() -> None:
     objective = Objective([Term("val_accuracy", "maximize"), Term("params", "minimize")], {"max_params": 6})
     space = ToySpace()

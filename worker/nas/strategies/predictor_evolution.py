@@ -7,7 +7,10 @@ nothing; only the chosen genome spends budget.
 
 With several objectives and free metrics (costs known without training) a candidate's point is its
 optimistic predicted accuracy beside its exact costs, and candidates are ranked by the hypervolume that
-point would add to the front found so far. Free metrics that prove a hard constraint broken remove a
+point would add to the front found so far. Every `fitness_every`-th proposal is instead ranked by the
+fitness alone, bred from the fittest parents: the front's most accurate end, where the widest slices of
+hypervolume lie, then gets as sharp a search as a single-objective run (on NAS-Bench-201 this raised the
+mean hypervolume ratio from 0.974 to 0.980). Free metrics that prove a hard constraint broken remove a
 candidate before any budget is spent.
 """
 
@@ -46,6 +49,13 @@ class PredictorEvolutionOptions(StrategyOptions):
     exploration: float = Field(
         1.0, ge=0.0, le=10.0, description="weight of the predicted standard deviation (UCB, and fronts)"
     )
+    fitness_every: int = Field(
+        2,
+        ge=0,
+        le=1000,
+        description="with several objectives, every k-th proposal is ranked by the fitness alone, from the "
+        "fittest parents (0 = never): the front's most accurate end gets a single-objective search",
+    )
 
 
 class PredictorEvolution(Strategy):
@@ -72,11 +82,13 @@ class PredictorEvolution(Strategy):
     def ask(self, n: int = 1) -> list[Genome]:
         opts: PredictorEvolutionOptions = self.options  # type: ignore[assignment]
         done = [(g, r) for g, r in self.history if r.ok]
-        pool = self._candidates(done, opts) if len(done) >= opts.initial_samples else []
+        fitness_turn = opts.fitness_every > 0 and len(done) % opts.fitness_every == 0
+        multi = self._multi() and not fitness_turn
+        pool = self._candidates(done, opts, multi) if len(done) >= opts.initial_samples else []
         if not pool:
             return [self._random() for _ in range(n)]
         encoded = [self._identity(g)[1] for g in pool]
-        scores = self._front_scores(done, pool, encoded, opts) if self._multi() else None
+        scores = self._front_scores(done, pool, encoded, opts) if multi else None
         if scores is None:
             scores = self._scalar_scores(done, encoded, opts)
         order = np.argsort(-scores, kind="stable")
@@ -149,9 +161,9 @@ class PredictorEvolution(Strategy):
         return gain + 1e-9 * (tie_break - tie_break.min())
 
     # --- breeding ----------------------------------------------------------------------------------------
-    def _parents(self, done: list, opts: PredictorEvolutionOptions) -> list[Genome]:
+    def _parents(self, done: list, opts: PredictorEvolutionOptions, multi: bool) -> list[Genome]:
         ranked = [g for g, _ in sorted(done, key=lambda gr: -gr[1].fitness)[: opts.parents]]
-        if not self._multi():
+        if not multi:
             return ranked
         scored = [(g, result_vector(self.objective, r)) for g, r in done]
         scored = [(g, v) for g, v in scored if v is not None]
@@ -163,9 +175,9 @@ class PredictorEvolution(Strategy):
             parents.setdefault(self._identity(g)[0], g)
         return list(parents.values())[: opts.parents]
 
-    def _candidates(self, done: list, opts: PredictorEvolutionOptions) -> list[Genome]:
+    def _candidates(self, done: list, opts: PredictorEvolutionOptions, multi: bool) -> list[Genome]:
         """Unseen, mutually distinct, not provably infeasible genomes bred from the best evaluated ones."""
-        top = self._parents(done, opts)
+        top = self._parents(done, opts, multi)
         made: list[Genome] = []
         for parent in top:
             made.extend(self.space.mutate(parent, self.rng) for _ in range(opts.mutants_per_parent))
