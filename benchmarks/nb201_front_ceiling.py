@@ -22,10 +22,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-TABLE = ROOT.parent / "shared" / "benchmarks" / "nb201" / "nb201_cifar10.csv"
-COST = "flops_M_cifar10"
+from _nb201_front import COST, TABLE, load_scored_table
 
 
 def main() -> int:
@@ -34,17 +31,9 @@ def main() -> int:
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--hv-reference", default="80,230")
     args = ap.parse_args()
-    if not args.table.exists():
-        print(f"NAS-Bench-201 table not found at {args.table}", file=sys.stderr)
-        return 2
-    from worker.nas.bench import FrontScorer
-    from worker.nas.evaluation.tabular import TabularTable
+    table, scorer = load_scored_table(args.table, args.hv_reference)
     from worker.nas.objectives import pareto_front
 
-    table = TabularTable(
-        args.table, "arch_str", "cifar10valid_val_acc_12ep", "cifar10_test_acc_200ep", [COST]
-    )
-    scorer = FrontScorer(table, [COST], [float(v) for v in args.hv_reference.split(",")])
     levels: dict[float, dict[float, int]] = defaultdict(dict)  # FLOPs level -> val score -> a row
     for row, flops in enumerate(table.costs[COST]):
         levels[round(flops, 1)].setdefault(round(table.fitness[row], 3), row)

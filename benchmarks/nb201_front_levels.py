@@ -21,10 +21,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-TABLE = ROOT.parent / "shared" / "benchmarks" / "nb201" / "nb201_cifar10.csv"
-COST = "flops_M_cifar10"
+from _nb201_front import COST, TABLE, load_scored_table
 
 
 def main() -> int:
@@ -35,19 +32,13 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=20, help="runs, seeds 0..N-1")
     ap.add_argument("--budget", type=int, default=100)
     args = ap.parse_args()
-    if not args.table.exists():
-        print(f"NAS-Bench-201 table not found at {args.table}", file=sys.stderr)
-        return 2
-    from worker.nas.bench import FrontScorer, bench_objective, bench_space, run_once
-    from worker.nas.evaluation.tabular import TabularEvaluator, TabularTable
+    table, scorer = load_scored_table(args.table)
+    from worker.nas.bench import bench_objective, bench_space, run_once
+    from worker.nas.evaluation.tabular import TabularEvaluator
     from worker.nas.objectives import pareto_front
 
-    table = TabularTable(
-        args.table, "arch_str", "cifar10valid_val_acc_12ep", "cifar10_test_acc_200ep", [COST]
-    )
     space, objective = bench_space(table, "nb201"), bench_objective(table, [COST])
     evaluator = TabularEvaluator(table, space, objective)
-    scorer = FrontScorer(table, [COST], [80.0, 230.0])
     level_rows: dict[float, list[int]] = defaultdict(list)
     for row, flops in enumerate(table.costs[COST]):
         level_rows[round(flops, 1)].append(row)
