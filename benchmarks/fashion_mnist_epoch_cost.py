@@ -4,7 +4,8 @@ Trains each genome for one pass over a slice (default 4096 samples, after a warm
 trainer and prints samples/s and the implied seconds for one epoch of 54,000 (search) and 60,000 (final)
 samples, plus params and FLOPs. Numbers depend on machine load: run it on a quiet machine.
 
-    .venv/bin/python benchmarks/fashion_mnist_epoch_cost.py [--samples 4096] [--threads 2]
+    .venv/bin/python benchmarks/fashion_mnist_epoch_cost.py [--samples 4096] [--threads 2] \
+        [--precision auto|fp32|bf16] [--augment] [--set large|small|all]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from worker.nas.evaluation.augment import Augmenter  # noqa: E402
 from worker.nas.evaluation.datasets import load_dataset  # noqa: E402
 from worker.nas.evaluation.metrics import count_flops, count_params  # noqa: E402
 from worker.nas.evaluation.trainer import TrainConfig, Trainer  # noqa: E402
@@ -68,6 +70,9 @@ SMALL_GENOMES = {
         POOL,
         {"type": "dropout", "rate": 0.1},
     ],
+    # two convs at full resolution: ~3x the FLOPs of the ones above for the same parameter budget
+    "s-c24-c24-p-c32-p-c32-p": [conv(24), conv(24), POOL, conv(32), POOL, conv(32), POOL],
+    "s-c16-c32-p-c48-p-p": [conv(16), conv(32), POOL, conv(48), POOL, POOL],
 }
 
 
@@ -77,17 +82,24 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--head", default="flatten", choices=["gap", "flatten"])
     ap.add_argument("--data-dir", default=None, help="directory holding fashion-mnist/ IDX files")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--augment", action="store_true", help="with the final training's augmentation")
+    ap.add_argument("--set", default="large", choices=["large", "small", "all"], help="which genomes")
     args = ap.parse_args()
+    genomes = {"large": GENOMES, "small": SMALL_GENOMES, "all": {**GENOMES, **SMALL_GENOMES}}[args.set]
     torch.set_num_threads(args.threads)
     data = load_dataset(DatasetSpec(name="fashion-mnist", train_subset=args.samples + 512), args.data_dir)
     options = LayersOptions(head=args.head, filters=[24, 32, 48, 64, 96, 128, 256], max_depth=12)
     space = LayersSpace(options, TaskShape(data.input_shape, data.n_classes))
     rows = []
-    for name, layers in GENOMES.items():
+    for name, layers in genomes.items():
         genome = space.validate({"layers": layers})
         torch.manual_seed(0)
         model = space.build(genome)
-        trainer = Trainer(model, TrainConfig(epochs=2, batch_size=128), n_classes=10, device="cpu")
+        cfg = TrainConfig(epochs=2, batch_size=128, precision=args.precision)
+        cpu = torch.device("cpu")
+        aug = Augmenter(data.input_shape, flip=True, seed=0, device=cpu) if args.augment else None
+        trainer = Trainer(model, cfg, n_classes=10, device="cpu", augment=aug)
         trainer.fit(data.x_train[:512], data.y_train[:512], until_epoch=1)  # warm-up
         t0 = time.perf_counter()
         trainer.fit(data.x_train[: args.samples], data.y_train[: args.samples], until_epoch=2)
@@ -97,6 +109,8 @@ def main() -> None:
                 "genome": name,
                 "params": count_params(model),
                 "mflops": round(count_flops(model, data.input_shape) / 1e6, 2),
+                "precision": str(trainer.amp_dtype or "fp32").replace("torch.", ""),
+                "augment": args.augment,
                 "train_samples_per_s": round(sps, 1),
                 "s_per_epoch_54k": round(54_000 / sps, 1),
                 "s_per_epoch_60k": round(60_000 / sps, 1),

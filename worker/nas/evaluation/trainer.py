@@ -1,9 +1,11 @@
 """Train one network on in-memory tensors: the inner loop every candidate goes through.
 
 Speed matters (it is most of a search's time), so batches are slices of a shuffled index tensor (no
-DataLoader), the loss is summed on the device and read once per epoch, and on cuda the step runs under
-autocast (bf16 where supported) with channels_last. Failures (NaN loss, out of memory, time limit) end
-training with a reason instead of raising, so the search records the candidate and goes on.
+DataLoader), the loss is summed on the device and read once per epoch, image batches are channels_last,
+and the step runs under bf16 autocast where the device has fast bf16 (cuda, CPUs with AMX): on this
+project's 2-core AMX CPU that trains a 37-MFLOP CNN 3x faster than fp32 NCHW. Failures (NaN loss, out
+of memory, time limit) end training with a reason instead of raising, so the search records the
+candidate and goes on.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     schedule: Literal["constant", "cosine", "onecycle"] = "onecycle"
     label_smoothing: float = 0.0
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     patience: int | None = None
     max_seconds: float | None = None
     seed: int = 0
@@ -47,6 +50,7 @@ class TrainConfig:
             weight_decay=t.weight_decay,
             schedule=t.schedule,
             label_smoothing=t.label_smoothing,
+            precision=t.precision,
             patience=t.early_stopping_patience,
             max_seconds=t.max_seconds,
             seed=seed,
@@ -75,6 +79,30 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_has_amx() -> bool:
+    """True when the CPU has AMX tiles (bf16 matrix units) and the kernel lets this process use them."""
+    init = getattr(getattr(torch._C, "_cpu", None), "_init_amx", None)  # private, so guarded
+    try:
+        return bool(init()) if init is not None else False
+    except Exception:  # noqa: BLE001 - no AMX is the safe answer
+        return False
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for `precision` on `device` (None = plain fp32)."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_amx():
+        return torch.bfloat16
+    return None
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -109,18 +137,15 @@ class Trainer:
         self.cfg = cfg
         self.device = pick_device(device)
         self.cuda = self.device.type == "cuda"
-        self.model = model.to(self.device)
-        if self.cuda:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # channels_last: NHWC convolutions are faster on cuda and with oneDNN on CPU (1.4x at fp32 here).
+        self.model = model.to(self.device).to(memory_format=torch.channels_last)
         self.n_classes = n_classes
         self.augment = augment
         self.optimizer = self._make_optimizer()
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self._pending_scheduler_state: dict[str, Any] | None = None
-        self.amp_dtype = (
-            (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.cuda else None
-        )
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.amp_dtype = autocast_dtype(self.device, cfg.precision)
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         self.best_acc = -math.inf
@@ -191,6 +216,8 @@ class Trainer:
         for i in range(0, len(y), batch_size):
             xb = x[i : i + batch_size].to(self.device, non_blocking=True)
             yb = y[i : i + batch_size].to(self.device, non_blocking=True)
+            if xb.dim() == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 out = self.model(xb)
             loss_sum += F.cross_entropy(out.float(), yb, reduction="sum")
@@ -221,11 +248,15 @@ class Trainer:
             self.scheduler = self._make_scheduler(steps)
         x_dev, y_dev = x_train.to(self.device), y_train.to(self.device)
         start, samples = time.monotonic(), 0
+        # Throughput counts the training passes only (not validation or callbacks): it is what the final
+        # training's epoch budget is planned from.
+        pass_secs, t0 = 0.0, start
 
         def result(status: Literal["done", "failed"], reason: str | None = None, stopped: str | None = None):
-            secs = time.monotonic() - start
+            now = time.monotonic()
+            busy = pass_secs + (now - t0 if status == "failed" else 0.0)
             return TrainResult(
-                status, self.epoch, self.history, reason, stopped, secs, samples / max(secs, 1e-9)
+                status, self.epoch, self.history, reason, stopped, now - start, samples / max(busy, 1e-9)
             )
 
         try:
@@ -240,7 +271,7 @@ class Trainer:
                     xb, yb = x_dev[idx], y_dev[idx]
                     if self.augment is not None:
                         xb = self.augment(xb)
-                    if self.cuda:
+                    if xb.dim() == 4:
                         xb = xb.contiguous(memory_format=torch.channels_last)
                     losses.append(self._step(xb, yb))
                     samples += len(idx)
@@ -259,6 +290,7 @@ class Trainer:
                         )
                 self.epoch += 1
                 metrics = {"train_loss": float(torch.stack(losses).sum()) / steps}
+                pass_secs += time.monotonic() - t0
                 if x_val is not None and y_val is not None:
                     v = self.evaluate(x_val, y_val)
                     metrics.update(val_loss=v["loss"], val_accuracy=v["accuracy"], val_f1=v["f1"])
