@@ -1,10 +1,13 @@
 """Training throughput of NASBoard's trainer against a plain PyTorch loop on the same network and data.
 
 Both train the same CNN (same initial weights, AdamW + one-cycle, same batch size) on the same in-memory
-tensors; the plain loop is the textbook `for idx in randperm: forward, backward, step`. Runs alternate
-(plain, trainer, plain, ...) so drift in machine load hits both; the median of the repeats is reported.
+tensors; the plain loop is the textbook `for idx in randperm: forward, backward, step`, with the same
+autocast dtype and channels_last layout the trainer picks (`--precision fp32` compares fp32 loops).
+Runs alternate (plain, trainer, plain, ...) so drift in machine load hits both; the median of the
+repeats is reported.
 
-    .venv/bin/python benchmarks/trainer_throughput.py [--samples 10000] [--epochs 1] [--repeats 3]
+    .venv/bin/python benchmarks/trainer_throughput.py [--samples 10000] [--epochs 1] [--repeats 3] \
+        [--precision auto|fp32|bf16]
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from worker.nas.evaluation.datasets import load_dataset  # noqa: E402
-from worker.nas.evaluation.trainer import TrainConfig, Trainer  # noqa: E402
+from worker.nas.evaluation.trainer import TrainConfig, Trainer, autocast_dtype  # noqa: E402
 from worker.nas.spec import DatasetSpec  # noqa: E402
 
 
@@ -54,10 +57,11 @@ def plain_loop(
     bs: int,
     lr: float,
     device: str = "cpu",
+    precision: str = "auto",
 ) -> float:
-    """The textbook loop; on cuda with the same bf16 autocast and channels_last the trainer uses."""
-    cuda = device.startswith("cuda")
-    net = net.to(device, memory_format=torch.channels_last) if cuda else net
+    """The textbook loop, with the autocast dtype and channels_last layout the trainer uses."""
+    dtype = autocast_dtype(torch.device(device), precision)
+    net = net.to(device, memory_format=torch.channels_last)
     x, y = x.to(device), y.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
     steps = -(-len(y) // bs)
@@ -70,8 +74,8 @@ def plain_loop(
         perm = torch.randperm(len(y), generator=gen).to(device)
         for i in range(steps):
             idx = perm[i * bs : (i + 1) * bs]
-            xb = x[idx].contiguous(memory_format=torch.channels_last) if cuda else x[idx]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            xb = x[idx].contiguous(memory_format=torch.channels_last)
+            with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
                 loss = F.cross_entropy(net(xb), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -94,8 +98,11 @@ def trainer_loop(
     bs: int,
     lr: float,
     device: str = "cpu",
+    precision: str = "auto",
 ) -> float:
-    cfg = TrainConfig(epochs=epochs, batch_size=bs, lr=lr, optimizer="adamw", schedule="onecycle")
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=bs, lr=lr, optimizer="adamw", schedule="onecycle", precision=precision
+    )
     trainer = Trainer(net, cfg, n_classes=int(y.max()) + 1, device=device)
     x, y = x.to(device), y.to(device)
     sync()
@@ -113,7 +120,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda: bf16 autocast in both loops)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="both loops")
     ap.add_argument("--synthetic", type=int, default=0, help="N random 1x28x28 samples instead of a dataset")
     args = ap.parse_args()
     if args.threads:
@@ -131,12 +139,11 @@ def main() -> None:
         x, y = data.x_train, data.y_train
     base = make_net(x.shape[1], int(y.max()) + 1)
     plain, ours = [], []
-    trainer_loop(
-        copy.deepcopy(base), x[:512], y[:512], 1, args.batch_size, 3e-3
-    )  # warm-up (kernels, allocator)
+    run = (args.epochs, args.batch_size, 3e-3, args.device, args.precision)
+    trainer_loop(copy.deepcopy(base), x[:512], y[:512], 1, *run[1:])  # warm-up (kernels, allocator)
     for _ in range(args.repeats):
-        plain.append(plain_loop(copy.deepcopy(base), x, y, args.epochs, args.batch_size, 3e-3))
-        ours.append(trainer_loop(copy.deepcopy(base), x, y, args.epochs, args.batch_size, 3e-3))
+        plain.append(plain_loop(copy.deepcopy(base), x, y, *run))
+        ours.append(trainer_loop(copy.deepcopy(base), x, y, *run))
     out = {
         "dataset": name,
         "samples": len(y),
@@ -144,6 +151,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "threads": torch.get_num_threads(),
         "device": args.device,
+        "autocast": str(autocast_dtype(torch.device(args.device), args.precision) or "fp32"),
         "plain_samples_per_s": [round(v, 1) for v in plain],
         "trainer_samples_per_s": [round(v, 1) for v in ours],
         "plain_median": round(statistics.median(plain), 1),

@@ -192,3 +192,34 @@ def test_final_time_budget_shortens_final_training(tmp_path):
     spec = spec_of(final={"top_k": 1, "epochs": 50, "max_minutes": 0.001}, budget={"max_candidates": 1})
     summary = run_local_search(spec, MemorySink(), artefact_dir=tmp_path)
     assert summary["final"][0]["epochs"] == 1  # 0.06 s cannot hold more than one epoch at measured speed
+
+
+def _ranked_stub(final: dict, speeds: list[float]):
+    """A search stand-in with 60,000 training samples and candidates of the given samples/s, best first."""
+    from types import SimpleNamespace
+
+    spec = spec_of(final=final, dataset={"name": "digits"})
+    splits = SimpleNamespace(y_train=range(54_000), y_val=range(6_000))
+    search = SimpleNamespace(spec=spec, splits=splits)
+    ranked = [
+        SimpleNamespace(cid=i, result=SimpleNamespace(metrics={"samples_per_second": sps}))
+        for i, sps in enumerate(speeds)
+    ]
+    return search, ranked
+
+
+def test_final_prefers_the_best_candidate_that_gets_its_epochs_in_time():
+    from worker.nas.runner_finish import fits_first
+
+    # 10 epochs of 60,000 in 10 minutes need 1,000 samples/s: the most accurate (500/s) would get 5.
+    search, ranked = _ranked_stub({"top_k": 1, "epochs": 10, "max_minutes": 10}, [500, 2_000, 4_000])
+    assert [c.cid for c in fits_first(search, ranked, 1)] == [1, 2, 0]
+    # Half the epochs are enough with min_epoch_share 0.5; 0 ranks by validation alone.
+    for share in (0.5, 0.0):
+        search, ranked = _ranked_stub(
+            {"top_k": 1, "epochs": 10, "max_minutes": 10, "min_epoch_share": share}, [500, 2_000]
+        )
+        assert [c.cid for c in fits_first(search, ranked, 1)] == [0, 1]
+    # Nothing fits: the order stays.
+    search, ranked = _ranked_stub({"top_k": 1, "epochs": 10, "max_minutes": 1}, [500, 600])
+    assert [c.cid for c in fits_first(search, ranked, 1)] == [0, 1]

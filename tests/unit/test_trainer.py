@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score
 
 from worker.nas.evaluation.checkpoints import inherit_weights, load_checkpoint, save_checkpoint
 from worker.nas.evaluation.datasets import load_dataset
-from worker.nas.evaluation.trainer import TrainConfig, Trainer, macro_f1
+from worker.nas.evaluation.trainer import TrainConfig, Trainer, autocast_dtype, cpu_has_amx, macro_f1
 from worker.nas.spec import DatasetSpec, TrainingSpec
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -148,8 +148,10 @@ def test_config_from_spec_copies_every_training_field():
         label_smoothing=0.1,
         early_stopping_patience=3,
         max_seconds=9,
+        precision="fp32",
     )
     cfg = TrainConfig.from_spec(spec, seed=5)
+    assert cfg.precision == "fp32"
     assert (cfg.epochs, cfg.batch_size, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay) == (
         7,
         32,
@@ -165,6 +167,35 @@ def test_config_from_spec_copies_every_training_field():
         9,
         5,
     )
+
+
+def test_precision_picks_the_autocast_dtype():
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, "fp32") is None
+    assert autocast_dtype(cpu, "bf16") is torch.bfloat16
+    assert autocast_dtype(cpu, "fp16") is torch.float16
+    # auto: bf16 only where the CPU has AMX bf16 units (elsewhere bf16 is emulated and slower than fp32)
+    assert autocast_dtype(cpu, "auto") is (torch.bfloat16 if cpu_has_amx() else None)
+
+
+def test_bad_precision_names_the_field_and_the_choices():
+    with pytest.raises(ValueError, match=r"(?s)precision.*'auto', 'fp32', 'bf16' or 'fp16'"):
+        TrainingSpec(precision="fp8")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn_digits(digits, precision):
+    _, run = fit(digits, TrainConfig(epochs=4, batch_size=64, precision=precision))
+    assert run.status == "done" and run.metrics["val_accuracy"] > 0.85
+
+
+def test_throughput_counts_training_passes_not_validation(digits):
+    # A validation set 20x the training slice: if its passes were counted the rate would be far lower.
+    x_val, y_val = digits.x_train.repeat(20, 1, 1, 1), digits.y_train.repeat(20)
+    trainer = Trainer(small_cnn(), TrainConfig(epochs=2, batch_size=64), n_classes=10, device="cpu")
+    run = trainer.fit(digits.x_train[:64], digits.y_train[:64], x_val, y_val)
+    wall_rate = 2 * 64 / run.seconds
+    assert run.samples_per_second > 3 * wall_rate
 
 
 def test_macro_f1_matches_sklearn():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,20 @@ def final_epochs(search: LocalSearch, cand: Candidate, slots: int) -> int:
     return max(1, min(epochs, int(spec.final.max_minutes * 60 / max(1, slots) // per_epoch)))
 
 
+def fits_first(search: LocalSearch, ranked: list[Candidate], slots: int) -> list[Candidate]:
+    """`ranked` with the candidates whose final training gets its epochs in final.max_minutes first.
+
+    A network too slow to train fully in the time allowed ends undertrained and often behind a slightly
+    less accurate (at the search's fidelity) but faster one.
+    """
+    final = search.spec.final
+    if final.max_minutes is None or final.min_epoch_share <= 0:
+        return ranked
+    need = math.ceil(final.min_epoch_share * (final.epochs or search.spec.training.epochs))
+    fits = [c for c in ranked if final_epochs(search, c, slots) >= need]
+    return fits + [c for c in ranked if c not in fits]
+
+
 def _test_of_checkpoint(search: LocalSearch, cand: Candidate) -> tuple[float, torch.nn.Module]:
     """top_k = 0: score the search's own checkpoint once on the test set."""
     model = search.space.build(cand.genome)
@@ -67,10 +82,12 @@ def finish_search(search: LocalSearch, search_seconds: float) -> dict[str, Any]:
     spec = search.spec
     t0 = time.monotonic()
     ranked = rank(search)
+    slots = min(spec.final.top_k, len(ranked)) * spec.final.repeats
+    ranked = fits_first(search, ranked, slots)
     finals = []
     chosen = ranked[: spec.final.top_k]
     for c in chosen:
-        epochs = final_epochs(search, c, len(chosen) * spec.final.repeats)
+        epochs = final_epochs(search, c, slots)
         rep = final_train(
             spec, search.space, search.splits, c.genome, device=search.evaluator.device, epochs=epochs
         )

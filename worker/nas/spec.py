@@ -124,6 +124,13 @@ class FinalTraining(_Strict):
     max_minutes: float | None = Field(
         None, gt=0, description="fit the final epochs into this time, from the speed measured in the search"
     )
+    min_epoch_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="with max_minutes: candidates whose final training would get fewer than this share of "
+        "the final epochs in that time rank after those that fit (0 = rank by validation alone)",
+    )
 
 
 class SearchSpec(_Strict):
