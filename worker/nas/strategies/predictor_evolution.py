@@ -49,12 +49,6 @@ class PredictorEvolutionOptions(StrategyOptions):
     exploration: float = Field(
         1.0, ge=0.0, le=10.0, description="weight of the predicted standard deviation (UCB, and fronts)"
     )
-    front_exploration: float | None = Field(
-        None,
-        ge=0.0,
-        le=10.0,
-        description="weight of the predicted std in hypervolume-gain turns (None: exploration)",
-    )
     fitness_every: int = Field(
         2,
         ge=0,
@@ -152,16 +146,15 @@ class PredictorEvolution(Strategy):
         if not np.isfinite(cand_pts).all() or not np.isfinite(front_pts).all():
             return None
         front = front_pts[pareto_front(front_pts)]
-        beta = opts.exploration if opts.front_exploration is None else opts.front_exploration
-        both = np.vstack([front_pts, cand_pts + beta * spread])
+        both = np.vstack([front_pts, cand_pts + opts.exploration * spread])
         span = both.max(axis=0) - both.min(axis=0)
         reference = both.min(axis=0) - 0.01 * np.where(span > 0, span, 1.0)
         if opts.acquisition == "ei":  # expected gain over fixed quantiles of the predictive distribution
             quantiles = norm.ppf((np.arange(EI_QUANTILES) + 0.5) / EI_QUANTILES)
             gain = np.mean([gains(front, cand_pts + q * spread, reference) for q in quantiles], axis=0)
         else:
-            gain = gains(front, cand_pts + beta * spread, reference)
-        cand_pts = cand_pts + beta * spread
+            gain = gains(front, cand_pts + opts.exploration * spread, reference)
+        cand_pts = cand_pts + opts.exploration * spread
         # Candidates that add nothing are still ordered, by optimistic accuracy, with a weight too small
         # to overturn any real gain.
         tie_break = cand_pts[:, unknown].sum(axis=1)
