@@ -10,6 +10,7 @@ candidate and goes on.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -81,6 +82,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@functools.cache
 def cpu_has_amx() -> bool:
     """True when the CPU has AMX tiles (bf16 matrix units) and the kernel lets this process use them."""
     init = getattr(getattr(torch._C, "_cpu", None), "_init_amx", None)  # private, so guarded
