@@ -70,7 +70,7 @@ SMALL_GENOMES = {
         POOL,
         {"type": "dropout", "rate": 0.1},
     ],
-    # two convs at full resolution: ~3x the FLOPs of the ones above for the same parameter budget
+    # two convs at full resolution: ~3x the FLOPs of the ones above at 26-27k params (just over the cap)
     "s-c24-c24-p-c32-p-c32-p": [conv(24), conv(24), POOL, conv(32), POOL, conv(32), POOL],
     "s-c16-c32-p-c48-p-p": [conv(16), conv(32), POOL, conv(48), POOL, POOL],
 }
