@@ -60,8 +60,8 @@ def fits_first(search: LocalSearch, ranked: list[Candidate], slots: int) -> list
     if final.max_minutes is None or final.min_epoch_share <= 0:
         return ranked
     need = math.ceil(final.min_epoch_share * (final.epochs or search.spec.training.epochs))
-    fits = [c for c in ranked if final_epochs(search, c, slots) >= need]
-    return fits + [c for c in ranked if c not in fits]
+    fits = {c.cid for c in ranked if final_epochs(search, c, slots) >= need}
+    return [c for c in ranked if c.cid in fits] + [c for c in ranked if c.cid not in fits]
 
 
 def _test_of_checkpoint(search: LocalSearch, cand: Candidate) -> tuple[float, torch.nn.Module]:
