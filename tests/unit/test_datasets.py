@@ -155,3 +155,21 @@ def test_fashion_mnist_loads_from_system_dir():
     d = load_dataset(DatasetSpec(name="fashion-mnist", train_subset=1000))
     assert d.input_shape == (1, 28, 28) and d.n_classes == 10 and len(d.y_test) == 10_000
     assert 0.2 < d.mean[0] < 0.4  # Fashion-MNIST's pixel mean is ~0.286
+
+
+def test_augmenter_without_erasing_never_zeroes_a_box():
+    # Inputs of all ones: crop padding can only zero whole edge rows/columns, never an inner pixel.
+    x = torch.ones(200, 1, 28, 28)
+    aug = Augmenter((1, 28, 28), flip=False, seed=0, device=torch.device("cpu"), erasing=0.0)
+    assert bool((aug(x)[:, :, 4:-4, 4:-4] == 1).all())
+    erased = Augmenter((1, 28, 28), flip=False, seed=0, device=torch.device("cpu"), erasing=1.0)(x)
+    assert bool((erased[:, :, 4:-4, 4:-4] == 0).flatten(1).any(1).float().mean() > 0.5)
+
+
+def test_erasing_outside_zero_to_one_is_rejected_by_field_name():
+    from pydantic import ValidationError
+
+    from worker.nas.spec import DatasetSpec
+
+    with pytest.raises(ValidationError, match="erasing"):
+        DatasetSpec(name="digits", erasing=1.5)

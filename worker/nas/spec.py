@@ -71,6 +71,9 @@ class DatasetSpec(_Strict):
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     train_subset: int | None = Field(None, ge=100, description="use only this many training samples")
     augment: bool = Field(False, description="random crop / flip / erasing in the final training")
+    erasing: float = Field(
+        0.5, ge=0, le=1, description="share of augmented samples given a random erased box; 0 turns it off"
+    )
 
 
 class TrainingSpec(_Strict):

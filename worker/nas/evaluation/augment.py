@@ -44,9 +44,19 @@ def random_erase(
 class Augmenter:
     """Crop (+ flip where the classes allow it) + erasing; seeded by its own generator."""
 
-    def __init__(self, input_shape: tuple[int, int, int], *, flip: bool, seed: int, device: torch.device):
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        *,
+        flip: bool,
+        seed: int,
+        device: torch.device,
+        erasing: float = 0.5,
+    ):
         self.pad = max(1, input_shape[1] // 8)  # 4 px at 32, 3 px at 28, 1 px at 8
         self.flip = flip
+        # Erasing regularises wide nets; tiny ones underfit already, so a spec may turn it down or off.
+        self.erasing = erasing
         # A CPU generator works on every build; moving the small random draws to the device is cheap.
         self.gen = torch.Generator().manual_seed(seed)
         self.device = device
@@ -55,4 +65,4 @@ class Augmenter:
         x = random_crop(x, self.pad, self.gen)
         if self.flip:
             x = random_flip(x, self.gen)
-        return random_erase(x, self.gen)
+        return random_erase(x, self.gen, p=self.erasing) if self.erasing > 0 else x

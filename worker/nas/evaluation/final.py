@@ -72,7 +72,11 @@ def final_train(
             augment = None
             if spec.dataset.augment:
                 augment = Augmenter(
-                    splits.input_shape, flip=splits.name not in NO_FLIP, seed=seed, device=dev
+                    splits.input_shape,
+                    flip=splits.name not in NO_FLIP,
+                    seed=seed,
+                    device=dev,
+                    erasing=spec.dataset.erasing,
                 )
             trainer = Trainer(model, cfg, n_classes=splits.n_classes, device=dev, augment=augment)
             run = trainer.fit(x, y, on_epoch=(lambda e, m, r=repeat: on_epoch(r, e, m)) if on_epoch else None)
