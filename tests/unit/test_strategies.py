@@ -207,7 +207,10 @@ def test_predictor_evolution_fitness_turns_rank_like_a_single_objective_search()
     cls = strategy_class("predictor-evolution")
 
     def proposals(fitness_every: int, free_metrics) -> list:
-        opts = cls.Options(**{**FAST["predictor-evolution"], "fitness_every": fitness_every})
+        # cost_features off: a fitness turn is then the very ranking of a search without free costs
+        opts = cls.Options(
+            **{**FAST["predictor-evolution"], "fitness_every": fitness_every, "cost_features": False}
+        )
         strategy = cls(ToySpace(arity=3), opts, seed=3, objective=objective, free_metrics=free_metrics)
         return run_search(strategy, evaluate, 30)
 

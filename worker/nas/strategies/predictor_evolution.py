@@ -49,6 +49,11 @@ class PredictorEvolutionOptions(StrategyOptions):
     exploration: float = Field(
         1.0, ge=0.0, le=10.0, description="weight of the predicted standard deviation (UCB, and fronts)"
     )
+    cost_features: bool = Field(
+        True,
+        description="let the surrogate also compare genomes by their free metrics (log params, FLOPs, ...)"
+        " where every genome has them; the marginal likelihood decides how much that counts",
+    )
     fitness_every: int = Field(
         2,
         ge=0,
@@ -90,7 +95,7 @@ class PredictorEvolution(Strategy):
         encoded = [self._identity(g)[1] for g in pool]
         scores = self._front_scores(done, pool, encoded, opts) if multi else None
         if scores is None:
-            scores = self._scalar_scores(done, encoded, opts)
+            scores = self._scalar_scores(done, pool, encoded, opts)
         order = np.argsort(-scores, kind="stable")
         picks = [self.claim(pool[i]) for i in order[:n]]
         while len(picks) < n:  # fewer candidates than asked for
@@ -110,11 +115,32 @@ class PredictorEvolution(Strategy):
         )
 
     # --- ranking -----------------------------------------------------------------------------------------
-    def _scalar_scores(self, done: list, encoded: list, opts: PredictorEvolutionOptions) -> np.ndarray:
+    def _features(self, genomes: list[Genome], opts: PredictorEvolutionOptions) -> np.ndarray | None:
+        """log(1 + free metric) per genome, or None when off or when some genome has no free metrics."""
+        if not opts.cost_features or self.free_metrics is None:
+            return None
+        rows = [free_metrics_of(self, g) for g in genomes]
+        if not rows or any(not r for r in rows):
+            return None
+        names = sorted(rows[0])
+        try:
+            f = np.array([[float(r[k]) for k in names] for r in rows])
+        except KeyError:
+            return None
+        if not np.isfinite(f).all() or (f < 0).any():
+            return None
+        return np.log1p(f)
+
+    def _scalar_scores(
+        self, done: list, pool: list[Genome], encoded: list, opts: PredictorEvolutionOptions
+    ) -> np.ndarray:
         raw = np.array([r.fitness for _, r in done], dtype=float)
         targets = gaussian_ranks(raw) if opts.rank_warp else raw
-        gp = HammingGP().fit([self._identity(g)[1] for g, _ in done], targets)
-        mu, sd = gp.predict(encoded)
+        f_done, f_pool = self._features([g for g, _ in done], opts), self._features(pool, opts)
+        if f_done is None or f_pool is None:
+            f_done = f_pool = None
+        gp = HammingGP().fit([self._identity(g)[1] for g, _ in done], targets, features=f_done)
+        mu, sd = gp.predict(encoded, features=f_pool)
         if opts.acquisition == "ei":
             gap = mu - targets.max()
             return gap * norm.cdf(gap / sd) + sd * norm.pdf(gap / sd)
@@ -133,13 +159,17 @@ class PredictorEvolution(Strategy):
         if not unknown:
             return None
         x_done = [self._identity(g)[1] for g, _ in rows]
+        f_done, f_pool = self._features([g for g, _ in rows], opts), self._features(pool, opts)
+        if f_done is None or f_pool is None:
+            f_done = f_pool = None
         front_pts = np.array([[t.oriented(m.get(t.metric, np.nan)) for t in terms] for _, m in rows])
         cand_pts = np.empty((len(pool), len(terms)))
         spread = np.zeros((len(pool), len(terms)))
         for i, t in enumerate(terms):
             if i in unknown:  # predicted, on the rank-warped scale of the evaluated values
                 warped = gaussian_ranks(front_pts[:, i]) if opts.rank_warp else front_pts[:, i]
-                mu, sd = HammingGP().fit(x_done, warped).predict(encoded)
+                gp = HammingGP().fit(x_done, warped, features=f_done)
+                mu, sd = gp.predict(encoded, features=f_pool)
                 front_pts[:, i], cand_pts[:, i], spread[:, i] = warped, mu, sd
             else:
                 cand_pts[:, i] = [t.oriented(f.get(t.metric, np.nan)) for f in free]

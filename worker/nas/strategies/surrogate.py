@@ -18,6 +18,9 @@ from scipy.stats import norm
 LENGTH_SCALES = (0.1, 0.3, 1.0, 3.0)
 ADDITIVE_SHARES = (0.0, 0.5)
 NOISE_RATIOS = (1e-4, 1e-2, 1e-1)
+# Share of a squared-exponential kernel over extra continuous features (standardised log costs), tried
+# only when the caller has such features.
+FEATURE_SHARES = (0.0, 0.5)
 
 
 def gaussian_ranks(y: Sequence[float]) -> np.ndarray:
@@ -37,34 +40,68 @@ def kernel(d: np.ndarray, length: float, additive: float) -> np.ndarray:
     return (1.0 - additive) * np.exp(-d / length) + additive * (1.0 - d)
 
 
+def feature_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared-exponential kernel (length 1) between rows of standardised feature matrices."""
+    sq = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+    return np.exp(-0.5 * sq)
+
+
 class HammingGP:
     def __init__(self) -> None:
         self.x: np.ndarray | None = None
+        self.f: np.ndarray | None = None  # standardised extra features of the training rows
+        self.f_mean = np.zeros(0)
+        self.f_std = np.ones(0)
         self.alpha: np.ndarray | None = None
         self.chol: np.ndarray | None = None
-        self.params = (LENGTH_SCALES[0], ADDITIVE_SHARES[0], NOISE_RATIOS[0])
+        self.params = (LENGTH_SCALES[0], ADDITIVE_SHARES[0], NOISE_RATIOS[0], 0.0)
         self.mean = 0.0
         self.scale = 1.0
         self.signal = 1.0
 
     def fit(
-        self, choices: Sequence[Sequence[int]], y: Sequence[float], params: tuple | None = None
+        self,
+        choices: Sequence[Sequence[int]],
+        y: Sequence[float],
+        params: tuple | None = None,
+        features: np.ndarray | None = None,
     ) -> HammingGP:
-        """Fit to the data; `params` (length, additive share, noise) skips the grid search."""
+        """Fit to the data; `params` (length, additive share, noise, feature share) skips the grid search.
+
+        `features` (one row per genome) are continuous figures known without training, such as log
+        FLOPs; the marginal likelihood decides whether a kernel over them earns a share.
+        """
         x = np.asarray(choices, dtype=np.int64)
         t = np.asarray(y, dtype=float)
         self.mean, self.scale = float(t.mean()), float(t.std()) or 1.0
         z = (t - self.mean) / self.scale
         d = hamming(x, x)
+        kf = None
+        if features is not None and np.asarray(features).size:
+            f = np.asarray(features, dtype=float)
+            self.f_mean, self.f_std = f.mean(axis=0), f.std(axis=0)
+            self.f_std[self.f_std == 0] = 1.0
+            self.f = (f - self.f_mean) / self.f_std
+            kf = feature_kernel(self.f, self.f)
+        shares = FEATURE_SHARES if kf is not None else (0.0,)
         grid = (
             [params]
             if params
-            else [(a, b, c) for a in LENGTH_SCALES for b in ADDITIVE_SHARES for c in NOISE_RATIOS]
+            else [
+                (a, b, c, e)
+                for a in LENGTH_SCALES
+                for b in ADDITIVE_SHARES
+                for c in NOISE_RATIOS
+                for e in shares
+            ]
         )
         best = None
-        for length, additive, noise in grid:
+        for length, additive, noise, share in grid:
+            k = kernel(d, length, additive)
+            if share:
+                k = (1.0 - share) * k + share * kf
             try:
-                chol, _ = cho_factor(kernel(d, length, additive) + noise * np.eye(len(z)), lower=True)
+                chol, _ = cho_factor(k + noise * np.eye(len(z)), lower=True)
             except np.linalg.LinAlgError:
                 continue
             alpha = cho_solve((chol, True), z)
@@ -72,17 +109,23 @@ class HammingGP:
             # Negative log marginal likelihood at that signal variance (constants dropped).
             nll = 0.5 * len(z) * np.log(signal) + np.log(np.diag(chol)).sum()
             if best is None or nll < best[0]:
-                best = (nll, (length, additive, noise), chol, alpha, signal)
+                best = (nll, (length, additive, noise, share), chol, alpha, signal)
         assert best is not None, "no kernel setting gave a positive-definite matrix"
         _, self.params, self.chol, self.alpha, self.signal = best
         self.x = x
         return self
 
-    def predict(self, choices: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, choices: Sequence[Sequence[int]], features: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation, in the units of the fitted targets."""
         assert self.x is not None and self.chol is not None and self.alpha is not None
-        length, additive, _ = self.params
+        length, additive, _, share = self.params
         ks = kernel(hamming(np.asarray(choices, dtype=np.int64), self.x), length, additive)
+        if share:
+            assert features is not None and self.f is not None, "fitted with features: predict needs them"
+            f = (np.asarray(features, dtype=float) - self.f_mean) / self.f_std
+            ks = (1.0 - share) * ks + share * feature_kernel(f, self.f)
         v = solve_triangular(self.chol, ks.T, lower=True)
         var = np.clip(1.0 - (v * v).sum(axis=0), 1e-12, None) * self.signal
         return self.mean + self.scale * (ks @ self.alpha), self.scale * np.sqrt(var)
