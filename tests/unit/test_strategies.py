@@ -25,9 +25,9 @@ FAST = {
 }
 
 
-def make(name: str, space: ToySpace, seed: int = 0, **kwargs):
+def make(name: str, space: ToySpace, seed: int = 0, options: dict | None = None, **kwargs):
     cls = strategy_class(name)
-    return cls(space, cls.Options(**FAST[name]), seed=seed, **kwargs)
+    return cls(space, cls.Options(**{**FAST[name], **(options or {})}), seed=seed, **kwargs)
 
 
 def flaky(evaluate):
@@ -188,11 +188,18 @@ def test_options_reject_bad_values_naming_the_field() -> None:
         strategy_class("regularized-evolution").Options(population_size=0)
 
 
-def test_predictor_evolution_with_free_costs_reaches_the_true_pareto_front() -> None:
+@pytest.mark.parametrize("cost_features", [False, True])
+def test_predictor_evolution_with_free_costs_reaches_the_true_pareto_front(cost_features: bool) -> None:
     objective, evaluate = two_objective_toy()
     b = [1, 1, 1, 1, 1, 1]
     free = lambda genome: {"f2": float(matches(genome, b))}  # noqa: E731 - known without "training"
-    strategy = make("predictor-evolution", ToySpace(arity=3), objective=objective, free_metrics=free)
+    strategy = make(
+        "predictor-evolution",
+        ToySpace(arity=3),
+        objective=objective,
+        free_metrics=free,
+        options={"cost_features": cost_features},
+    )
     run_search(strategy, evaluate, 120)
     best_per_cost: dict[float, float] = {}
     for _, r in strategy.history:
@@ -207,10 +214,7 @@ def test_predictor_evolution_fitness_turns_rank_like_a_single_objective_search()
     cls = strategy_class("predictor-evolution")
 
     def proposals(fitness_every: int, free_metrics) -> list:
-        # cost_features off: a fitness turn is then the very ranking of a search without free costs
-        opts = cls.Options(
-            **{**FAST["predictor-evolution"], "fitness_every": fitness_every, "cost_features": False}
-        )
+        opts = cls.Options(**{**FAST["predictor-evolution"], "fitness_every": fitness_every})
         strategy = cls(ToySpace(arity=3), opts, seed=3, objective=objective, free_metrics=free_metrics)
         return run_search(strategy, evaluate, 30)
 
