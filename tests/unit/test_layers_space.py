@@ -58,6 +58,18 @@ def test_validate_drops_poolings_once_an_8x8_map_is_1x1() -> None:
     assert forward_shape(s, genome) == (2, 10)
 
 
+def test_min_resolution_drops_poolings_and_strides_that_would_go_below_it() -> None:
+    s = space(min_resolution=7, min_depth=1)
+    genome = s.validate({"layers": [conv(), pool(), conv(stride=2), pool(), conv(16, stride=2)]})
+    assert types(genome) == ["conv", "pool", "conv", "conv"]  # 28 -> 14 -> 7; the last stride reset
+    assert [layer.get("stride") for layer in genome["layers"]] == [1, None, 2, 1]
+    rng = random.Random(0)
+    for _ in range(200):  # nothing the operators produce goes below 7x7 either
+        g = s.mutate(s.sample(rng), rng)
+        shapes = [n["shape"] for n in s.to_graph(g)["nodes"] if len(n.get("shape") or []) == 3]
+        assert min(min(shape[1:]) for shape in shapes) >= 7
+
+
 def test_validate_keeps_a_pooling_that_still_shrinks_one_side() -> None:
     s = space(TaskShape((1, 1, 5), 4))
     genome = s.validate({"layers": [conv(), pool(), pool(), pool(), pool()]})

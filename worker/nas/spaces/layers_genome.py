@@ -122,8 +122,13 @@ def merge_dropouts(layers: list[Layer]) -> list[Layer]:
     return out
 
 
-def fit_to_input(layers: list[Layer], task: TaskShape, kernels: list[int]) -> tuple[list[Layer], int, int]:
+def fit_to_input(
+    layers: list[Layer], task: TaskShape, kernels: list[int], min_resolution: int = 1
+) -> tuple[list[Layer], int, int]:
     """Drop poolings that cannot shrink the map, and normalise strides/kernels that cannot matter.
+
+    Poolings (strides) that would bring a map side below `min_resolution` are dropped (set to 1) too:
+    the space's floor on how far the features may be downsampled.
 
     Pooling and strides use ceil mode, so no map ever shrinks below 1x1; what remains are layers that
     do nothing there or only add parameters: a pooling of a 1x1 map (identity, dropped), a stride on a
@@ -135,7 +140,7 @@ def fit_to_input(layers: list[Layer], task: TaskShape, kernels: list[int]) -> tu
     out: list[Layer] = []
     for layer in layers:
         if layer["type"] == "pool":
-            if h == w == 1:
+            if h == w == 1 or min(math.ceil(h / 2), math.ceil(w / 2)) < min_resolution:
                 continue
             h, w = math.ceil(h / 2), math.ceil(w / 2)
         elif layer["type"] == "conv":
@@ -144,7 +149,8 @@ def fit_to_input(layers: list[Layer], task: TaskShape, kernels: list[int]) -> tu
             if layer["kernel"] > limit:
                 fitting = [k for k in kernels if k <= limit]
                 layer["kernel"] = max(fitting) if fitting else limit
-            if h == w == 1:
+            s = layer["stride"]
+            if h == w == 1 or min(math.ceil(h / s), math.ceil(w / s)) < min_resolution:
                 layer["stride"] = 1
             if layer["kernel"] == 1:
                 layer["separable"] = False  # a 1x1 depthwise scale folds into the pointwise conv
@@ -172,7 +178,7 @@ def filler_conv(options: LayersOptions, h: int, w: int) -> Layer:
 def normalise(genome: Any, options: LayersOptions, task: TaskShape) -> Genome:
     """Check, repair and normalise; raise ValueError naming the field for what cannot be repaired."""
     layers = conv_first(parse_genome(genome))
-    layers, h, w = fit_to_input(layers, task, options.kernels)
+    layers, h, w = fit_to_input(layers, task, options.kernels, options.min_resolution)
     layers = merge_dropouts(layers)
     n_dense = sum(layer["type"] == "dense" for layer in layers)
     if n_dense > options.max_dense:
@@ -199,7 +205,7 @@ def repair_offspring(layers: list[Layer], options: LayersOptions, task: TaskShap
     dropout right after another is dropped (rather than merged) so every rate stays on the options' grid,
     which keeps the policy encoding exact.
     """
-    layers, _, _ = fit_to_input(conv_first(layers), task, options.kernels)
+    layers, _, _ = fit_to_input(conv_first(layers), task, options.kernels, options.min_resolution)
     kept: list[Layer] = []
     n_dense = 0
     for layer in layers:

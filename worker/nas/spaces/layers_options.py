@@ -63,6 +63,13 @@ class LayersOptions(SpaceOptions):
         default_factory=lambda: [16, 32, 64, 128, 256], description="units of a hidden dense layer"
     )
     max_dense: int = Field(2, ge=0, le=16, description="most hidden dense layers before the classifier")
+    min_resolution: int = Field(
+        1,
+        ge=1,
+        le=4096,
+        description="smallest feature-map side a pooling or stride may produce; poolings that would go "
+        "below it are dropped and such strides set to 1 (e.g. 7 keeps 28x28 inputs at >= 7x7)",
+    )
     head: Literal["gap", "flatten"] = Field(
         "gap", description="how conv features reach the dense layers: global average pool, or flatten"
     )
