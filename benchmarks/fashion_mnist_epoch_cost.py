@@ -73,6 +73,16 @@ SMALL_GENOMES = {
     # two convs at full resolution: ~3x the FLOPs of the ones above at 26-27k params (just over the cap)
     "s-c24-c24-p-c32-p-c32-p": [conv(24), conv(24), POOL, conv(32), POOL, conv(32), POOL],
     "s-c16-c32-p-c48-p-p": [conv(16), conv(32), POOL, conv(48), POOL, POOL],
+    # for a `gap` head (final_recipe_check with the small-MO spec): 21,562 params, 4.5 MFLOPs
+    "s-gap-c32-p-sep64x2-p-sep80x2": [
+        conv(32),
+        POOL,
+        conv(64, separable=True),
+        conv(64, separable=True),
+        POOL,
+        conv(80, separable=True),
+        conv(80, separable=True),
+    ],
 }
 
 
