@@ -117,6 +117,13 @@ class PredictorEvolution(Strategy):
         )
 
     # --- ranking -----------------------------------------------------------------------------------------
+    def _feature_pair(
+        self, evaluated: list[Genome], pool: list[Genome], opts: PredictorEvolutionOptions
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Surrogate features of the evaluated genomes and of the candidates: both, or neither."""
+        f_done, f_pool = self._features(evaluated, opts), self._features(pool, opts)
+        return (f_done, f_pool) if f_done is not None and f_pool is not None else (None, None)
+
     def _features(self, genomes: list[Genome], opts: PredictorEvolutionOptions) -> np.ndarray | None:
         """log(1 + free metric) per genome, or None when off or when some genome has no free metrics."""
         if not opts.cost_features or self.free_metrics is None:
@@ -138,9 +145,7 @@ class PredictorEvolution(Strategy):
     ) -> np.ndarray:
         raw = np.array([r.fitness for _, r in done], dtype=float)
         targets = gaussian_ranks(raw) if opts.rank_warp else raw
-        f_done, f_pool = self._features([g for g, _ in done], opts), self._features(pool, opts)
-        if f_done is None or f_pool is None:
-            f_done = f_pool = None
+        f_done, f_pool = self._feature_pair([g for g, _ in done], pool, opts)
         gp = HammingGP().fit([self._identity(g)[1] for g, _ in done], targets, features=f_done)
         mu, sd = gp.predict(encoded, features=f_pool)
         if opts.acquisition == "ei":
@@ -161,9 +166,7 @@ class PredictorEvolution(Strategy):
         if not unknown:
             return None
         x_done = [self._identity(g)[1] for g, _ in rows]
-        f_done, f_pool = self._features([g for g, _ in rows], opts), self._features(pool, opts)
-        if f_done is None or f_pool is None:
-            f_done = f_pool = None
+        f_done, f_pool = self._feature_pair([g for g, _ in rows], pool, opts)
         front_pts = np.array([[t.oriented(m.get(t.metric, np.nan)) for t in terms] for _, m in rows])
         cand_pts = np.empty((len(pool), len(terms)))
         spread = np.zeros((len(pool), len(terms)))
