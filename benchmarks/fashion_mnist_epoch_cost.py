@@ -83,6 +83,15 @@ SMALL_GENOMES = {
         conv(80, separable=True),
         conv(80, separable=True),
     ],
+    # the small-MO search's best by validation in runs 8 and 9 (24,538 params, 5.4 MFLOPs, gap head)
+    "s-gap-c80-p-sep80-p-sep96-sep64": [
+        conv(80),
+        POOL,
+        conv(80, separable=True),
+        POOL,
+        conv(96, separable=True),
+        conv(64, separable=True),
+    ],
 }
 
 
