@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score
 
 from worker.nas.evaluation.checkpoints import inherit_weights, load_checkpoint, save_checkpoint
 from worker.nas.evaluation.datasets import load_dataset
-from worker.nas.evaluation.trainer import TrainConfig, Trainer, autocast_dtype, cpu_has_amx, macro_f1
+from worker.nas.evaluation.trainer import TrainConfig, Trainer, autocast_dtype, cpu_has_fast_bf16, macro_f1
 from worker.nas.spec import DatasetSpec, TrainingSpec
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -174,8 +174,8 @@ def test_precision_picks_the_autocast_dtype():
     assert autocast_dtype(cpu, "fp32") is None
     assert autocast_dtype(cpu, "bf16") is torch.bfloat16
     assert autocast_dtype(cpu, "fp16") is torch.float16
-    # auto: bf16 only where the CPU has AMX bf16 units (elsewhere bf16 is emulated and slower than fp32)
-    assert autocast_dtype(cpu, "auto") is (torch.bfloat16 if cpu_has_amx() else None)
+    # auto: bf16 only where the CPU has bf16 units (AMX or AVX512-BF16; elsewhere bf16 is emulated and slow)
+    assert autocast_dtype(cpu, "auto") is (torch.bfloat16 if cpu_has_fast_bf16() else None)
 
 
 def test_bad_precision_names_the_field_and_the_choices():

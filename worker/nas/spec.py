@@ -91,7 +91,7 @@ class TrainingSpec(_Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
         description="autocast dtype; auto = bf16 on cuda (fp16 where bf16 is missing) and on CPUs with "
-        "AMX bf16 units, fp32 elsewhere",
+        "bf16 units (AMX or AVX512-BF16), fp32 elsewhere",
     )
 
 
