@@ -92,6 +92,16 @@ SMALL_GENOMES = {
         conv(96, separable=True),
         conv(64, separable=True),
     ],
+    # picked by small-MO run 10 (22,442 params, 2.7 MFLOPs, gap head): test 0.9217 after 50 epochs
+    "s-gap-c48-p-p-sep64-sep80x2-sep48": [
+        conv(48),
+        POOL,
+        POOL,
+        conv(64, separable=True),
+        conv(80, separable=True),
+        conv(80, separable=True),
+        conv(48, separable=True),
+    ],
 }
 
 

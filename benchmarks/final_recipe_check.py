@@ -4,7 +4,7 @@ Used to check, on a fast machine, that a spec's final recipe can reach its accur
 of network its search space yields (accuracy barely depends on the device; time does).
 
     .venv/bin/python benchmarks/final_recipe_check.py benchmarks/fashion_mnist_60min.yaml \
-        [--genomes NAME ...] [--epochs N] [--device cuda] [--data-dir DIR]
+        [--genomes NAME ...] [--epochs N] [--repeats N] [--device cuda] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fashion_mnist_epoch_cost import GENOMES, SMALL_GENOMES  # noqa: E402
 
 ALL = {**GENOMES, **SMALL_GENOMES}
+KEPT = ("test_accuracy", "test_accuracy_std", "runs")
 
 from worker.nas.evaluation.datasets import load_dataset  # noqa: E402
 from worker.nas.evaluation.final import final_train  # noqa: E402
@@ -37,12 +38,15 @@ def main() -> None:
     ap.add_argument("spec")
     ap.add_argument("--genomes", nargs="*", default=list(GENOMES), help=f"from: {', '.join(ALL)}")
     ap.add_argument("--epochs", type=int, default=None, help="override final.epochs")
+    ap.add_argument("--repeats", type=int, default=None, help="override final.repeats (seeds 1000, 2000...)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
     raw = yaml.safe_load(Path(args.spec).read_text())
     if args.epochs:
         raw.setdefault("final", {})["epochs"] = args.epochs
+    if args.repeats:
+        raw.setdefault("final", {})["repeats"] = args.repeats
     spec = parse_spec(raw)
     splits = load_dataset(spec.dataset, args.data_dir, seed=spec.seed)
     space = make_space(spec, TaskShape(splits.input_shape, splits.n_classes))
@@ -60,7 +64,7 @@ def main() -> None:
                     "epochs": rep.epochs,
                     "augment": spec.dataset.augment,
                     "seconds": round(time.monotonic() - t0, 1),
-                    **{k: v for k, v in rep.summary().items() if k in ("test_accuracy", "test_accuracy_std")},
+                    **{k: v for k, v in rep.summary().items() if k in KEPT},
                 }
             ),
             flush=True,
