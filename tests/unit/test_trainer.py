@@ -178,6 +178,21 @@ def test_precision_picks_the_autocast_dtype():
     assert autocast_dtype(cpu, "auto") is (torch.bfloat16 if cpu_has_fast_bf16() else None)
 
 
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="needs Linux /proc/cpuinfo")
+def test_fast_bf16_detection_agrees_with_the_kernel_cpu_flags():
+    # torch's private probe against the flags the kernel reports (amx_bf16 also needs the kernel to allow
+    # AMX state for this process, so only the AVX512-BF16 side is an equivalence)
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    if "avx512_bf16" in flags:
+        assert cpu_has_fast_bf16()
+    if not {"avx512_bf16", "amx_bf16"} & flags:
+        assert not cpu_has_fast_bf16()
+
+
 def test_bad_precision_names_the_field_and_the_choices():
     with pytest.raises(ValueError, match=r"(?s)precision.*'auto', 'fp32', 'bf16' or 'fp16'"):
         TrainingSpec(precision="fp8")
