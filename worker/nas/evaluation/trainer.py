@@ -3,7 +3,7 @@
 Speed matters (it is most of a search's time), so batches are slices of a shuffled index tensor (no
 DataLoader), the loss is summed on the device and read once per epoch, image batches are channels_last,
 and the step runs under bf16 autocast where the device has fast bf16 (cuda; CPUs with AMX or AVX512-BF16):
-on a 2-core AMX CPU that trains a 37-MFLOP CNN 3x faster than fp32 NCHW, with AVX512-BF16 1.5x.
+on a 2-core AMX CPU that trains a 37-MFLOP CNN 3x faster than fp32 NCHW, with AVX512-BF16 1.05-2.2x.
 Failures (NaN loss, out of memory, time limit) end training with a reason instead of raising, so the
 search records the candidate and goes on.
 """
