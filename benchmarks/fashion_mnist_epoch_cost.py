@@ -102,6 +102,15 @@ SMALL_GENOMES = {
         conv(80, separable=True),
         conv(48, separable=True),
     ],
+    # picked by small-MO run 11 (17,226 params, 2.9 MFLOPs, gap head): test 0.9179 after 64 epochs
+    "s-gap-c96-p-p-sep64x2-sep48": [
+        conv(96),
+        POOL,
+        POOL,
+        conv(64, separable=True),
+        conv(64, separable=True),
+        conv(48, separable=True),
+    ],
 }
 
 
