@@ -4,7 +4,7 @@ Used to check, on a fast machine, that a spec's final recipe can reach its accur
 of network its search space yields (accuracy barely depends on the device; time does).
 
     .venv/bin/python benchmarks/final_recipe_check.py benchmarks/fashion_mnist_60min.yaml \
-        [--genomes NAME ...] [--epochs N] [--repeats N] [--device cuda] [--data-dir DIR]
+        [--genomes NAME ...] [--epochs N] [--repeats N] [--seed N] [--device cuda] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def main() -> None:
     ap.add_argument("--genomes", nargs="*", default=list(GENOMES), help=f"from: {', '.join(ALL)}")
     ap.add_argument("--epochs", type=int, default=None, help="override final.epochs")
     ap.add_argument("--repeats", type=int, default=None, help="override final.repeats (seeds 1000, 2000...)")
+    ap.add_argument(
+        "--seed", type=int, default=None, help="override the spec's seed (final seeds: seed+1000, ...)"
+    )
     ap.add_argument("--device", default=None)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
@@ -47,6 +50,8 @@ def main() -> None:
         raw.setdefault("final", {})["epochs"] = args.epochs
     if args.repeats:
         raw.setdefault("final", {})["repeats"] = args.repeats
+    if args.seed is not None:
+        raw["seed"] = args.seed
     spec = parse_spec(raw)
     splits = load_dataset(spec.dataset, args.data_dir, seed=spec.seed)
     space = make_space(spec, TaskShape(splits.input_shape, splits.n_classes))
