@@ -38,10 +38,8 @@ def main() -> None:
     ap.add_argument("spec")
     ap.add_argument("--genomes", nargs="*", default=list(GENOMES), help=f"from: {', '.join(ALL)}")
     ap.add_argument("--epochs", type=int, default=None, help="override final.epochs")
-    ap.add_argument("--repeats", type=int, default=None, help="override final.repeats (seeds 1000, 2000...)")
-    ap.add_argument(
-        "--seed", type=int, default=None, help="override the spec's seed (final seeds: seed+1000, ...)"
-    )
+    ap.add_argument("--repeats", type=int, default=None, help="override final.repeats (seed+1000, ...)")
+    ap.add_argument("--seed", type=int, default=None, help="override the spec's seed (0 in ours)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--data-dir", default=None)
     args = ap.parse_args()
