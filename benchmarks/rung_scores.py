@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fashion_mnist_epoch_cost import GENOMES, SMALL_GENOMES  # noqa: E402
 
+from backend.db import repository  # noqa: E402
+from backend.db.session import session_scope  # noqa: E402
+from backend.settings import Settings  # noqa: E402
 from worker.nas.evaluation.datasets import load_dataset  # noqa: E402
 from worker.nas.evaluation.evaluator import TrainingEvaluator  # noqa: E402
 from worker.nas.factory import make_space  # noqa: E402
@@ -36,24 +38,19 @@ ALL = {**GENOMES, **SMALL_GENOMES}
 
 
 def genomes_from_db(db: str, ids: list[int]) -> dict[str, dict]:
-    """Genomes of the given candidate ids, read-only from a search database (SQLite file)."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        out = {}
-        for cid in ids:
-            row = con.execute("select genome from candidates where id = ?", (cid,)).fetchone()
-            if row is None:
-                raise SystemExit(f"--candidates: no candidate {cid} in {db}")
-            out[f"candidate {cid}"] = json.loads(row[0])
-        return out
-    finally:
-        con.close()
+    """Genomes of the given candidate ids from a search database (a SQLite file or a database URL)."""
+    url = db if "://" in db else f"sqlite:///{Path(db).resolve()}"
+    with session_scope(Settings(database_url=url)) as s:
+        try:
+            return {f"candidate {cid}": dict(repository.get_candidate(s, cid).genome) for cid in ids}
+        except repository.NotFound as exc:
+            raise SystemExit(f"--candidates: {exc} in {db}") from exc
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("spec")
-    ap.add_argument("--db", help="a search's SQLite database to read --candidates from")
+    ap.add_argument("--db", help="a search's database (SQLite file or URL) to read --candidates from")
     ap.add_argument("--candidates", type=int, nargs="*", default=[])
     ap.add_argument("--genomes", nargs="*", default=[], help=f"from: {', '.join(ALL)}")
     ap.add_argument("--epochs", type=int, default=None, help="stop after this epoch (default: the spec's)")
