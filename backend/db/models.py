@@ -91,6 +91,8 @@ class Candidate(Base):
     error: Mapped[str | None] = mapped_column(Text)
     rung: Mapped[int] = mapped_column(Integer, default=0)
     epochs: Mapped[int | None] = mapped_column(Integer)
+    # Place in the strategy's history (it is replayed from this table in this order); None: not told yet.
+    told: Mapped[int | None] = mapped_column(Integer)
 
     search: Mapped[Search] = relationship(back_populates="candidates")
     curve: Mapped[list[CurvePoint]] = relationship(

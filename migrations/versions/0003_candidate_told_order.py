@@ -1,0 +1,28 @@
+"""candidates.told: the candidate's place in the strategy's history
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-03 21:30:00
+
+The strategy state no longer stores its history: a resumed search replays the candidates table in
+this order (NULL: not told yet), so the stored state stays small at any number of results.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("candidates", sa.Column("told", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("candidates") as batch:
+        batch.drop_column("told")
