@@ -1,5 +1,6 @@
 """A SearchSink on the database, so a local run (`nasboard search --local`) is stored exactly like a
-service run and the dashboard shows it the same way. Each event is its own short transaction."""
+service run (the same repository writes as the coordinator's) and the dashboard shows it the same way.
+Each event is its own short transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from backend.db import repository as repo
 from backend.db.session import session_scope
 from backend.events import publish_change
 from backend.settings import Settings
-from worker.nas.types import Genome, Metrics, Result
+from worker.nas.lifecycle import Trial
+from worker.nas.types import Metrics
 
 _SEARCH_STATUS = {"done": "completed", "completed": "completed", "failed": "failed", "cancelled": "cancelled"}
 
@@ -21,25 +23,26 @@ def _finite(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 class DatabaseSink:
-    def __init__(self, search_id: int, settings: Settings) -> None:
-        self.search_id = search_id
-        self.settings = settings
+    def __init__(self, search_id: int, settings: Settings, max_candidates: int = 1) -> None:
+        self.search_id, self.settings, self.max_candidates = search_id, settings, max_candidates
         with session_scope(settings, write=True) as s:
             repo.start_search(s, search_id)
 
     def _changed(self) -> None:
         publish_change(self.settings, self.search_id)
 
-    def candidate_created(
-        self, genome: Genome, canonical: str, *, origin: dict[str, Any] | None = None
-    ) -> int:
+    def insert(self, trial: Trial) -> int:
         with session_scope(self.settings, write=True) as s:
-            added = repo.add_candidates(s, self.search_id, [(genome, canonical, repo.json_safe(origin))])
-            cid = added[0].id if added else repo.candidate_by_canonical(s, self.search_id, canonical).id
+            cid = repo.insert_trial(s, self.search_id, trial)
         self._changed()
         return cid
 
-    def candidate_started(self, candidate_id: int) -> None:
+    def update(self, trial: Trial) -> None:
+        with session_scope(self.settings, write=True) as s:
+            repo.update_trial(s, trial)
+        self._changed()
+
+    def started(self, candidate_id: int) -> None:
         with session_scope(self.settings, write=True) as s:
             repo.mark_training(s, candidate_id, f"local:{os.getpid()}")
         self._changed()
@@ -50,40 +53,22 @@ class DatabaseSink:
             repo.touch_candidate(s, candidate_id)
         self._changed()
 
-    def candidate_finished(
-        self, candidate_id: int, result: Result, artefacts: dict[str, str] | None = None
-    ) -> None:
-        files = {
-            k: (str(p), os.path.getsize(p)) for k, p in (artefacts or {}).items() if p and os.path.exists(p)
-        }
-        with session_scope(self.settings, write=True) as s:
-            repo.finish_candidate(
-                s,
-                candidate_id,
-                "done" if result.ok else "failed",
-                fitness=result.fitness if result.ok else None,
-                metrics=_finite(result.metrics),
-                error=None if result.ok else (result.error or "failed"),
-                artefacts=files,
-            )
-        self._changed()
-
-    def strategy_state(self, state: dict[str, Any]) -> None:
+    def progress(self, state: dict[str, Any], best_id: int | None, done: int = 0) -> None:
         with session_scope(self.settings, write=True) as s:
             repo.save_strategy_state(s, self.search_id, repo.json_safe(state))
+            progress = min(1.0, done / max(1, self.max_candidates))
+            repo.set_search_progress(s, self.search_id, best_id, progress, state.get("stop_reason"))
+        self._changed()
 
-    def search_finished(self, status: str, summary: dict[str, Any]) -> None:
+    def search_finished(
+        self, status: str, summary: dict[str, Any], files: dict[str, str] | None = None
+    ) -> None:
         summary = repo.json_safe(summary)
-        best = summary.get("best") or {}
-        files = {
-            k: (p, os.path.getsize(p))
-            for k, p in (summary.get("artefacts") or {}).items()
-            if p and os.path.exists(p)
-        }
+        best = (summary.get("best") or {}).get("candidate_id")
         with session_scope(self.settings, write=True) as s:
-            if best.get("candidate_id") and files:
-                for fmt, (path, size) in files.items():
-                    repo.add_artefact(s, best["candidate_id"], fmt, path, size)
+            for fmt, path in (files or {}).items():
+                if best and path and os.path.exists(path):
+                    repo.add_artefact(s, best, fmt, path, os.path.getsize(path))
             repo.finish_search(
                 s,
                 self.search_id,

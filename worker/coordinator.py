@@ -1,10 +1,14 @@
-"""The logic behind the Celery tasks, as plain functions that unit tests call directly.
+"""The service's driver of the search lifecycle (worker.nas.lifecycle), as plain functions that the Celery
+tasks call and unit tests call directly.
 
-`advance_search` is one short, locked step: tell the strategy what finished, keep `parallelism`
-candidates in flight within the budget, store the new candidates and the strategy state, and only after
-the commit hand the new candidate ids to the dispatcher. `train_candidate` trains one candidate and
-triggers the next step; `finalize_search` retrains/exports the best and closes the search. No function
-waits on another, so any worker can continue any search.
+`advance_search` is one short step under the search's row lock: feed the lifecycle what finished since the
+last step, let it fill the free slots, store its decisions, and only after the commit hand the new jobs to
+the dispatcher. `train_candidate` runs one job and triggers the next step; `finalize_search` runs the final
+stage and closes the search. No function waits on another, so any worker can continue any search.
+
+A step process keeps the lifecycle of the searches it advanced (`_LIVE`), valid while the stored state's
+version is the one it wrote: then a step reads only the candidates changed since, so it costs the same at
+10 and at 10,000 results. Any other process (or a restart) replays the candidates table once.
 """
 
 from __future__ import annotations
@@ -13,23 +17,33 @@ import logging
 import os
 import socket
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
+from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db import repository as repo
-from backend.db.models import TERMINAL_SEARCH, Candidate, utcnow
+from backend.db.models import TERMINAL_CANDIDATE, TERMINAL_SEARCH, Candidate, utcnow
 from backend.db.session import session_scope
 from backend.events import publish_change
 from backend.settings import Settings, get_settings
 from worker.engine_bridge import space_for
 from worker.nas.factory import make_strategy
+from worker.nas.final_stage import search_summary
+from worker.nas.lifecycle import (
+    MEDIAN_CURVES,
+    WARM_START_TOP,
+    Lifecycle,
+    Trial,
+    seconds_left,
+    start_from,
+    stop_rule,
+)
 from worker.nas.spec import SearchSpec, parse_spec
-from worker.nas.strategies.base import SpaceExhausted
 from worker.nas.types import Result
 
 log = logging.getLogger(__name__)
@@ -47,73 +61,89 @@ class Dispatcher(Protocol):
 
 @dataclass
 class Outcome:
-    """What an evaluator hands back, normalised: the strategy's result and stored files by format."""
+    """What an evaluator hands back, normalised: the result and stored files by format."""
 
     result: Result
     artefacts: dict[str, str] = field(default_factory=dict)
 
 
-# evaluator_factory(search_id, spec, space, settings) -> object with evaluate(genome, report)
+# evaluator_factory(search_id, spec, space, settings) -> object with evaluate(genome, report, **job)
 EvaluatorFactory = Callable[[int, SearchSpec, Any, Settings], Any]
+# finalizer(search_id, spec, ranked trials, settings) -> (summary part, files of the best candidate)
+Finalizer = Callable[[int, SearchSpec, list[Trial], Settings], tuple[dict[str, Any], dict[str, str]]]
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _spec_of(search: Any) -> SearchSpec:
-    return parse_spec(search.spec)
+class _RepoStore:
+    """The lifecycle's TrialStore on the step's session."""
+
+    def __init__(self, s: Session, search_id: int) -> None:
+        self.s, self.search_id = s, search_id
+
+    def insert(self, trial: Trial) -> int:
+        return repo.insert_trial(self.s, self.search_id, trial)
+
+    def update(self, trial: Trial) -> None:
+        repo.update_trial(self.s, trial)
 
 
-def _tell_finished(s: Session, search_id: int, strategy: Any, told_seq: int) -> None:
-    """Tell the strategy every candidate that finished after `told_seq`.
+@dataclass
+class _Live:
+    version: int
+    cursor: int
+    lifecycle: Lifecycle
 
-    A candidate's `seq` is final once it is done or failed, and every finish takes the search's lock,
-    which this step holds: no finish with a lower seq can commit after this read.
-    """
-    rows = s.execute(
-        select(Candidate)
-        .where(
-            Candidate.search_id == search_id,
-            Candidate.seq > told_seq,
-            Candidate.status.in_(("done", "failed")),
+
+_LIVE: OrderedDict[int, _Live] = OrderedDict()
+_MAX_LIVE = 32
+
+
+def _elapsed(search: Any) -> float:
+    if search.started_at is None:
+        return 0.0
+    started = search.started_at if search.started_at.tzinfo else search.started_at.replace(tzinfo=UTC)
+    return (utcnow() - started).total_seconds()
+
+
+def _apply(lc: Lifecycle, row: Trial, row_status: str) -> None:
+    """Turn what a row says happened since the lifecycle last looked into lifecycle events."""
+    t = lc.trials.get(row.cid)
+    if t is None or not t.busy:
+        return
+    if row_status in TERMINAL_CANDIDATE and row.result is not None:
+        lc.job_finished(row.cid, row.result, row.checkpoint)
+    elif row_status == "training":
+        lc.job_started(row.cid)
+
+
+def _lifecycle(s: Session, search: Any, spec: SearchSpec, settings: Settings) -> tuple[Lifecycle, int]:
+    """The search's lifecycle, bound to this session; and the stored state's version it continues."""
+    state = repo.load_strategy_state(s, search.id) or {}
+    version = int(state.get("version", 0))
+    live = _LIVE.pop(search.id, None)
+    if live is not None and live.version == version:
+        lc = live.lifecycle
+        lc.store = _RepoStore(s, search.id)
+        changed = repo.trials_changed_since(s, search.id, live.cursor)
+    else:  # cold: replay the candidates table
+        space = space_for(spec, settings)
+        strategy = make_strategy(spec, space)
+        strategy.free_metrics = space.cost
+        changed = repo.search_trials(s, search.id)
+        warm = repo.best_genomes(s, spec.warm_start_from, WARM_START_TOP) if spec.warm_start_from else []
+        lc = Lifecycle(
+            spec, space, strategy, _RepoStore(s, search.id), trials=changed, state=state, warm=warm
         )
-        .order_by(Candidate.seq)
-    ).scalars()
-    for cand in rows:
-        status = "done" if cand.status == "done" else "failed"
-        strategy.tell(
-            cand.genome, Result(status=status, fitness=cand.fitness, metrics=cand.metrics, error=cand.error)
-        )
+    for row, row_status in changed:
+        _apply(lc, row, row_status)
+    return lc, version
 
 
-def _warm_start(s: Session, spec: SearchSpec, space: Any, strategy: Any, n: int) -> list[tuple]:
-    """First step of a search with `warm_start_from`: the earlier search's best genomes go first."""
-    if spec.warm_start_from is None:
-        return []
-    items = []
-    for genome in repo.best_genomes(s, spec.warm_start_from, n):
-        try:
-            genome = space.validate(genome)
-        except ValueError:
-            continue  # the earlier search used another space: nothing to carry over
-        if strategy.is_new(genome):
-            strategy.claim(genome)
-            items.append((genome, space.canonical(genome), {"warm_start_from": spec.warm_start_from}))
-    return items
-
-
-def _stop_reason(search: Any, spec: SearchSpec, counts: dict[str, int], best: float | None) -> str | None:
-    created = sum(counts.values()) - counts["cancelled"]
-    if spec.budget.target is not None and best is not None and best >= spec.budget.target:
-        return "target"
-    if spec.budget.max_minutes is not None and search.started_at is not None:
-        started = search.started_at if search.started_at.tzinfo else search.started_at.replace(tzinfo=UTC)
-        if (utcnow() - started).total_seconds() >= spec.budget.max_minutes * 60:
-            return "max_minutes"
-    if created >= spec.budget.max_candidates:
-        return "max_candidates"
-    return None
+def _done_count(lc: Lifecycle) -> int:
+    return sum(1 for t in lc.trials.values() if t.epochs is not None and not t.busy)
 
 
 def advance_search(
@@ -121,71 +151,29 @@ def advance_search(
 ) -> dict[str, Any]:
     """One coordination step. `kick` (start/resume) also re-dispatches candidates left queued."""
     settings = settings or get_settings()
-    to_train: list[int] = []
     finalize = False
     with session_scope(settings, write=True) as s:
         search = repo.lock_search(s, search_id)
         if search.status in TERMINAL_SEARCH or search.status == "paused":
             return {"search_id": search_id, "status": search.status, "dispatched": []}
-        spec = _spec_of(search)
+        spec = parse_spec(search.spec)
         if search.status == "queued":
             search = repo.start_search(s, search_id)
-            if spec.multi_fidelity.type in ("successive-halving", "hyperband"):
-                # Rung-synchronous schedules run in `nasboard search --local`; say so instead of hiding it.
-                note = f"multi_fidelity {spec.multi_fidelity.type} is not run by the service workers"
-                repo.update_summary(s, search_id, {"notes": [note + "; candidates train at full fidelity"]})
-        space = space_for(spec, settings)
-        strategy = make_strategy(spec, space)
-        strategy.free_metrics = space.cost  # known without training, as in the local runner
-        state = search.strategy_state or {}
-        if state:
-            strategy.load_state_dict(state)
-        told_seq = repo.get_search(s, search_id).next_seq  # the value this step's lock took
-        _tell_finished(s, search_id, strategy, int(state.get("told_seq", 0)))
-
-        counts = repo.candidate_counts(s, search_id)
-        best = s.get(Candidate, search.best_candidate_id) if search.best_candidate_id else None
-        reason = (search.summary or {}).get("stop_reason") or _stop_reason(
-            search, spec, counts, best.fitness if best else None
-        )
-        in_flight = counts["queued"] + counts["training"]
-        if reason is None:
-            room = spec.budget.max_candidates - (sum(counts.values()) - counts["cancelled"])
-            want = min(spec.parallelism - in_flight, room)
-            if want > 0:
-                items = _warm_start(s, spec, space, strategy, want) if not sum(counts.values()) else []
-                try:
-                    genomes = strategy.ask(want - len(items)) if want > len(items) else []
-                except SpaceExhausted as exc:
-                    genomes, reason = [], f"space_exhausted: {exc}"
-                items += [(g, space.canonical(g), {"strategy": spec.strategy.type}) for g in genomes]
-                added = repo.add_candidates(s, search_id, items, epochs=spec.training.epochs)
-                to_train += [c.id for c in added]
-        if reason == "target":  # the goal is met: queued work is no longer worth spending
-            for cand in s.execute(
-                select(Candidate).where(Candidate.search_id == search_id, Candidate.status == "queued")
-            ).scalars():
-                cand.status, cand.finished_at = "cancelled", utcnow()
-                cand.seq = repo._next_seq(s, search_id)
+        lc, version = _lifecycle(s, search, spec, settings)
+        to_train = [job.cid for job in lc.next_jobs(_elapsed(search))]
         if kick:
-            to_train += [
-                c.id
-                for c in s.execute(
-                    select(Candidate).where(Candidate.search_id == search_id, Candidate.status == "queued")
-                ).scalars()
-                if c.id not in to_train
-            ]
-        repo.save_strategy_state(s, search_id, {**strategy.state_dict(), "told_seq": told_seq})
-        if reason is not None:
-            summary = search.summary or {}
-            now = repo.candidate_counts(s, search_id)
-            in_flight = now["queued"] + now["training"]
-            if "stop_reason" not in summary:
-                repo.update_summary(s, search_id, {"stop_reason": reason})
-            if in_flight == 0 and not summary.get("finalizing"):
-                repo.update_summary(s, search_id, {"finalizing": True})
-                finalize = True
-        seq = repo.get_search(s, search_id).next_seq
+            to_train += [t.cid for t in lc.trials.values() if t.status == "queued" and t.cid not in to_train]
+        best = lc.best()
+        progress = min(1.0, _done_count(lc) / spec.budget.max_candidates)
+        repo.set_search_progress(s, search_id, best.cid if best else None, progress, lc.stop_reason)
+        if lc.finished and not (search.summary or {}).get("finalizing"):
+            repo.update_summary(s, search_id, {"finalizing": True})
+            finalize = True
+        repo.save_strategy_state(s, search_id, repo.json_safe({**lc.state_dict(), "version": version + 1}))
+        seq = repo.search_head(s, search_id)
+    _LIVE[search_id] = _Live(version + 1, seq, lc)
+    while len(_LIVE) > _MAX_LIVE:
+        _LIVE.popitem(last=False)
     publish_change(settings, search_id, seq)
     for cid in to_train:
         dispatcher.train(cid)
@@ -195,31 +183,32 @@ def advance_search(
 
 
 def _normalise(outcome: Any) -> Outcome:
-    """Accept the evaluator's outcome object (`result` + `artefacts`) or a bare Result."""
+    """Accept the evaluator's outcome (`result` + `checkpoint` or `artefacts`) or a bare Result."""
     if isinstance(outcome, Result):
         return Outcome(outcome)
-    result = outcome.result
     artefacts = dict(getattr(outcome, "artefacts", None) or {})
-    return Outcome(result, {k: str(v) for k, v in artefacts.items()})
+    if getattr(outcome, "checkpoint", None):
+        artefacts["checkpoint"] = outcome.checkpoint
+    return Outcome(outcome.result, {k: str(v) for k, v in artefacts.items()})
 
 
 def _artefact_sizes(artefacts: dict[str, str]) -> dict[str, tuple[str, int]]:
     return {fmt: (path, os.path.getsize(path)) for fmt, path in artefacts.items() if os.path.exists(path)}
 
 
-MEDIAN_CURVES = 200  # the most recent finished curves the median-stopping rule compares with
-
-
-def _median_rule(s: Session, spec: SearchSpec, search_id: int) -> Any:
-    """The median-stopping rule over this search's finished curves, when the spec asks for it."""
-    if spec.multi_fidelity.type != "median-stopping":
-        return None
-    from worker.nas.evaluation.fidelity import MedianStopping
-
-    rule = MedianStopping(spec.multi_fidelity.min_epochs)
-    for curve in repo.done_curves(s, search_id, MEDIAN_CURVES):
-        rule.add_curve(curve)
-    return rule
+def _job_of(s: Session, cand: Candidate, spec: SearchSpec, search: Any) -> dict[str, Any]:
+    """The evaluator's arguments for this candidate's current job, by the lifecycle's rules."""
+    trial = repo.trial_of(cand, repo.artefact_path(s, cand.id, "checkpoint"))
+    parents = trial.origin.get("parents") or []
+    parent_ckpt = repo.artefact_path(s, parents[0], "checkpoint") if parents else None
+    resume, init_from = start_from(spec, trial, parent_ckpt)
+    left = seconds_left(spec, _elapsed(search))
+    return {
+        "epochs": cand.epochs or spec.training.epochs,
+        "resume": resume,
+        "init_from": init_from,
+        "max_seconds": None if left is None else max(left, 1.0),
+    }
 
 
 def train_candidate(
@@ -228,7 +217,7 @@ def train_candidate(
     evaluator_factory: EvaluatorFactory,
     settings: Settings | None = None,
 ) -> str:
-    """Train one candidate, streaming its curve; returns what happened (for logs and tests)."""
+    """Run one candidate's job, streaming its curve; returns what happened (for logs and tests)."""
     settings = settings or get_settings()
     with session_scope(settings, write=True) as s:
         cand = s.get(Candidate, candidate_id)
@@ -243,10 +232,10 @@ def train_candidate(
             return "paused"  # stays queued; resume re-dispatches it
         if not repo.mark_training(s, candidate_id, worker_name()):
             return "already-finished"
-        spec = _spec_of(search)
-        median = _median_rule(s, spec, search_id)
+        spec = parse_spec(search.spec)
+        job = _job_of(s, cand, spec, search)
+        median = stop_rule(spec, repo.done_curves(s, search_id, MEDIAN_CURVES))
     publish_change(settings, search_id, None)
-    best = [float("-inf")]
 
     def report(epoch: int, metrics: dict[str, float]) -> bool:
         """Store one curve point; True asks the trainer to stop (search cancelled, or below the median)."""
@@ -255,14 +244,19 @@ def train_candidate(
             repo.touch_candidate(s, candidate_id)
             stop = repo.get_search(s, search_id).status == "cancelled"
         publish_change(settings, search_id, None)
-        if median is not None and not stop:
-            best[0] = max(best[0], float(metrics.get(median.metric, float("-inf"))))
-            stop = median.should_stop(epoch, best[0])
-        return stop
+        return stop or bool(median and median(epoch, metrics))
+
+    stop_now = {"now": False}
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
+        stop_now["now"] = report(epoch, metrics)
+        return stop_now["now"]
 
     try:
         evaluator = evaluator_factory(search_id, spec, space_for(spec, settings), settings)
-        outcome = _normalise(evaluator.evaluate(genome, report))
+        outcome = _normalise(
+            evaluator.evaluate(genome, on_epoch, should_stop=lambda *_: stop_now["now"], **job)
+        )
     except Exception as exc:  # a broken candidate must not break the search
         log.warning("candidate %s failed: %s", candidate_id, traceback.format_exc())
         outcome = Outcome(Result(status="failed", error=f"{type(exc).__name__}: {exc}"))
@@ -270,13 +264,13 @@ def train_candidate(
     with session_scope(settings, write=True) as s:
         cancelled = repo.get_search(s, search_id).status == "cancelled"
         # Training cut short by a cancel is not a result; one that ran to its end still is.
-        interrupted = not result.ok or bool(result.metrics.get("stopped_early"))
-        status = "cancelled" if cancelled and interrupted else ("done" if result.ok else "failed")
+        interrupted = result.status != "done" or bool(result.metrics.get("stopped_early"))
+        status = "cancelled" if cancelled and interrupted else result.status
         repo.finish_candidate(
             s,
             candidate_id,
             status,
-            fitness=result.fitness if result.ok else None,
+            fitness=result.fitness if status == "done" else None,
             metrics=result.metrics,
             error=result.error if status != "done" else None,
             artefacts=_artefact_sizes(outcome.artefacts),
@@ -284,17 +278,6 @@ def train_candidate(
     publish_change(settings, search_id, None)
     dispatcher.advance(search_id)
     return status
-
-
-@dataclass
-class DoneCandidate:
-    """A finished candidate as the finalizer sees it: no session attached."""
-
-    id: int
-    genome: dict[str, Any]
-    fitness: float | None
-    metrics: dict[str, Any]
-    checkpoint: str | None
 
 
 def fail_candidate(
@@ -313,58 +296,39 @@ def fail_candidate(
         dispatcher.advance(search_id)
 
 
-# finalizer(search_id, spec, space, done candidates best first, settings) -> (summary, {candidate_id: files})
-Finalizer = Callable[
-    [int, SearchSpec, Any, list[DoneCandidate], Settings], tuple[dict[str, Any], dict[int, dict[str, str]]]
-]
-
-
-def _rank(spec: SearchSpec, done: list[DoneCandidate]) -> list[DoneCandidate]:
-    """Best first by validation figures, as the local runner ranks: fitness, or with several objectives
-    the first objective among the feasible candidates."""
-    from worker.nas.objectives import Objective
-
-    objective = Objective.from_spec(spec)
-    if objective.multi:
-        scored = [(objective.vector(c.metrics), c) for c in done]
-        return [c for v, c in sorted((x for x in scored if x[0] is not None), key=lambda vc: -vc[0][0])]
-    return sorted((c for c in done if c.fitness is not None), key=lambda c: -float(c.fitness))  # type: ignore[arg-type]
-
-
 def finalize_search(search_id: int, finalizer: Finalizer, settings: Settings | None = None) -> str:
-    """Final training and export of the best candidates, then close the search (completed or failed)."""
+    """The final stage (retrain, test, export the best), then close the search (completed or failed)."""
     settings = settings or get_settings()
-    with session_scope(settings) as s:
-        search = repo.get_search(s, search_id)
+    with session_scope(settings, write=True) as s:
+        search = repo.lock_search(s, search_id)
         if search.status in TERMINAL_SEARCH:
             return search.status
-        spec = _spec_of(search)
-        done = _rank(
-            spec,
-            [
-                DoneCandidate(c.id, c.genome, c.fitness, c.metrics, repo.artefact_path(s, c.id, "checkpoint"))
-                for c in s.execute(
-                    select(Candidate).where(Candidate.search_id == search_id, Candidate.status == "done")
-                ).scalars()
-            ],
-        )
-    status, error, summary, files = "completed", None, {}, {}
-    if not done:
+        spec = parse_spec(search.spec)
+        lc, _ = _lifecycle(s, search, spec, settings)
+        ranked = lc.ranked()
+        started_at = search.started_at
+        summary = search_summary(lc, _elapsed(search))
+        s.rollback()  # read only: nothing of the replay is stored
+    status, error, files = "completed", None, {}
+    if not ranked:
         status = "failed"
         error = "no candidate finished successfully within the constraints; see the candidates' errors"
     else:
         try:
-            summary, files = finalizer(search_id, spec, space_for(spec, settings), done, settings)
+            final, files = finalizer(search_id, spec, ranked, settings)
+            summary.update(final)
         except Exception as exc:  # the search results stand even when the final step fails
             log.warning("final step of search %s failed: %s", search_id, traceback.format_exc())
-            summary = {"final_error": f"{type(exc).__name__}: {exc}"}
+            summary["final_error"] = f"{type(exc).__name__}: {exc}"
+    summary["wall_seconds"] = _elapsed(SimpleNamespace(started_at=started_at))
+    summary["final_seconds"] = summary["wall_seconds"] - summary["search_seconds"]
     with session_scope(settings, write=True) as s:
-        for cid, artefacts in files.items():
-            for fmt, (path, size) in _artefact_sizes(artefacts).items():
-                repo.add_artefact(s, cid, fmt, path, size)
+        best = (summary.get("best") or {}).get("candidate_id")
+        for fmt, (path, size) in _artefact_sizes(files).items():
+            repo.add_artefact(s, best, fmt, path, size)
         search = repo.finish_search(
             s, search_id, status, error=error, summary={**summary, "finalizing": False}
         )
-        final = search.status
+        final_status = search.status
     publish_change(settings, search_id, None)
-    return final
+    return final_status

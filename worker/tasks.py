@@ -62,7 +62,7 @@ def train_candidate(candidate_id: int) -> str:
 
 @celery_app.task(name="nasboard.finalize_search", autoretry_for=(Exception,), max_retries=3, retry_backoff=5)
 def finalize_search(search_id: int) -> str:
-    return coordinator.finalize_search(search_id, engine_bridge.final_and_export)
+    return coordinator.finalize_search(search_id, engine_bridge.final_stage)
 
 
 def dispatch_search_start(search_id: int) -> None:

@@ -136,14 +136,14 @@ def strategy_stats(search_id: int, session: ReadSession) -> dict[str, Any]:
     """What the strategy recorded about itself: a policy-gradient controller's per-step reward,
     baseline and entropy live under `extra.steps` of its state; scalar extras come along as they are."""
     search = repository.get_search(session, search_id)
-    state = search.strategy_state or {}
+    state = (search.strategy_state or {}).get("strategy") or {}
     extra = state.get("extra") or {}
     scalars = {k: v for k, v in extra.items() if isinstance(v, int | float | str | bool)}
     steps = extra.get("steps") if isinstance(extra.get("steps"), list) else []
     return {
         "strategy": (search.spec.get("strategy") or {}).get("type", ""),
         "steps": steps,
-        "n_told": len(state.get("history") or []),
+        "n_told": repository.count_told(session, search_id),
         **scalars,
     }
 

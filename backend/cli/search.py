@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from backend.cli.service import apply_data_dir
+from worker.nas.lifecycle import WARM_START_TOP
 
 EXPORT_FORMATS = ("onnx", "torchscript", "state_dict", "card")
 _SUFFIX = {"onnx": ".onnx", "torchscript": ".ts", "state_dict": ".pt", "card": ".json"}
-WARM_START_TOP = 5
 BEST_FIELDS = ("genome", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms")
 
 
@@ -84,10 +84,10 @@ def _search(args: argparse.Namespace) -> int:
     upgrade_to_head(settings)
     with session_scope(settings, write=True) as s:
         warm = []
-        if spec.warm_start_from is not None:
+        if spec.warm_start_from is not None:  # the same genomes the service's first step seeds
             warm = repo.best_genomes(s, spec.warm_start_from, WARM_START_TOP)
         search_id = repo.create_search(s, spec.model_dump(mode="json"), spec.name).id
-    sink = DatabaseSink(search_id, settings)
+    sink = DatabaseSink(search_id, settings, spec.budget.max_candidates)
     bar, progress = _progress_bar(spec.budget.max_candidates) if not args.no_progress else (None, None)
     try:
         summary = run_local_search(

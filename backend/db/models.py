@@ -9,9 +9,10 @@ from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SEARCH_STATUSES = ("queued", "running", "paused", "completed", "failed", "cancelled")
-CANDIDATE_STATUSES = ("queued", "training", "done", "failed", "cancelled")
+# infeasible: breaks a hard constraint (before training for params/FLOPs, after measuring for latency)
+CANDIDATE_STATUSES = ("queued", "training", "done", "failed", "infeasible", "cancelled")
 TERMINAL_SEARCH = frozenset({"completed", "failed", "cancelled"})
-TERMINAL_CANDIDATE = frozenset({"done", "failed", "cancelled"})
+TERMINAL_CANDIDATE = frozenset({"done", "failed", "infeasible", "cancelled"})
 
 
 def utcnow() -> datetime:
@@ -56,7 +57,8 @@ class Search(Base):
 
 
 class StrategyState(Base):
-    """A search's strategy state: the strategy's whole history (~1.3 KB per result, 14 MB at 10,000).
+    """A search's lifecycle state: the strategy's RNG and parameters, the schedule's cursor, a version.
+    No history (that is the candidates table), so it stays a few KB at any number of results.
     Kept off the `searches` row so that reading or bumping that row's small columns never touches it
     (SQLite keeps a row's columns in one record: a big value before `seq` made every counter read walk it)."""
 
@@ -93,6 +95,8 @@ class Candidate(Base):
     epochs: Mapped[int | None] = mapped_column(Integer)
     # Place in the strategy's history (it is replayed from this table in this order); None: not told yet.
     told: Mapped[int | None] = mapped_column(Integer)
+    # The lifecycle's own record (worker.nas.lifecycle.Trial.record): rung scores, first rung, told result.
+    lifecycle: Mapped[dict[str, Any] | None]
 
     search: Mapped[Search] = relationship(back_populates="candidates")
     curve: Mapped[list[CurvePoint]] = relationship(

@@ -238,35 +238,21 @@ def done_curves(s: Session, search_id: int, limit: int) -> list[list[dict[str, A
     return [c for c in curves.values() if c]
 
 
-def objectives_of(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """(metric, goal) pairs of a stored spec; the spec default when it names none."""
-    objs = spec.get("objectives") or [{"metric": "val_accuracy", "goal": "maximize"}]
-    return [(o.get("metric", "val_accuracy"), o.get("goal", "maximize")) for o in objs]
-
-
-def _dominates(a: list[float], b: list[float]) -> bool:
-    return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
-
-
 def pareto_candidates(s: Session, search_id: int) -> tuple[list[str], list[Candidate], list[Candidate]]:
-    """Objective names, the non-dominated done candidates, and every done candidate with all objectives."""
-    search = get_search(s, search_id)
-    objectives = objectives_of(search.spec)
+    """Objective names, the non-dominated done candidates, and every done candidate with all objectives;
+    by the engine's objective (its directions and constraints), not a copy of it."""
+    from worker.nas.objectives import Objective, pareto_front
+    from worker.nas.spec import parse_spec
+
+    objective = Objective.from_spec(parse_spec(get_search(s, search_id).spec))
     done = s.execute(
         select(Candidate)
         .where(Candidate.search_id == search_id, Candidate.status == "done")
         .order_by(Candidate.id)
     ).scalars()
-    scored: list[tuple[Candidate, list[float]]] = []
-    for cand in done:
-        values = [cand.metrics.get(metric) for metric, _ in objectives]
-        if any(v is None for v in values):
-            continue
-        scored.append(
-            (cand, [v if goal == "maximize" else -v for v, (_, goal) in zip(values, objectives, strict=True)])
-        )
-    front = [c for c, v in scored if not any(_dominates(w, v) for _, w in scored)]
-    return [metric for metric, _ in objectives], front, [c for c, _ in scored]
+    scored = [(c, v) for c in done if (v := objective.vector(c.metrics or {})) is not None]
+    front = pareto_front([v for _, v in scored])
+    return objective.names, [scored[i][0] for i in front], [c for c, _ in scored]
 
 
 def best_genomes(s: Session, search_id: int, k: int) -> list[dict[str, Any]]:
@@ -463,7 +449,8 @@ def finish_candidate(
     error: str | None = None,
     artefacts: dict[str, tuple[str, int]] | None = None,
 ) -> Candidate | None:
-    """Record a candidate's outcome; update the search's best and progress. None if it was already final."""
+    """Record a candidate's outcome (a training job's end). None if it was already final. The search's best
+    and progress are the lifecycle's, written by its next step (`set_search_progress`)."""
     if status not in TERMINAL_CANDIDATE:
         raise ValueError(f"status: {status!r} is not one of {', '.join(sorted(TERMINAL_CANDIDATE))}")
     cand = s.get(Candidate, candidate_id)
@@ -481,14 +468,6 @@ def finish_candidate(
     for fmt, (path, size) in (artefacts or {}).items():
         add_artefact(s, candidate_id, fmt, path, size)
     cand.seq = _next_seq(s, search.id)
-    if status == "done" and fitness is not None:
-        best = s.get(Candidate, search.best_candidate_id) if search.best_candidate_id else None
-        if best is None or best.fitness is None or fitness > best.fitness:
-            search.best_candidate_id = cand.id
-    counts = candidate_counts(s, search.id)
-    max_candidates = int((search.spec.get("budget") or {}).get("max_candidates") or 0)
-    if max_candidates:
-        search.progress = min(1.0, (counts["done"] + counts["failed"]) / max_candidates)
     _touch_search(s, search)
     return cand
 
@@ -616,3 +595,136 @@ def search_head(s: Session, search_id: int) -> int:
     if value is None:
         raise NotFound(f"search {search_id} not found")
     return int(value)
+
+
+# --- the search lifecycle (worker.nas.lifecycle) on this database -----------------------------------------
+def _checkpoints(s: Session, candidate_ids: list[int] | None, search_id: int) -> dict[int, str]:
+    query = select(Artefact.candidate_id, Artefact.path).where(Artefact.format == "checkpoint")
+    if candidate_ids is None:
+        query = query.join(Candidate, Candidate.id == Artefact.candidate_id).where(
+            Candidate.search_id == search_id
+        )
+    else:
+        query = query.where(Artefact.candidate_id.in_(candidate_ids))
+    return {cid: path for cid, path in s.execute(query).all()}
+
+
+def trial_of(cand: Candidate, checkpoint: str | None) -> Any:
+    """The lifecycle's view of a row: the status it last saw (the row's own status may be newer, which
+    the caller turns into an event), its rung scores and told result."""
+    from worker.nas.lifecycle import Trial
+    from worker.nas.types import Result
+
+    rec = cand.lifecycle or {}
+    told = rec.get("told_result")
+    row_status = "failed" if cand.status == "cancelled" else cand.status
+    result = None
+    if cand.status in TERMINAL_CANDIDATE or cand.metrics:
+        result = Result(
+            row_status if row_status in ("done", "failed", "infeasible") else "failed",
+            cand.fitness,
+            dict(cand.metrics or {}),
+            cand.error,
+        )
+    return Trial(
+        cid=cand.id,
+        genome=cand.genome,
+        key=cand.canonical,
+        origin=dict(cand.origin or {}),
+        status=rec.get("status", cand.status),
+        rung=cand.rung,
+        epochs=cand.epochs,
+        result=result,
+        checkpoint=checkpoint,
+        told=cand.told,
+        told_result=Result(**told) if told else None,
+        rung_scores=list(rec.get("rung_scores", [])),
+        start_rung=int(rec.get("start_rung", 0)),
+    )
+
+
+def search_trials(s: Session, search_id: int) -> list[Any]:
+    """Every candidate of a search as lifecycle trials, in creation order (a cold start replays them)."""
+    rows = s.execute(
+        select(Candidate).where(Candidate.search_id == search_id).order_by(Candidate.id)
+    ).scalars()
+    ckpts = _checkpoints(s, None, search_id)
+    return [trial_of(c, ckpts.get(c.id)) for c in rows]
+
+
+def trials_changed_since(s: Session, search_id: int, seq: int) -> list[tuple[Any, str]]:
+    """(trial, row status) of the candidates changed after change-cursor `seq` (a warm step reads these)."""
+    rows = list(
+        s.execute(
+            select(Candidate)
+            .where(Candidate.search_id == search_id, Candidate.seq > seq)
+            .order_by(Candidate.seq)
+        ).scalars()
+    )
+    ckpts = _checkpoints(s, [c.id for c in rows], search_id) if rows else {}
+    return [(trial_of(c, ckpts.get(c.id)), c.status) for c in rows]
+
+
+def _write_trial(s: Session, cand: Candidate, trial: Any) -> None:
+    result = trial.result
+    cand.status, cand.rung, cand.epochs, cand.told = trial.status, trial.rung, trial.epochs, trial.told
+    cand.lifecycle = json_safe({**trial.record(), "status": trial.status})
+    if result is not None:
+        fitness = result.fitness if result.fitness is None or math.isfinite(result.fitness) else None
+        cand.fitness, cand.metrics, cand.error = fitness, json_safe(result.metrics), result.error
+    if trial.status in TERMINAL_CANDIDATE:
+        cand.finished_at = cand.finished_at or utcnow()
+        cand.started_at = cand.started_at or cand.finished_at
+    elif trial.status == "queued":
+        cand.finished_at = None
+
+
+def insert_trial(s: Session, search_id: int, trial: Any) -> int:
+    """Store a new candidate as the lifecycle made it (queued, or infeasible with its reason)."""
+    cand = Candidate(
+        search_id=search_id,
+        seq=_next_seq(s, search_id),
+        genome=json_safe(trial.genome),
+        canonical=trial.key,
+        origin=json_safe(trial.origin),
+        metrics={},
+    )
+    _write_trial(s, cand, trial)
+    s.add(cand)
+    s.flush()
+    return cand.id
+
+
+def update_trial(s: Session, trial: Any) -> None:
+    cand = s.get(Candidate, trial.cid)
+    if cand is None:
+        raise NotFound(f"candidate {trial.cid} not found")
+    _write_trial(s, cand, trial)
+    if trial.checkpoint:
+        add_artefact(s, cand.id, "checkpoint", trial.checkpoint, _size(trial.checkpoint))
+    cand.seq = _next_seq(s, cand.search_id)
+
+
+def _size(path: str) -> int:
+    import os
+
+    return os.path.getsize(path) if os.path.exists(path) else 0
+
+
+def set_search_progress(
+    s: Session, search_id: int, best_id: int | None, progress: float, stop_reason: str | None
+) -> None:
+    """The lifecycle's view of the search after a step: its best candidate, progress and stop reason."""
+    search = lock_search(s, search_id)
+    changed = (search.best_candidate_id, round(search.progress, 6)) != (best_id, round(progress, 6))
+    search.best_candidate_id, search.progress = best_id, progress
+    if stop_reason and (search.summary or {}).get("stop_reason") != stop_reason:
+        search.summary = json_safe({**(search.summary or {}), "stop_reason": stop_reason})
+        changed = True
+    if changed:
+        _touch_search(s, search)
+
+
+def count_told(s: Session, search_id: int) -> int:
+    query = select(func.count()).where(Candidate.search_id == search_id, Candidate.told.is_not(None))
+    return int(s.execute(query).scalar_one())

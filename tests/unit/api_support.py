@@ -122,7 +122,12 @@ def seed_search(settings: Settings, spec: dict[str, Any] | None = None, n: int =
 
 
 def finish(
-    settings: Settings, candidate_id: int, accuracy: float, params: float = 1e5, epochs: int = 2
+    settings: Settings,
+    candidate_id: int,
+    accuracy: float,
+    params: float = 1e5,
+    epochs: int = 2,
+    **extra: float,
 ) -> None:
     """Train-like history for one candidate: started, `epochs` curve points, done with metrics."""
     with session_scope(settings, write=True) as s:
@@ -135,8 +140,15 @@ def finish(
                 "val_accuracy": accuracy * epoch / epochs,
             }
             repository.add_curve_point(s, candidate_id, epoch, {**point, "val_f1": accuracy, "seconds": 0.5})
-        metrics = {"val_accuracy": accuracy, "params": params, "flops": params * 100}
-        repository.finish_candidate(s, candidate_id, "done", fitness=accuracy, metrics=metrics)
+        metrics = {"val_accuracy": accuracy, "params": params, "flops": params * 100, **extra}
+        cand = repository.finish_candidate(s, candidate_id, "done", fitness=accuracy, metrics=metrics)
+        # What the coordinator's next step does: the lifecycle's best and progress on the search.
+        search = repository.get_search(s, cand.search_id)
+        best = s.get(type(cand), search.best_candidate_id) if search.best_candidate_id else None
+        best_id = cand.id if best is None or (best.fitness or 0) < accuracy else best.id
+        counts = repository.candidate_counts(s, cand.search_id)
+        progress = min(1.0, (counts["done"] + counts["failed"]) / search.spec["budget"]["max_candidates"])
+        repository.set_search_progress(s, cand.search_id, best_id, progress, None)
 
 
 @contextmanager

@@ -6,10 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from api_support import NB201_SPEC, Api, api_on, finish, seed_search
 
 from backend.db import repository
 from backend.db.session import session_scope
+from worker.nas.spec import parse_spec
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.yaml"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -200,11 +204,9 @@ def test_strategy_stats_expose_controller_steps(api: Api) -> None:
     search_id, _ = seed_search(api.settings, n=1)
     steps = [{"step": 1, "reward": 0.5, "baseline": 0.4, "entropy": 1.6}]
     with session_scope(api.settings, write=True) as s:
-        repository.save_strategy_state(
-            s, search_id, {"history": [1, 2], "extra": {"steps": steps, "lr": 0.1}}
-        )
+        repository.save_strategy_state(s, search_id, {"strategy": {"extra": {"steps": steps, "lr": 0.1}}})
     body = api.client.get(f"/api/searches/{search_id}/strategy").json()
-    assert body == {"strategy": "regularized-evolution", "steps": steps, "n_told": 2, "lr": 0.1}
+    assert body == {"strategy": "regularized-evolution", "steps": steps, "n_told": 0, "lr": 0.1}
 
 
 def test_candidates_page_fast_json_matches_the_response_model(api: Api) -> None:
@@ -268,3 +270,28 @@ def test_candidates_page_rejects_an_unknown_field_naming_the_allowed_ones(api: A
     (err,) = res.json()["detail"]
     assert err["field"] == "fields" and "weights" in err["message"]
     assert "genome" in err["allowed"] and "metrics" in err["allowed"]
+
+
+def test_objectives_without_goal_follow_the_metric_and_pareto_minimises_them(api: Api) -> None:
+    spec = {**NB201_SPEC, "objectives": [{"metric": "val_loss"}, {"metric": "params"}]}
+    r = api.client.post("/api/searches", json=spec)
+    assert r.status_code == 201, r.text
+    stored = api.client.get(f"/api/searches/{r.json()['id']}").json()["spec"]["objectives"]
+    assert [o["goal"] for o in stored] == ["minimize", "minimize"]
+    search_id, cands = seed_search(api.settings, spec, n=3)
+    finish(api.settings, cands[0], 0.9, params=100, val_loss=0.5)
+    finish(api.settings, cands[1], 0.8, params=300, val_loss=0.2)
+    finish(api.settings, cands[2], 0.7, params=400, val_loss=0.6)  # dominated: bigger and worse
+    body = api.client.get(f"/api/searches/{search_id}/pareto").json()
+    assert sorted(c["id"] for c in body["items"]) == sorted(cands[:2])
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_spec_round_trips_through_the_api_to_the_same_search(path: Path, tmp_path: Path) -> None:
+    with api_on("sqlite", tmp_path) as api:
+        original = parse_spec(yaml.safe_load(path.read_text()))
+        r = api.client.post("/api/searches", json=yaml.safe_load(path.read_text()))
+        assert r.status_code == 201, r.text
+        stored = api.client.get(f"/api/searches/{r.json()['id']}").json()["spec"]
+        assert parse_spec(stored) == original
+        assert parse_spec(stored).model_dump(mode="json") == stored  # nothing left to resolve

@@ -43,7 +43,7 @@ class ToyEvaluator:
     def __init__(self, search_id: int, spec: Any, space: Any, settings: Settings) -> None:
         self.objective = Objective.from_spec(spec)
 
-    def evaluate(self, genome: dict[str, Any], report: Any) -> Result:
+    def evaluate(self, genome: dict[str, Any], report: Any, **job: Any) -> Result:
         ToyEvaluator.calls.append(genome)
         h = int(hashlib.sha256(repr(sorted(genome.items())).encode()).hexdigest(), 16)
         if h % 3 == 0:
@@ -56,10 +56,8 @@ class ToyEvaluator:
         return Result(status="done", fitness=self.objective.fitness(metrics), metrics=metrics)
 
 
-def toy_finalizer(
-    search_id: int, spec: Any, space: Any, best: list[Any], settings: Settings
-) -> tuple[dict, dict]:
-    return {"final": [{"candidate_id": best[0].id, "test_accuracy": 0.5}]}, {}
+def toy_finalizer(search_id: int, spec: Any, ranked: list[Any], settings: Settings) -> tuple[dict, dict]:
+    return {"final": [{"candidate_id": ranked[0].cid, "test_accuracy": 0.5}]}, {}
 
 
 def drain(d: QueueDispatcher, settings: Settings, limit: int = 500) -> None:
@@ -117,7 +115,8 @@ def test_search_runs_to_completion_with_failed_candidates_recorded(settings: Set
         assert all(repo.candidate_curve(s, c.id) for c in cands)
         assert search.summary["stop_reason"] == "max_candidates"
         assert search.summary["final"][0]["candidate_id"] == best.id
-        assert len(search.strategy_state["history"]) == 8  # every result told exactly once
+        assert sorted(c.told for c in cands) == list(range(8))  # every result told exactly once
+        assert "history" not in search.strategy_state["strategy"]  # the candidates are the history
     assert [k for k, _ in d.log].count("finalize") == 1
 
 
@@ -201,7 +200,7 @@ def test_evaluator_exception_is_recorded_as_failed_candidate(settings: Settings)
         def __init__(self, *args: Any) -> None:
             pass
 
-        def evaluate(self, genome: Any, report: Any) -> Result:
+        def evaluate(self, genome: Any, report: Any, **job: Any) -> Result:
             raise RuntimeError("CUDA out of memory")
 
     search_id = _submit(settings, budget={"max_candidates": 2}, parallelism=2)
@@ -248,7 +247,10 @@ def test_warm_start_puts_the_earlier_searches_best_first(settings: Settings) -> 
     coordinator.advance_search(second, d, settings, kick=True)
     with session_scope(settings) as s:
         cands, _ = repo.candidates_after(s, second, 0, 10)
-    assert [c.genome for c in cands[:2]] == best and cands[0].origin == {"warm_start_from": first}
+    assert [c.genome for c in cands[:2]] == best and cands[0].origin == {
+        "operator": "warm-start",
+        "warm_start_from": first,
+    }
     assert len(cands) == 3
 
 
@@ -257,7 +259,7 @@ def test_cancel_during_training_stops_at_the_next_epoch(settings: Settings) -> N
         def __init__(self, search_id: int, spec: Any, space: Any, settings: Settings) -> None:
             self.search_id, self.settings = search_id, settings
 
-        def evaluate(self, genome: Any, report: Any) -> Result:
+        def evaluate(self, genome: Any, report: Any, **job: Any) -> Result:
             for epoch in range(1, 6):
                 if epoch == 2:  # what POST /cancel does while this candidate trains
                     with session_scope(self.settings, write=True) as s:
@@ -289,7 +291,7 @@ def test_median_stopping_stops_a_candidate_below_the_median_curve(settings: Sett
         def __init__(self, *args: Any) -> None:
             pass
 
-        def evaluate(self, genome: Any, report: Any) -> Result:
+        def evaluate(self, genome: Any, report: Any, **job: Any) -> Result:
             Curves.n += 1
             level = 0.9 if Curves.n <= 3 else 0.1
             for epoch in range(1, 5):
@@ -317,9 +319,21 @@ def test_median_stopping_stops_a_candidate_below_the_median_curve(settings: Sett
     assert epochs == [4, 4, 4, 1]
 
 
-def test_successive_halving_in_the_service_is_noted_not_hidden(settings: Settings) -> None:
-    spec = {"budget": {"max_candidates": 1}, "multi_fidelity": {"type": "hyperband"}}
+def test_successive_halving_runs_in_the_service_and_promotes_from_checkpoints(settings: Settings) -> None:
+    spec = {
+        "budget": {"max_candidates": 3},
+        "parallelism": 2,
+        "training": {"epochs": 4},
+        "multi_fidelity": {"type": "successive-halving", "min_epochs": 2, "eta": 3},
+    }
     search_id = _submit(settings, **spec)
-    coordinator.advance_search(search_id, QueueDispatcher(), settings, kick=True)
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    drain(d, settings)
     with session_scope(settings) as s:
-        assert "not run by the service" in repo.get_search(s, search_id).summary["notes"][0]
+        cands, _ = repo.candidates_after(s, search_id, 0, 10)
+        assert repo.get_search(s, search_id).status == "completed"
+    trained = [c for c in cands if c.status == "done"]
+    promoted = [c for c in trained if c.epochs == 4]
+    assert len(promoted) == 1 and promoted[0].rung == 1  # the best of the rung went on to 4 epochs
+    assert promoted[0].fitness == max(c.fitness for c in trained)

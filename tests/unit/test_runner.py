@@ -50,7 +50,9 @@ def test_local_search_on_digits_trains_reports_and_exports(tmp_path):
     assert summary["candidates"] == 3 and len(sink.candidates) == 3
     assert all(c["status"] == "done" and len(c["curve"]) == 6 for c in sink.candidates.values())
     assert [t[0] for t in ticks] == [1, 2, 3]
-    assert sink.state is not None and len(sink.state["history"]) == 3
+    # The stored state is small; the history is the candidates, each told once, in order.
+    assert sink.state is not None and "history" not in sink.state["strategy"]
+    assert sorted(c["told"] for c in sink.candidates.values()) == [0, 1, 2]
     status, finished = sink.finished
     assert status == "done" and finished is summary
     best = summary["best"]
@@ -72,7 +74,7 @@ class _NanOutput(torch.nn.Module):
 
 
 def test_nan_candidate_is_recorded_failed_and_the_search_goes_on(tmp_path, monkeypatch):
-    from worker.nas import runner
+    from worker.nas import factory
     from worker.nas.spaces.layers import LayersSpace
 
     class FirstBuildGivesNan(LayersSpace):
@@ -83,7 +85,7 @@ def test_nan_candidate_is_recorded_failed_and_the_search_goes_on(tmp_path, monke
             net = super().build(genome)
             return _NanOutput(net) if type(self).builds == 1 else net
 
-    monkeypatch.setattr(runner, "space_class", lambda name: FirstBuildGivesNan)
+    monkeypatch.setattr(factory, "space_class", lambda name: FirstBuildGivesNan)
     sink = MemorySink()
     summary = run_local_search(spec_of(), sink, artefact_dir=tmp_path)
     first = sink.candidates[1]["result"]
@@ -92,7 +94,7 @@ def test_nan_candidate_is_recorded_failed_and_the_search_goes_on(tmp_path, monke
     assert sink.finished[0] == "done" and summary["failed"] == 1 and summary["best"]["candidate_id"] != 1
 
 
-def test_duplicate_warm_start_genome_reuses_the_earlier_result(tmp_path):
+def test_duplicate_warm_start_genome_is_trained_once(tmp_path):
     genome = {"layers": [{"type": "conv", "filters": 8}, {"type": "pool"}]}
     sink = MemorySink()
     summary = run_local_search(
@@ -102,8 +104,8 @@ def test_duplicate_warm_start_genome_reuses_the_earlier_result(tmp_path):
         warm_start=[genome, genome],
     )
     first, second = sink.candidates[1], sink.candidates[2]
-    assert summary["candidates"] == 2 and first["canonical"] == second["canonical"]
-    assert second["result"] is first["result"] and second["curve"] == []  # not trained again
+    assert summary["candidates"] == 2 and first["canonical"] != second["canonical"]
+    assert first["origin"]["operator"] == "warm-start" and second["origin"]["operator"] == "sample"
     assert summary["best"]["test_accuracy"] is not None  # top_k 0: the search's checkpoint is tested
 
 
@@ -195,31 +197,35 @@ def test_final_time_budget_shortens_final_training(tmp_path):
 
 
 def _ranked_stub(final: dict, speeds: list[float]):
-    """A search stand-in with 60,000 training samples and candidates of the given samples/s, best first."""
-    from types import SimpleNamespace
+    """Candidates of the given samples/s, best first (60,000 final training samples)."""
+    from worker.nas.lifecycle import Trial
+    from worker.nas.types import Result
 
     spec = spec_of(final=final, dataset={"name": "digits"})
-    splits = SimpleNamespace(y_train=range(54_000), y_val=range(6_000))
-    search = SimpleNamespace(spec=spec, splits=splits)
     ranked = [
-        SimpleNamespace(cid=i, result=SimpleNamespace(metrics={"samples_per_second": sps}))
+        Trial(i, {}, str(i), {}, "done", result=Result(fitness=1.0, metrics={"samples_per_second": sps}))
         for i, sps in enumerate(speeds)
     ]
-    return search, ranked
+    return spec, ranked
 
 
 def test_final_prefers_the_best_candidate_that_gets_its_epochs_in_time():
-    from worker.nas.runner_finish import fits_first
+    from worker.nas.final_stage import final_plan
+
+    def order(spec, ranked):
+        return [t.cid for t in final_plan(spec, ranked, 60_000)[0]]
 
     # 10 epochs of 60,000 in 10 minutes need 1,000 samples/s: the most accurate (500/s) would get 5.
-    search, ranked = _ranked_stub({"top_k": 1, "epochs": 10, "max_minutes": 10}, [500, 2_000, 4_000])
-    assert [c.cid for c in fits_first(search, ranked, 1)] == [1, 2, 0]
+    assert order(*_ranked_stub({"top_k": 1, "epochs": 10, "max_minutes": 10}, [500, 2_000, 4_000])) == [
+        1,
+        2,
+        0,
+    ]
     # Half the epochs are enough with min_epoch_share 0.5; 0 ranks by validation alone.
     for share in (0.5, 0.0):
-        search, ranked = _ranked_stub(
+        stub = _ranked_stub(
             {"top_k": 1, "epochs": 10, "max_minutes": 10, "min_epoch_share": share}, [500, 2_000]
         )
-        assert [c.cid for c in fits_first(search, ranked, 1)] == [0, 1]
+        assert order(*stub) == [0, 1]
     # Nothing fits: the order stays.
-    search, ranked = _ranked_stub({"top_k": 1, "epochs": 10, "max_minutes": 1}, [500, 600])
-    assert [c.cid for c in fits_first(search, ranked, 1)] == [0, 1]
+    assert order(*_ranked_stub({"top_k": 1, "epochs": 10, "max_minutes": 1}, [500, 600])) == [0, 1]

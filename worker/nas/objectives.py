@@ -70,11 +70,8 @@ class Objective:
 
     @classmethod
     def from_spec(cls, spec: Any) -> Objective:
-        # A goal left at its default follows the metric's direction, so `metric: val_loss` minimizes.
-        terms = [
-            Term(o.metric, o.goal if "goal" in o.model_fields_set else None, o.weight, o.baseline)
-            for o in spec.objectives
-        ]
+        # The spec resolved every goal when it was parsed (a metric's natural direction by default).
+        terms = [Term(o.metric, o.goal, o.weight, o.baseline) for o in spec.objectives]
         return cls(terms, spec.constraints.model_dump())
 
     @property
@@ -87,11 +84,21 @@ class Objective:
 
     def feasible(self, metrics: Mapping[str, float]) -> bool:
         """True when every hard constraint holds; a constraint whose metric is missing cannot hold."""
+        return self.violation(metrics) is None
+
+    def violation(self, metrics: Mapping[str, float], only: Sequence[str] | None = None) -> str | None:
+        """The first hard constraint `metrics` break, as `metric figure > name bound`; None if all hold.
+        `only`: check just these constraints (those known before training)."""
         for name, bound in self.constraints.items():
-            value = metrics.get(CONSTRAINT_METRICS[name])
-            if value is None or not math.isfinite(value) or value > bound:
-                return False
-        return True
+            if only is not None and name not in only:
+                continue
+            metric = CONSTRAINT_METRICS[name]
+            value = metrics.get(metric)
+            if value is None or not math.isfinite(value):
+                return f"{metric} not measured, so {name} {bound:g} cannot be checked"
+            if value > bound:
+                return f"{metric} {value:.4g} > {name} {bound:g}"
+        return None
 
     def vector(self, metrics: Mapping[str, float]) -> tuple[float, ...] | None:
         """One entry per objective, unweighted but oriented (and baseline-shifted); None if infeasible."""

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from worker.nas.objectives import METRIC_GOALS
 from worker.nas.registry import SPACES, STRATEGIES, space_class, strategy_class
 
 METRICS = (
@@ -97,9 +98,18 @@ class TrainingSpec(_Strict):
 
 class ObjectiveSpec(_Strict):
     metric: Metric = "val_accuracy"
-    goal: Literal["maximize", "minimize"] = "maximize"
+    goal: Literal["maximize", "minimize"] | None = Field(
+        None, description="default: the metric's natural direction (accuracy up; loss, size, latency down)"
+    )
     weight: float = Field(1.0, description="weight in a weighted sum (single-objective strategies)")
     baseline: float | None = Field(None, description="subtract this (e.g. a reference accuracy)")
+
+    @model_validator(mode="after")
+    def _resolve_goal(self) -> ObjectiveSpec:
+        # Resolved here, once: the stored spec then says which way every objective goes.
+        if self.goal is None:
+            self.goal = METRIC_GOALS.get(self.metric, "maximize")
+        return self
 
 
 class Constraints(_Strict):
@@ -115,7 +125,13 @@ class Budget(_Strict):
 
 
 class MultiFidelity(_Strict):
-    type: Literal["none", "successive-halving", "hyperband", "median-stopping"] = "none"
+    type: Literal["none", "asha", "async-hyperband", "successive-halving", "hyperband", "median-stopping"] = (
+        Field(
+            "none",
+            description="asha / async-hyperband promote as soon as a rung has eta results (any parallelism); "
+            "successive-halving / hyperband wait for a whole rung",
+        )
+    )
     min_epochs: int = Field(1, ge=1)
     eta: int = Field(3, ge=2)
 

@@ -23,10 +23,11 @@ class Result:
     """The outcome of evaluating one genome, as a strategy sees it.
 
     `fitness` is the scalar the objective computed (higher is better); `None` when the candidate failed
-    or violates a hard constraint. `metrics` holds every raw figure (val_accuracy, params, flops, ...).
+    or breaks a hard constraint (status `infeasible`, the figure and the bound in `error`). `metrics` holds
+    every raw figure (val_accuracy, params, flops, ...).
     """
 
-    status: Literal["done", "failed"] = "done"
+    status: Literal["done", "failed", "infeasible"] = "done"
     fitness: float | None = None
     metrics: Metrics = field(default_factory=dict)
     error: str | None = None

@@ -121,6 +121,24 @@ class Strategy(ABC):
         self.history = [(g, Result(**r)) for g, r in state["history"]]
         self._load_extra_state(state.get("extra") or {})
 
+    def compact_state(self) -> dict[str, Any]:
+        """The state without the history and the seen keys: both are the candidates table, replayed by
+        `restore`, so what a search stores stays small at any number of results."""
+        return {"rng": rng_state(self.rng), "extra": self._extra_state()}
+
+    def restore(
+        self, history: list[tuple[Genome, Result]], proposed: set[str], state: dict[str, Any] | None
+    ) -> None:
+        """Resume from the candidates table: `history` in the order it was told, `proposed` every stored
+        canonical key. Learned parameters come from `state` (a `compact_state`), so nothing is relearned."""
+        self.history = list(history)
+        self.seen = set(proposed)
+        if state:
+            set_rng_state(self.rng, state["rng"])
+            self._load_extra_state(state.get("extra") or {})
+        # Bred but not yet handed out (generational strategies): claimed, so never proposed twice.
+        self.seen.update(self.space.canonical(g) for g in getattr(self, "buffer", []))
+
     def _extra_state(self) -> dict[str, Any]:
         return {}
 

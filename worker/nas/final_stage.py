@@ -1,0 +1,117 @@
+"""The end of every search, local or in the service: retrain the best on train+validation within the final
+budget, test once, export the best model with its card, and summarise.
+
+Which candidates get retrained, and for how many epochs, is decided here only (`final_plan`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from worker.nas.lifecycle import Lifecycle, Trial
+
+SUMMARY_METRICS = ("val_accuracy", "val_f1", "val_loss", "params", "flops", "latency_ms", "epochs")
+AUGMENT_COST = 1.1  # augmentation adds ~6 % per sample on CPU (fashion_mnist_epoch_cost.py); 10 % to be safe
+
+
+def final_epochs(spec: Any, trial: Trial, n_samples: int, slots: int) -> int:
+    """The recipe's epochs, cut so `slots` trainings fit in final.max_minutes at the speed the candidate's own
+    search training measured (samples/s, validation excluded: the final training has none)."""
+    epochs = spec.final.epochs or spec.training.epochs
+    sps = (trial.result.metrics if trial.result else {}).get("samples_per_second")
+    if spec.final.max_minutes is None or not sps:
+        return epochs
+    per_epoch = n_samples / sps * (AUGMENT_COST if spec.dataset.augment else 1.0)
+    return max(1, min(epochs, int(spec.final.max_minutes * 60 / max(1, slots) // per_epoch)))
+
+
+def final_plan(spec: Any, ranked: list[Trial], n_samples: int) -> tuple[list[Trial], list[tuple[Trial, int]]]:
+    """(ranked with the ones whose final training fits first, [(trial, epochs)] to retrain).
+
+    A network too slow to get `min_epoch_share` of its final epochs in final.max_minutes ends undertrained,
+    often behind a slightly less accurate (at the search's fidelity) but faster one, so those rank after.
+    """
+    slots = min(spec.final.top_k, len(ranked)) * spec.final.repeats
+    final = spec.final
+    if final.max_minutes is not None and final.min_epoch_share > 0:
+        need = math.ceil(final.min_epoch_share * (final.epochs or spec.training.epochs))
+        fits = {t.cid for t in ranked if final_epochs(spec, t, n_samples, slots) >= need}
+        ranked = [t for t in ranked if t.cid in fits] + [t for t in ranked if t.cid not in fits]
+    return ranked, [(t, final_epochs(spec, t, n_samples, slots)) for t in ranked[: final.top_k]]
+
+
+def _entry(t: Trial) -> dict[str, Any]:
+    m = t.result.metrics if t.result else {}
+    return {"candidate_id": t.cid, "genome": t.genome, **{k: m.get(k) for k in SUMMARY_METRICS}}
+
+
+def run_final_stage(
+    spec: Any, space: Any, splits: Any, ranked: list[Trial], out_dir: Path, *, device: Any = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Retrain per `final_plan`, test each once, export the best. Returns the summary part (`best`, `final`,
+    `artefacts`) and the exported files of the best candidate (`summary['best']['candidate_id']`)."""
+    from worker.nas.evaluation.checkpoints import load_checkpoint
+    from worker.nas.evaluation.export import export_model
+    from worker.nas.evaluation.final import final_train
+    from worker.nas.evaluation.metrics import efficiency_metrics
+    from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
+
+    device = pick_device(device)
+    ranked, plan = final_plan(spec, ranked, len(splits.y_train) + len(splits.y_val))
+    finals = [(t, final_train(spec, space, splits, t.genome, device=device, epochs=e)) for t, e in plan]
+    if not ranked:
+        return {"best": None, "final": [], "artefacts": {}}, {}
+    top = ranked[0]
+    test_std = None
+    if finals and finals[0][1].model is not None:
+        summ = finals[0][1].summary()
+        test_acc, test_std, model = summ["test_accuracy"], summ["test_accuracy_std"], finals[0][1].model
+    elif top.checkpoint and Path(top.checkpoint).exists():  # top_k 0: the search's own weights, tested once
+        model = space.build(top.genome)
+        model.load_state_dict(load_checkpoint(top.checkpoint)["model"])
+        cfg = TrainConfig.from_spec(spec.training, seed=spec.seed)
+        trainer = Trainer(model, cfg, n_classes=splits.n_classes, device=device)
+        test_acc, model = trainer.evaluate(splits.x_test, splits.y_test)["accuracy"], trainer.model
+    else:
+        test_acc, model = None, None
+    best = {**_entry(top), "test_accuracy": test_acc, "test_accuracy_std": test_std}
+    files: dict[str, str] = {}
+    if model is not None:
+        eff = efficiency_metrics(model, splits.input_shape, device)
+        best["latency_ms"], best["latency_ms_b64"] = eff["latency_ms"], eff.get("latency_ms_b64")
+        card = {
+            "name": spec.name,
+            "candidate_id": top.cid,
+            "genome": top.genome,
+            "canonical": top.key,
+            "space": spec.space.model_dump(),
+            "dataset": splits.card(),
+            "n_classes": splits.n_classes,
+            "metrics": {**top.result.metrics, "test_accuracy": test_acc, "test_accuracy_std": test_std},  # type: ignore[union-attr]
+            "final_training": finals[0][1].summary() | {"genome": None} if finals else None,
+            "training": spec.training.model_dump(),
+        }
+        files = export_model(model, out_dir / "best", input_shape=splits.input_shape, card=card)
+    final = [{"candidate_id": t.cid, **rep.summary(), "genome": None} for t, rep in finals]
+    return {"best": best, "final": final, "artefacts": files}, files
+
+
+def search_summary(lc: Lifecycle, search_seconds: float) -> dict[str, Any]:
+    """What every search reports about its search phase, whichever path ran it."""
+    counts = lc.counts()
+    out: dict[str, Any] = {
+        "name": lc.spec.name,
+        "candidates": len(lc.trials),
+        "done": counts["done"],
+        "failed": counts["failed"],
+        "infeasible": counts["infeasible"],
+        "skipped_infeasible": lc.skipped,
+        "stopped_because": lc.stop_reason,
+        "stop_reason": lc.stop_reason,
+        "search_seconds": search_seconds,
+    }
+    if lc.objective.multi:
+        out["front"] = [_entry(t) for t in lc.front()]
+    return out
