@@ -3,6 +3,7 @@
 Trains each genome for one pass over a slice (default 4096 samples, after a warm-up) with the real
 trainer and prints samples/s and the implied seconds for one epoch of 54,000 (search) and 60,000 (final)
 samples, plus params and FLOPs. Numbers depend on machine load: run it on a quiet machine.
+A measuring tool: it states no goal and has no `--check` (its figures plan the specs' budgets).
 
     .venv/bin/python benchmarks/fashion_mnist_epoch_cost.py [--samples 4096] [--threads 2] \
         [--precision auto|fp32|bf16] [--augment] [--set large|small|all]

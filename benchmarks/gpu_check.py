@@ -1,9 +1,13 @@
 """Short check of the training path on a GPU (runs on CPU too): AMP training of a `layers` candidate on the
 digits set, trainer vs plain-loop throughput, NaN and out-of-memory handling, latency, ONNX export.
 
-    python benchmarks/gpu_check.py [--device cuda] [--out results.json]
+    python benchmarks/gpu_check.py [--device cuda] [--out results.json] [--check]
 
 Prints one JSON document; every figure in it is measured in this run. Takes well under 2 minutes.
+Goals: the trainer trains at >= 0.95 x the plain loop's samples/s (the loop of trainer_throughput.py, which
+picks its precision itself) at the same precision; the candidate trains; the NaN and out-of-memory networks
+end as failed runs with a reason; the ONNX export gives the torch model's argmax. `--check` exits 1 when
+any of these is missed; the JSON is printed either way.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainer_throughput import make_net, plain_loop, trainer_loop  # noqa: E402
+from trainer_throughput import GOAL, dtype_name, make_net, plain_dtype, plain_loop, trainer_loop  # noqa: E402
 
 from worker.nas.evaluation.datasets import load_dataset  # noqa: E402
 from worker.nas.evaluation.export import export_model  # noqa: E402
@@ -60,10 +64,29 @@ class _Oom(_Nan):
         return super().forward(x)
 
 
-def main() -> None:
+def missed_goals(res: dict) -> list[str]:
+    """The goals this run missed, in words (empty: all met)."""
+    missed = []
+    if res["candidate"]["status"] != "done":
+        missed.append(f"candidate training: {res['candidate']['reason']}")
+    tp = res["throughput"]
+    if tp["ratio_trainer_over_plain"] < GOAL:
+        missed.append(f"throughput ratio {tp['ratio_trainer_over_plain']} < {GOAL}")
+    if tp["precision_trainer"] != [tp["precision_plain"]]:
+        missed.append(f"precisions differ: plain {tp['precision_plain']}, trainer {tp['precision_trainer']}")
+    for kind, (status, reason) in res["failures"].items():
+        if status != "failed" or not reason:
+            missed.append(f"{kind} network: {status} without a reason")
+    if not res["onnx"].get("argmax_equal"):
+        missed.append(f"onnx round trip: {res['onnx']}")
+    return missed
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     args = ap.parse_args()
     dev = torch.device(args.device)
     t_start = time.monotonic()
@@ -103,17 +126,20 @@ def main() -> None:
     x = torch.randn(n, 1, 28, 28, generator=g)
     y = torch.randint(0, 10, (n,), generator=g)
     base = make_net(1, 10)
+    picked: list[str] = []
     trainer_loop(copy.deepcopy(base), x[:2048], y[:2048], 1, 256, 3e-3, args.device)  # warm-up
     plain_loop(copy.deepcopy(base), x[:2048], y[:2048], 1, 256, 3e-3, args.device)
     plain, ours = [], []
     for _ in range(5):
         plain.append(plain_loop(copy.deepcopy(base), x, y, 2, 256, 3e-3, args.device))
-        ours.append(trainer_loop(copy.deepcopy(base), x, y, 2, 256, 3e-3, args.device))
+        ours.append(trainer_loop(copy.deepcopy(base), x, y, 2, 256, 3e-3, args.device, picked=picked))
     res["seconds_so_far"] = round(time.monotonic() - t_start, 1)
     res["throughput"] = {
         "samples": n,
         "batch_size": 256,
         "epochs": 2,
+        "precision_plain": dtype_name(plain_dtype(args.device)),
+        "precision_trainer": sorted(set(picked)),
         "plain_samples_per_s": [round(v) for v in plain],
         "trainer_samples_per_s": [round(v) for v in ours],
         "ratio_trainer_over_plain": round(float(np.median(ours) / np.median(plain)), 3),
@@ -141,11 +167,13 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - report, keep the other figures
         res["onnx"] = {"error": f"{type(exc).__name__}: {exc}"}
     res["wall_seconds"] = round(time.monotonic() - t_start, 1)
+    res["missed_goals"] = missed_goals(res)
     text = json.dumps(res, indent=2, default=str)
     print(text)
     if args.out:
         Path(args.out).write_text(text)
+    return 1 if args.check and res["missed_goals"] else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,6 +10,9 @@ built without any search, to show what the goal asks of one:
 
     .venv/bin/python benchmarks/nb201_front_ceiling.py [--draws 200] [--hv-reference 80,230]
 
+A measuring tool: it states no goal of its own and has no `--check` (the hypervolume goal is checked by
+`nb201_strategies.py --multi-objective --check`).
+
 The table lives outside the repository (../shared/benchmarks/nb201/nb201_cifar10.csv); without it the
 script says so and exits 2.
 """

@@ -8,6 +8,9 @@ that cell were added to its front (levels that lose nothing and are always hit a
     .venv/bin/python benchmarks/nb201_front_levels.py [--strategy predictor-evolution] [--seeds 20]
         [--options '{"fitness_every": 0}']
 
+A diagnostic tool: it states no goal and has no `--check` (the hypervolume goal, 100 runs of budget 100,
+is checked by `nb201_strategies.py --multi-objective --check`).
+
 The table lives outside the repository (../shared/benchmarks/nb201/nb201_cifar10.csv); without it the
 script says so and exits 2.
 """

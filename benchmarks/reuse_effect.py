@@ -5,6 +5,7 @@ validation accuracy of mutated children and best validation accuracy; (2) a seco
 with the best 5 genomes of a first search (another seed) against the same search started cold — best
 validation accuracy after the first k candidates. Short trainings (2 epochs) on purpose: that is where
 starting from trained weights can matter. One thread, so figures do not depend on other jobs' threads.
+A measuring tool: it states no goal and has no `--check` (it reports whether reuse helps, not a target).
 
     .venv/bin/python benchmarks/reuse_effect.py [--seeds 3] [--candidates 16]
 """

@@ -5,6 +5,7 @@ initialisation for the same genome), so this reproduces a candidate's rung score
 used to ask whether a longer first rung would have kept a network the 2-epoch rung dropped, and how
 much the scores move between CPUs (run it under `ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16` on an AMX
 machine to get the kernels of a CPU without AMX).
+A measuring tool: it states no goal and has no `--check`.
 
     .venv/bin/python benchmarks/rung_scores.py benchmarks/fashion_mnist_60min.yaml \
         [--db DIR/nasboard.db --candidates 10 11 12] [--genomes NAME ...] [--epochs N] [--data-dir DIR]

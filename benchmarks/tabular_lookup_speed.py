@@ -2,13 +2,15 @@
 
 Prints the time spent in `TabularEvaluator.evaluate` alone (strategy work excluded), and the time of the
 same 10,000 queries including the canonical-form dedup check a strategy does per proposal.
+A measuring tool: it states no goal and has no `--check` (docs/tabular-benchmark.md gives its figures).
+
 Usage: .venv/bin/python benchmarks/tabular_lookup_speed.py [path/to/nb201_cifar10.csv]
 """
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +22,11 @@ DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" /
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "table", nargs="?", type=Path, default=DEFAULT, help="the NB201 CSV (default: %(default)s)"
+    )
+    path = ap.parse_args().table
     t0 = time.perf_counter()
     table = TabularTable(
         path, "arch_str", "cifar10valid_val_acc_12ep", "cifar10_test_acc_200ep", ["flops_M_cifar10"]
