@@ -34,7 +34,7 @@ def test_upgrade_to_head_is_idempotent(tmp_path: Path) -> None:
     upgrade_to_head(settings)
     upgrade_to_head(settings)
     with get_engine(settings.database_url).connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert MigrationContext.configure(conn).get_current_revision() == "0003"
 
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

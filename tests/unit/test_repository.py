@@ -103,11 +103,13 @@ def test_candidates_after_returns_changed_rows_again_in_seq_order(session: Sessi
     assert len(page) == 2 and nxt == page[-1].seq
 
 
-def test_finish_candidate_updates_best_progress_and_is_idempotent(session: Session) -> None:
+def test_finish_candidate_is_idempotent_and_the_lifecycle_sets_best_and_progress(session: Session) -> None:
     search_id, ids = _search_with(session, 3)
     repo.finish_candidate(session, ids[0], "done", fitness=0.5, metrics={"val_accuracy": 0.5})
     repo.finish_candidate(session, ids[1], "done", fitness=0.8, metrics={"val_accuracy": 0.8})
     repo.finish_candidate(session, ids[2], "failed", error="loss became NaN")
+    assert repo.get_search(session, search_id).best_candidate_id is None  # ranking is the lifecycle's
+    repo.set_search_progress(session, search_id, ids[1], 0.75, "max_candidates")
     session.commit()
     assert repo.finish_candidate(session, ids[1], "done", fitness=0.1) is None
     assert repo.mark_training(session, ids[1]) is False
@@ -115,6 +117,7 @@ def test_finish_candidate_updates_best_progress_and_is_idempotent(session: Sessi
     assert summary["best"]["candidate_id"] == ids[1] and summary["best"]["fitness"] == 0.8
     assert (summary["n_done"], summary["n_failed"]) == (2, 1)
     assert repo.get_search(session, search_id).progress == pytest.approx(0.75)
+    assert repo.get_search(session, search_id).summary["stop_reason"] == "max_candidates"
     assert repo.get_candidate(session, ids[2]).error == "loss became NaN"
 
 
