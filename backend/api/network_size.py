@@ -34,7 +34,7 @@ def largest_params(space_type: str, options: dict[str, Any], task: TaskShape) ->
     for genome in genomes:
         try:
             best = max(best, int(space.cost(genome)["params"]))
-        except ValueError:  # a combination the space's rules refuse: not a network it would build
+        except Exception:  # a combination the space's rules refuse: not a network it would build
             continue
     return best
 

@@ -315,6 +315,7 @@ def test_body_over_limit_is_413(tmp_path: Path) -> None:
 
 def test_chunked_body_over_limit_is_413_without_reading_it_all(tmp_path: Path) -> None:
     api = make_api(tmp_path, max_body_bytes=1000)
+
     def chunks() -> Iterator[bytes]:  # no Content-Length: httpx sends it chunked
         for _ in range(100):
             yield b" " * 500
