@@ -13,7 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.api import candidates, events, health, meta, pages, searches
+from backend.api import candidates, events, health, meta, openapi, pages, searches
+from backend.api.body_limit import BodyLimit
 from backend.api.deps import CeleryDispatcher, Dispatcher
 from backend.api.docs import add_docs
 from backend.api.heads import SearchHeads
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     for module in (searches, candidates, events, meta, health, pages):
         app.include_router(module.router)
     add_docs(app)
+    openapi.install(app)  # declare the 422/413 bodies the app really sends
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Mounted last so the explicit routes above (the local plotly bundle) win over the directory.
     app.mount("/static", StaticFiles(directory=Path(settings.frontend_dir), check_dir=False), name="static")
     return app

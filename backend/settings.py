@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     port: int = 8000
     # Kombu's SQL transport polls its table; the default (1 s) would dominate every dispatch hop.
     broker_polling_interval: float = 0.1
+    # Request limits (issue 17): the largest request body, and the largest network a `layers`/`vit` space
+    # may produce at its biggest configuration; both are checked before anything is stored.
+    max_body_bytes: int = 1024 * 1024
+    max_network_params: int = 50_000_000
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

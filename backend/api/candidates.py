@@ -10,7 +10,8 @@ from fastapi.responses import FileResponse
 
 from backend.api import views
 from backend.api.deps import ReadSession, SettingsDep
-from backend.api.schemas import CandidateDetail
+from backend.api.params import CandidateId
+from backend.api.schemas import NOT_FOUND, CandidateDetail, Message
 from backend.db import repository
 
 router = APIRouter(prefix="/api/candidates", tags=["candidates"])
@@ -25,8 +26,8 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-@router.get("/{candidate_id}", response_model=CandidateDetail)
-def get_candidate(candidate_id: int, session: ReadSession) -> dict[str, Any]:
+@router.get("/{candidate_id}", response_model=CandidateDetail, responses=NOT_FOUND)
+def get_candidate(candidate_id: CandidateId, session: ReadSession) -> dict[str, Any]:
     cand = repository.get_candidate(session, candidate_id)
     space = views.space_for(repository.get_search(session, cand.search_id).spec)
     graph = None
@@ -47,9 +48,13 @@ def get_candidate(candidate_id: int, session: ReadSession) -> dict[str, Any]:
     }
 
 
-@router.get("/{candidate_id}/model", response_class=FileResponse, responses={404: {"description": "no file"}})
+@router.get(
+    "/{candidate_id}/model",
+    response_class=FileResponse,
+    responses={404: {"model": Message, "description": "no such candidate, or no such file"}},
+)
 def download_model(
-    candidate_id: int, session: ReadSession, settings: SettingsDep, format: ModelFormat = "onnx"
+    candidate_id: CandidateId, session: ReadSession, settings: SettingsDep, format: ModelFormat = "onnx"
 ) -> FileResponse:
     repository.get_candidate(session, candidate_id)
     stored = repository.artefact_path(session, candidate_id, format)

@@ -21,6 +21,9 @@ from fastapi.responses import StreamingResponse
 
 from backend.api import views
 from backend.api.heads import SearchHeads
+from backend.api.params import MAX_CURSOR, SearchId
+from backend.api.params import last_event_id as last_event_id_cursor
+from backend.api.schemas import INVALID, NOT_FOUND
 from backend.db import repository
 from backend.db.session import session_factory
 from backend.events import ChangeListener
@@ -90,13 +93,21 @@ async def event_stream(
 @router.get(
     "/{search_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "candidate and search events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "candidate and search events"},
+        **NOT_FOUND,
+        **INVALID,
+    },
 )
 async def search_events(
-    search_id: int,
+    search_id: SearchId,
     request: Request,
-    after: Annotated[int | None, Query(ge=0, description="start after this cursor (default 0: all)")] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_CURSOR, description="start after this cursor (default 0: all)")
+    ] = None,
+    last_event_id: Annotated[
+        str | None, Header(description="resume cursor; one that is not a cursor is ignored")
+    ] = None,
 ) -> StreamingResponse:
     """`candidate` events (data: a candidate summary) and `search` events (data: the search's detail
     without its spec), each with `id: <seq>`. Resume with the `Last-Event-ID` header or `?after=`."""
@@ -109,9 +120,8 @@ async def search_events(
             views.space_for(search.spec)
 
     await anyio.to_thread.run_sync(check)
-    cursor = after or 0
-    if last_event_id and last_event_id.strip().isdigit():
-        cursor = int(last_event_id.strip())
+    resumed = last_event_id_cursor(last_event_id)
+    cursor = resumed if resumed is not None else after or 0
     return StreamingResponse(
         event_stream(request, settings, search_id, cursor),
         media_type="text/event-stream",

@@ -22,6 +22,17 @@ class Message(BaseModel):
     detail: str
 
 
+# Error answers for the routes' `responses=` (the OpenAPI document must list what a route can answer).
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorBody, "description": "each field, its problem and the allowed values"}
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message, "description": "no such row"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Message, "description": "not allowed now"}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": Message, "description": "stored, but the queue is unreachable (the search is failed)"}
+}
+
+
 class SearchCreated(BaseModel):
     id: int
     status: str
@@ -164,6 +175,7 @@ class DatasetInfo(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
-    database: str
+    status: str = Field(description="ok, or unavailable when the database or the broker failed")
+    database: str = Field(description="ok, or error: <what failed>")
+    broker: str = Field("ok", description="ok, unchecked (a broker without a cheap probe), or error: ...")
     version: str

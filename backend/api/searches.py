@@ -8,11 +8,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from backend.api import views
-from backend.api.deps import DispatcherDep, ReadSession, WriteSession, run_read
+from backend.api.deps import DispatcherDep, ReadSession, SettingsDep, WriteSession, run_read
+from backend.api.params import Cursor, Offset, SearchId
 from backend.api.schemas import (
+    CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    UNAVAILABLE,
     CandidatePage,
     FieldError,
     Pareto,
@@ -21,8 +27,8 @@ from backend.api.schemas import (
     SearchList,
     SearchStatus,
     StrategyStats,
-    ValidationErrorBody,
 )
+from backend.api.validation import check_on_server, spec_field_error
 from backend.db import repository
 from backend.db.models import SEARCH_STATUSES
 from backend.events import publish_change
@@ -33,7 +39,6 @@ log = logging.getLogger(__name__)
 
 SearchStatusName = Literal["queued", "running", "paused", "completed", "failed", "cancelled"]
 assert set(SearchStatusName.__args__) == set(SEARCH_STATUSES)  # type: ignore[attr-defined]
-INVALID = {422: {"model": ValidationErrorBody, "description": "the field, its problem and allowed values"}}
 
 
 def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], name: str) -> SearchCreated:
@@ -49,17 +54,26 @@ def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], n
     return SearchCreated(id=search.id, status=search.status)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=SearchCreated, responses=INVALID)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SearchCreated,
+    responses={**INVALID, **UNAVAILABLE},
+)
 def create_search(
-    spec: SearchSpec, session: WriteSession, dispatcher: DispatcherDep
+    spec: SearchSpec, session: WriteSession, dispatcher: DispatcherDep, settings: SettingsDep
 ) -> SearchCreated | JSONResponse:
-    if spec.warm_start_from is not None:
+    data, errors = check_on_server(spec, settings)
+    if not errors and spec.warm_start_from is not None:
         try:
             repository.get_search(session, spec.warm_start_from)
         except repository.NotFound:
-            error = FieldError(field="warm_start_from", message=f"no search with id {spec.warm_start_from}")
-            return JSONResponse({"detail": [error.model_dump()]}, status_code=422)
-    return _submit(session, dispatcher, spec.model_dump(mode="json"), spec.name)
+            errors = [
+                FieldError(field="warm_start_from", message=f"no search with id {spec.warm_start_from}")
+            ]
+    if errors:
+        return JSONResponse({"detail": [e.model_dump() for e in errors]}, status_code=422)
+    return _submit(session, dispatcher, data, spec.name)
 
 
 @router.get("", response_model=SearchList)
@@ -67,7 +81,7 @@ def list_searches(
     session: ReadSession,
     status: SearchStatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     rows, total = repository.list_searches(session, status=status, limit=limit, offset=offset)
     best = repository.fitness_of(session, [r.best_candidate_id for r in rows if r.best_candidate_id])
@@ -75,8 +89,8 @@ def list_searches(
     return {"items": items, "total": total}
 
 
-@router.get("/{search_id}", response_model=SearchDetail)
-async def get_search(search_id: int, request: Request) -> dict[str, Any]:
+@router.get("/{search_id}", response_model=SearchDetail, responses=NOT_FOUND)
+async def get_search(search_id: SearchId, request: Request) -> dict[str, Any]:
     summaries = request.app.state.summaries
 
     def read(session: Session) -> dict[str, Any]:
@@ -86,11 +100,11 @@ async def get_search(search_id: int, request: Request) -> dict[str, Any]:
     return await run_read(request, read)
 
 
-@router.get("/{search_id}/candidates", response_model=CandidatePage, responses=INVALID)
+@router.get("/{search_id}/candidates", response_model=CandidatePage, responses={**NOT_FOUND, **INVALID})
 async def candidates_page(
-    search_id: int,
+    search_id: SearchId,
     request: Request,
-    after: Annotated[int, Query(ge=0, description="cursor: the `next_after` of the previous call")] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     fields: Annotated[
         str | None,
@@ -120,8 +134,8 @@ async def candidates_page(
     return Response(await run_read(request, read), media_type="application/json")
 
 
-@router.get("/{search_id}/pareto", response_model=Pareto)
-def pareto(search_id: int, session: ReadSession) -> dict[str, Any]:
+@router.get("/{search_id}/pareto", response_model=Pareto, responses=NOT_FOUND)
+def pareto(search_id: SearchId, session: ReadSession) -> dict[str, Any]:
     objectives, front, everything = repository.pareto_candidates(session, search_id)
     space = views.space_for(repository.get_search(session, search_id).spec)
     return {
@@ -131,8 +145,8 @@ def pareto(search_id: int, session: ReadSession) -> dict[str, Any]:
     }
 
 
-@router.get("/{search_id}/strategy", response_model=StrategyStats)
-def strategy_stats(search_id: int, session: ReadSession) -> dict[str, Any]:
+@router.get("/{search_id}/strategy", response_model=StrategyStats, responses=NOT_FOUND)
+def strategy_stats(search_id: SearchId, session: ReadSession) -> dict[str, Any]:
     """What the strategy recorded about itself: a policy-gradient controller's per-step reward,
     baseline and entropy live under `extra.steps` of its state; scalar extras come along as they are."""
     search = repository.get_search(session, search_id)
@@ -158,42 +172,53 @@ def _control(
     return SearchStatus(id=search.id, status=search.status)
 
 
-@router.post(
-    "/{search_id}/cancel", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
-)
+@router.post("/{search_id}/cancel", response_model=SearchStatus, responses={**NOT_FOUND, **CONFLICT})
 def cancel(
-    search_id: int, request: Request, session: WriteSession, dispatcher: DispatcherDep
+    search_id: SearchId, request: Request, session: WriteSession, dispatcher: DispatcherDep
 ) -> SearchStatus:
     return _control(request, search_id, "cancel", session, dispatcher)
 
 
-@router.post(
-    "/{search_id}/pause", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
-)
-def pause(search_id: int, request: Request, session: WriteSession, dispatcher: DispatcherDep) -> SearchStatus:
+@router.post("/{search_id}/pause", response_model=SearchStatus, responses={**NOT_FOUND, **CONFLICT})
+def pause(
+    search_id: SearchId, request: Request, session: WriteSession, dispatcher: DispatcherDep
+) -> SearchStatus:
     return _control(request, search_id, "pause", session, dispatcher)
 
 
-@router.post(
-    "/{search_id}/resume", response_model=SearchStatus, responses={409: {"description": "not allowed"}}
-)
+@router.post("/{search_id}/resume", response_model=SearchStatus, responses={**NOT_FOUND, **CONFLICT})
 def resume(
-    search_id: int, request: Request, session: WriteSession, dispatcher: DispatcherDep
+    search_id: SearchId, request: Request, session: WriteSession, dispatcher: DispatcherDep
 ) -> SearchStatus:
     return _control(request, search_id, "resume", session, dispatcher)
 
 
-@router.post("/{search_id}/clone", status_code=status.HTTP_201_CREATED, response_model=SearchCreated)
-def clone(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchCreated:
-    """A fresh search with the same spec (re-validated: plugins may have changed since)."""
+@router.post(
+    "/{search_id}/clone",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SearchCreated,
+    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
+)
+def clone(
+    search_id: SearchId, session: WriteSession, dispatcher: DispatcherDep, settings: SettingsDep
+) -> SearchCreated | JSONResponse:
+    """A fresh search with the same spec (re-validated and re-checked: plugins, data and limits may have
+    changed since)."""
     original = repository.get_search(session, search_id)
-    spec = SearchSpec.model_validate(original.spec)
     name = f"{original.name} (clone of #{original.id})"[:200]
-    return _submit(session, dispatcher, {**spec.model_dump(mode="json"), "name": name}, name)
+    try:
+        spec = SearchSpec.model_validate({**original.spec, "name": name})
+    except ValidationError as exc:
+        errors = [spec_field_error(err, original.spec) for err in exc.errors(include_url=False)]
+        return JSONResponse({"detail": [e.model_dump() for e in errors]}, status_code=422)
+    data, errors = check_on_server(spec, settings)
+    if errors:
+        return JSONResponse({"detail": [e.model_dump() for e in errors]}, status_code=422)
+    return _submit(session, dispatcher, data, name)
 
 
-@router.delete("/{search_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_search(search_id: int, session: WriteSession) -> Response:
+@router.delete("/{search_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_search(search_id: SearchId, session: WriteSession) -> Response:
     """Delete the search, its candidates and their artefact files. A running search is cancelled first."""
     search = repository.get_search(session, search_id)
     if search.status in ("queued", "running", "paused"):

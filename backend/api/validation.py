@@ -8,6 +8,7 @@ field is a choice (an unknown space or strategy lists the registered ones).
 from __future__ import annotations
 
 import enum
+import math
 import re
 import types
 import typing
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from backend.api.schemas import FieldError
+from backend.settings import Settings
 
 _TYPED_SECTIONS = ("space", "strategy")
 
@@ -31,6 +33,53 @@ def validate_spec(body: Any) -> tuple[Any, list[FieldError]]:
         return parse_spec(body), []
     except ValidationError as exc:
         return None, [spec_field_error(err, body) for err in exc.errors(include_url=False)]
+
+
+def check_on_server(spec: Any, settings: Settings) -> tuple[dict[str, Any], list[FieldError]]:
+    """What the spec model cannot know: values the database refuses, the dataset's presence on this
+    server and the network-size ceiling. Returns the spec to store (dataset.path resolved) or errors."""
+    from backend.api.dataset_check import DatasetProblem, check_dataset
+    from backend.api.network_size import largest_params
+    from worker.nas.types import TaskShape
+
+    data = spec.model_dump(mode="json")
+    errors = unsafe_values(data)
+    if errors:
+        return data, errors
+    try:
+        path, shape = check_dataset(data["dataset"], settings)
+    except DatasetProblem as exc:
+        return data, [FieldError(field=exc.field, message=str(exc))]
+    data["dataset"]["path"] = path
+    space = dict(data["space"])
+    largest = largest_params(space.pop("type"), space, TaskShape(input_shape=shape))
+    if largest is not None and largest > settings.max_network_params:
+        message = (
+            f"the largest network of this space has {largest:,} parameters, over this server's limit of "
+            f"{settings.max_network_params:,} (NASBOARD_MAX_NETWORK_PARAMS); narrow its grids "
+            "(filters, dense_units, max_depth, dims, max_blocks, ...)"
+        )
+        return data, [FieldError(field="space", message=message)]
+    return data, []
+
+
+def unsafe_values(value: Any, loc: tuple[Any, ...] = ()) -> list[FieldError]:
+    """NUL characters (PostgreSQL text refuses them) and non-finite numbers anywhere in the spec."""
+    field = ".".join(str(p) for p in loc) or "body"
+    if isinstance(value, str):
+        return [FieldError(field=field, message="must not contain NUL characters")] if "\x00" in value else []
+    if isinstance(value, float) and not math.isfinite(value):
+        return [FieldError(field=field, message="must be a finite number")]
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            if "\x00" in str(key):
+                out.append(FieldError(field=field, message="keys must not contain NUL characters"))
+            out += unsafe_values(item, (*loc, key))
+        return out
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in unsafe_values(item, (*loc, i))]
+    return []
 
 
 def request_errors(errors: Sequence[Any], body: Any) -> list[FieldError]:

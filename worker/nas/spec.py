@@ -30,8 +30,14 @@ Metric = Literal[
 DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz"]
 
 
+# Ids and cursors live in PostgreSQL INTEGER columns; seeds feed numpy's 32-bit seeding.
+MAX_ID = 2**31 - 1
+MAX_SEED = 2**32 - 1
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # inf/NaN (JSON 1e999, NaN, Infinity) would poison fitness arithmetic and the stored JSON.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Typed(BaseModel):
@@ -70,7 +76,9 @@ class DatasetSpec(_Strict):
     name: DatasetName = "digits"
     path: str | None = Field(None, description="directory (IDX, CIFAR batches) or .npz file")
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    train_subset: int | None = Field(None, ge=100, description="use only this many training samples")
+    train_subset: int | None = Field(
+        None, ge=100, le=100_000_000, description="use only this many training samples"
+    )
     augment: bool = Field(False, description="random crop / flip / erasing in the final training")
     erasing: float = Field(
         0.5, ge=0, le=1, description="share of augmented samples given a random erased box; 0 turns it off"
@@ -86,7 +94,7 @@ class TrainingSpec(_Strict):
     weight_decay: float = Field(5e-4, ge=0, le=1)
     schedule: Literal["constant", "cosine", "onecycle"] = "onecycle"
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    early_stopping_patience: int | None = Field(None, ge=1)
+    early_stopping_patience: int | None = Field(None, ge=1, le=500)
     max_seconds: float | None = Field(None, gt=0, description="time limit per candidate")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split used")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
@@ -113,7 +121,7 @@ class ObjectiveSpec(_Strict):
 
 
 class Constraints(_Strict):
-    max_params: int | None = Field(None, ge=1)
+    max_params: int | None = Field(None, ge=1, le=10**15)
     max_flops: float | None = Field(None, gt=0)
     max_latency_ms: float | None = Field(None, gt=0)
 
@@ -132,13 +140,13 @@ class MultiFidelity(_Strict):
             "successive-halving / hyperband wait for a whole rung",
         )
     )
-    min_epochs: int = Field(1, ge=1)
-    eta: int = Field(3, ge=2)
+    min_epochs: int = Field(1, ge=1, le=500)  # training.epochs' range
+    eta: int = Field(3, ge=2, le=100)
 
 
 class FinalTraining(_Strict):
     top_k: int = Field(1, ge=0, le=20, description="retrain the best k on train+validation; 0 = skip")
-    epochs: int | None = Field(None, ge=1, description="default: the search's epochs")
+    epochs: int | None = Field(None, ge=1, le=1000, description="default: the search's epochs")
     repeats: int = Field(1, ge=1, le=10, description="seeds per retrained candidate (mean ± std)")
     max_minutes: float | None = Field(
         None, gt=0, description="fit the final epochs into this time, from the speed measured in the search"
@@ -164,8 +172,10 @@ class SearchSpec(_Strict):
     multi_fidelity: MultiFidelity = Field(default_factory=MultiFidelity)
     final: FinalTraining = Field(default_factory=FinalTraining)
     parallelism: int = Field(1, ge=1, le=256)
-    seed: int = 0
-    warm_start_from: int | None = Field(None, description="id of an earlier search to seed from")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    warm_start_from: int | None = Field(
+        None, ge=1, le=MAX_ID, description="id of an earlier search to seed from"
+    )
     inherit_weights: bool = Field(False, description="start a mutated child from its parent's weights")
 
 

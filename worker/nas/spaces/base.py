@@ -14,7 +14,7 @@ from worker.nas.types import Genome, TaskShape
 class SpaceOptions(BaseModel):
     """Options of a space (the fields beside `type` in the spec). Subclassed per space."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf/NaN options are never meant
 
 
 def nonempty_unique(name: str, values: list) -> None:

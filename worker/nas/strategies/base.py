@@ -22,7 +22,7 @@ from worker.nas.types import Genome, Result
 class StrategyOptions(BaseModel):
     """Options of a strategy (the fields beside `type` in the spec). Subclassed per strategy."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf/NaN options are never meant
 
 
 class SpaceExhausted(RuntimeError):
