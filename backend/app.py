@@ -17,6 +17,7 @@ from backend.api import candidates, events, health, meta, pages, searches
 from backend.api.deps import CeleryDispatcher, Dispatcher
 from backend.api.docs import add_docs
 from backend.api.heads import SearchHeads
+from backend.api.security import SecurityMiddleware
 from backend.api.summary_cache import SummaryCache
 from backend.api.validation import request_errors
 from backend.db import repository
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     for module in (searches, candidates, events, meta, health, pages):
         app.include_router(module.router)
     add_docs(app)
+    app.add_middleware(SecurityMiddleware, settings=settings)
     # Mounted last so the explicit routes above (the local plotly bundle) win over the directory.
     app.mount("/static", StaticFiles(directory=Path(settings.frontend_dir), check_dir=False), name="static")
     return app

@@ -23,6 +23,7 @@ from backend.api.schemas import (
     StrategyStats,
     ValidationErrorBody,
 )
+from backend.api.security import token_name
 from backend.db import repository
 from backend.db.models import SEARCH_STATUSES
 from backend.events import publish_change
@@ -36,8 +37,11 @@ assert set(SearchStatusName.__args__) == set(SEARCH_STATUSES)  # type: ignore[at
 INVALID = {422: {"model": ValidationErrorBody, "description": "the field, its problem and allowed values"}}
 
 
-def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], name: str) -> SearchCreated:
+def _submit(
+    request: Request, session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], name: str
+) -> SearchCreated:
     search = repository.create_search(session, spec, name)
+    search.created_by = token_name(request.state)  # stored by the commit below
     session.commit()
     try:
         dispatcher.start(search.id)
@@ -51,7 +55,7 @@ def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], n
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SearchCreated, responses=INVALID)
 def create_search(
-    spec: SearchSpec, session: WriteSession, dispatcher: DispatcherDep
+    spec: SearchSpec, request: Request, session: WriteSession, dispatcher: DispatcherDep
 ) -> SearchCreated | JSONResponse:
     if spec.warm_start_from is not None:
         try:
@@ -59,7 +63,7 @@ def create_search(
         except repository.NotFound:
             error = FieldError(field="warm_start_from", message=f"no search with id {spec.warm_start_from}")
             return JSONResponse({"detail": [error.model_dump()]}, status_code=422)
-    return _submit(session, dispatcher, spec.model_dump(mode="json"), spec.name)
+    return _submit(request, session, dispatcher, spec.model_dump(mode="json"), spec.name)
 
 
 @router.get("", response_model=SearchList)
@@ -184,12 +188,14 @@ def resume(
 
 
 @router.post("/{search_id}/clone", status_code=status.HTTP_201_CREATED, response_model=SearchCreated)
-def clone(search_id: int, session: WriteSession, dispatcher: DispatcherDep) -> SearchCreated:
+def clone(
+    search_id: int, request: Request, session: WriteSession, dispatcher: DispatcherDep
+) -> SearchCreated:
     """A fresh search with the same spec (re-validated: plugins may have changed since)."""
     original = repository.get_search(session, search_id)
     spec = SearchSpec.model_validate(original.spec)
     name = f"{original.name} (clone of #{original.id})"[:200]
-    return _submit(session, dispatcher, {**spec.model_dump(mode="json"), "name": name}, name)
+    return _submit(request, session, dispatcher, {**spec.model_dump(mode="json"), "name": name}, name)
 
 
 @router.delete("/{search_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -50,6 +50,8 @@ class Api:
 
 def make_api(tmp_path: Path, frontend_dir: Path | None = None, **settings_fields: Any) -> Api:
     extra = {"frontend_dir": frontend_dir, **settings_fields} if frontend_dir else settings_fields
+    # TestClient sends `Host: testserver`; live_server is reached as 127.0.0.1.
+    extra = {"allowed_hosts": "testserver,localhost,127.0.0.1,::1", **extra}
     settings = Settings(data_dir=tmp_path / "data", broker_url="memory://", **extra)
     upgrade_to_head(settings)
     dispatcher = FakeDispatcher()
