@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from services import service_missing
 from sqlalchemy import create_engine, inspect, text
 
 from backend.db.migrate import alembic_config, upgrade_to_head
@@ -54,7 +55,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception:
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432; migration ran on SQLite only")
+        service_missing("PostgreSQL not reachable at 127.0.0.1:5432; migration ran on SQLite only")
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
         yield url
