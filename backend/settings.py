@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # auto: tokens are required once the API listens beyond loopback (`host`, set by `nasboard up/api`).
     auth: Literal["required", "off", "auto"] = "auto"
     auth_reads: Literal["public", "private"] = "public"
-    # Comma-separated; None means the defaults of `host_allow_list` / same-origin only; `*` disables.
+    # Comma-separated; unset means the defaults of `host_allow_list` / same-origin only; `*` disables.
     allowed_hosts: str | None = None
     allowed_origins: str | None = None
 
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     def host_allow_list(self) -> frozenset[str] | None:
         """Host names the API answers to (None: any). The default stops DNS rebinding: a foreign name
         resolving to this machine still arrives with its own name in the Host header."""
-        if self.allowed_hosts is not None:
+        if self.allowed_hosts:  # unset or empty (compose passes "" through): the defaults
             names = _split(self.allowed_hosts)
             return None if "*" in names else frozenset(names)
         bound = {self.host.lower()} if self.host not in ("0.0.0.0", "::", "") else set()

@@ -179,6 +179,7 @@ def test_foreign_host_header_is_refused(open_api: Api) -> None:
 
 def test_default_hosts_are_loopback_plus_the_bound_host_and_star_allows_any(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path).host_allow_list == {"localhost", "127.0.0.1", "::1"}
+    assert Settings(data_dir=tmp_path, allowed_hosts="").host_allow_list == {"localhost", "127.0.0.1", "::1"}
     assert Settings(data_dir=tmp_path, host="0.0.0.0").host_allow_list == {"localhost", "127.0.0.1", "::1"}
     assert "nasboard.lan" in Settings(data_dir=tmp_path, host="nasboard.lan").host_allow_list
     assert Settings(data_dir=tmp_path, allowed_hosts="a.example, B.example").host_allow_list == {
