@@ -59,7 +59,7 @@ class Settings(BaseSettings):
 
     @property
     def auth_enabled(self) -> bool:
-        return self.auth == "required" or (self.auth == "auto" and not _is_loopback(self.host))
+        return self.auth == "required" or (self.auth == "auto" and not is_loopback(self.host))
 
     @property
     def host_allow_list(self) -> frozenset[str] | None:
@@ -86,7 +86,7 @@ def _split(text: str) -> list[str]:
     return [part.strip().lower() for part in text.split(",") if part.strip()]
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:

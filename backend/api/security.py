@@ -8,6 +8,7 @@ before the token lookup, so a browser can never use the database as an oracle.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from urllib.parse import urlsplit
 
@@ -86,13 +87,24 @@ class SecurityMiddleware:
         return origin in self.origins or (bool(host) and urlsplit(origin).netloc == host.strip().lower())
 
     def _needs_token(self, scope: Scope) -> bool:
-        if not self.settings.auth_enabled:
+        if not (self.settings.auth_enabled or self._auto_and_reached_off_loopback(scope)):
             return False
         path = scope["path"]
         api = path == "/api" or path.startswith("/api/")
         if scope["method"] not in SAFE_METHODS:
             return api
         return self.settings.auth_reads == "private" and (api or path == "/metrics")
+
+    def _auto_and_reached_off_loopback(self, scope: Scope) -> bool:
+        """With `auto`, a request that arrived on a non-loopback address proves the service listens
+        beyond loopback even where its settings do not say so (plain `uvicorn --host 0.0.0.0`)."""
+        server = scope.get("server")
+        if self.settings.auth != "auto" or not server:
+            return False
+        try:
+            return not ipaddress.ip_address(server[0]).is_loopback
+        except ValueError:  # a Unix socket, or a test client's made-up name
+            return False
 
     async def _authenticate(self, scope: Scope, headers: Headers) -> JSONResponse | None:
         if not self._needs_token(scope):

@@ -188,3 +188,37 @@ def test_default_hosts_are_loopback_plus_the_bound_host_and_star_allows_any(tmp_
     }
     api = make_api(tmp_path, allowed_hosts="*")
     assert api.client.get("/api/searches", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_auth_auto_is_on_for_a_request_that_arrived_off_loopback(tmp_path: Path) -> None:
+    """Started by plain uvicorn on 0.0.0.0, the settings still say 127.0.0.1: the socket tells the truth."""
+    import asyncio
+
+    from backend.api.security import SecurityMiddleware
+
+    settings = Settings(data_dir=tmp_path, allowed_hosts="*")
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        raise AssertionError("a write without a token reached the app")
+
+    async def status_for(server: tuple[str, int]) -> int:
+        sent: list[dict] = []
+        scope = {
+            "type": "http",
+            "method": "DELETE",
+            "path": "/api/searches/1",
+            "headers": [],
+            "server": server,
+        }
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        try:
+            await SecurityMiddleware(app, settings)(scope, None, send)  # type: ignore[arg-type]
+        except AssertionError:
+            return 0
+        return sent[0]["status"]
+
+    assert asyncio.run(status_for(("192.168.1.20", 8000))) == 401
+    assert asyncio.run(status_for(("127.0.0.1", 8000))) == 0  # loopback: auth off, the app ran
