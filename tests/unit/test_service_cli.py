@@ -15,7 +15,8 @@ from backend.settings import get_settings
 @pytest.fixture(autouse=True)
 def _restore_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """`--data-dir` sets NASBOARD_DATA_DIR for the process; undo it after each test."""
-    monkeypatch.delenv("NASBOARD_DATA_DIR", raising=False)
+    monkeypatch.setenv("NASBOARD_DATA_DIR", "")  # recorded first: delenv alone would not undo a later set
+    monkeypatch.delenv("NASBOARD_DATA_DIR")
     yield
     get_settings.cache_clear()
 
@@ -110,7 +111,7 @@ def test_api_tells_the_app_its_bound_host_so_auth_auto_sees_it(
 ) -> None:
     import uvicorn
 
-    monkeypatch.delenv("NASBOARD_HOST", raising=False)  # restored after the test
+    monkeypatch.setenv("NASBOARD_HOST", "")  # recorded, so the value `api` sets is undone afterwards
     served: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw, settings=get_settings()))
     assert main(["api", "--host", "0.0.0.0", "--port", "8123", "--data-dir", str(tmp_path)]) == 0

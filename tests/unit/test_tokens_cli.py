@@ -16,8 +16,9 @@ from backend.settings import get_settings
 @pytest.fixture(autouse=True)
 def _restore_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """`--data-dir` sets NASBOARD_DATA_DIR for the process; undo it after each test."""
-    monkeypatch.delenv("NASBOARD_DATA_DIR", raising=False)
-    monkeypatch.delenv("NASBOARD_TOKEN", raising=False)
+    for name in ("NASBOARD_DATA_DIR", "NASBOARD_TOKEN"):
+        monkeypatch.setenv(name, "")  # recorded first: delenv alone would not undo a later set
+        monkeypatch.delenv(name)
     yield
     get_settings.cache_clear()
 
