@@ -2,8 +2,8 @@
 bearer tokens (settings `NASBOARD_AUTH*` / `NASBOARD_ALLOWED_*`, docs/deployment.md "Authentication").
 
 One pure-ASGI middleware, so the checks run before routing and cover every route (mounted or not), and
-streaming responses (SSE) pass through untouched. The order matters: a cross-site request is refused
-before the token lookup, so a browser can never use the database as an oracle.
+streaming responses (SSE) pass through untouched. The cheap header checks run first, so a cross-site
+request is refused before it costs a token lookup in the database.
 """
 
 from __future__ import annotations
