@@ -18,6 +18,7 @@ from backend.api.body_limit import BodyLimit
 from backend.api.deps import CeleryDispatcher, Dispatcher
 from backend.api.docs import add_docs
 from backend.api.heads import SearchHeads
+from backend.api.security import SecurityMiddleware
 from backend.api.summary_cache import SummaryCache
 from backend.api.validation import request_errors
 from backend.db import repository
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     add_docs(app)
     openapi.install(app)  # declare the 422/413 bodies the app really sends
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityMiddleware, settings=settings)
     # Mounted last so the explicit routes above (the local plotly bundle) win over the directory.
     app.mount("/static", StaticFiles(directory=Path(settings.frontend_dir), check_dir=False), name="static")
     return app

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +34,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_network_params: int = 50_000_000
 
+    # --- access control (backend/api/security.py; docs/deployment.md "Authentication") ---
+    # auto: tokens are required once the API listens beyond loopback (`host`, set by `nasboard up/api`).
+    auth: Literal["required", "off", "auto"] = "auto"
+    auth_reads: Literal["public", "private"] = "public"
+    # Comma-separated; unset means the defaults of `host_allow_list` / same-origin only; `*` disables.
+    allowed_hosts: str | None = None
+    allowed_origins: str | None = None
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
@@ -51,9 +61,42 @@ class Settings(BaseSettings):
     def embedded_broker(self) -> bool:
         return self.broker_url.startswith("sqla+")
 
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth == "required" or (self.auth == "auto" and not is_loopback(self.host))
+
+    @property
+    def host_allow_list(self) -> frozenset[str] | None:
+        """Host names the API answers to (None: any). The default stops DNS rebinding: a foreign name
+        resolving to this machine still arrives with its own name in the Host header."""
+        if self.allowed_hosts:  # unset or empty (compose passes "" through): the defaults
+            names = _split(self.allowed_hosts)
+            return None if "*" in names else frozenset(names)
+        bound = {self.host.lower()} if self.host not in ("0.0.0.0", "::", "") else set()
+        return frozenset({"localhost", "127.0.0.1", "::1", *bound})
+
+    @property
+    def origin_allow_list(self) -> frozenset[str] | None:
+        """Origins allowed to write besides the service's own (None: any)."""
+        names = _split(self.allowed_origins or "")
+        return None if "*" in names else frozenset(n.rstrip("/") for n in names)
+
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.artefact_dir, self.dataset_dir):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip().lower() for part in text.split(",") if part.strip()]
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

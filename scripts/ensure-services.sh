@@ -20,5 +20,5 @@ for _ in $(seq 1 20); do
   [ $pg_ok = 1 ] && [ $redis_ok = 1 ] && exit 0
   sleep 0.5
 done
-echo "PostgreSQL or Redis is not answering on 127.0.0.1; integration tests will skip" >&2
+echo "PostgreSQL or Redis is not answering on 127.0.0.1; their tests will skip (fail under NASBOARD_REQUIRE_SERVICES=1)" >&2
 exit 0

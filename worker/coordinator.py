@@ -135,7 +135,13 @@ def _lifecycle(s: Session, search: Any, spec: SearchSpec, settings: Settings) ->
         changed = repo.search_trials(s, search.id)
         warm = repo.best_genomes(s, spec.warm_start_from, WARM_START_TOP) if spec.warm_start_from else []
         lc = Lifecycle(
-            spec, space, strategy, _RepoStore(s, search.id), trials=changed, state=state, warm=warm
+            spec,
+            space,
+            strategy,
+            _RepoStore(s, search.id),
+            trials=[t for t, _ in changed],
+            state=state,
+            warm=warm,
         )
     for row, row_status in changed:
         _apply(lc, row, row_status)

@@ -62,6 +62,7 @@ class SearchListItem(BaseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    created_by: str | None = Field(None, description="the API token that submitted it (None: auth off)")
 
 
 class SearchList(BaseModel):
@@ -86,6 +87,7 @@ class SearchDetail(BaseModel):
     eta_seconds: float | None = None
     error: str | None = None
     seq: int = 0
+    created_by: str | None = Field(None, description="the API token that submitted it (None: auth off)")
 
 
 class CandidateSummary(BaseModel):

@@ -28,6 +28,7 @@ from backend.api.schemas import (
     SearchStatus,
     StrategyStats,
 )
+from backend.api.security import token_name
 from backend.api.validation import check_on_server, spec_field_error
 from backend.db import repository
 from backend.db.models import SEARCH_STATUSES
@@ -41,8 +42,11 @@ SearchStatusName = Literal["queued", "running", "paused", "completed", "failed",
 assert set(SearchStatusName.__args__) == set(SEARCH_STATUSES)  # type: ignore[attr-defined]
 
 
-def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], name: str) -> SearchCreated:
+def _submit(
+    request: Request, session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], name: str
+) -> SearchCreated:
     search = repository.create_search(session, spec, name)
+    search.created_by = token_name(request.state)  # stored by the commit below
     session.commit()
     try:
         dispatcher.start(search.id)
@@ -61,7 +65,11 @@ def _submit(session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], n
     responses={**INVALID, **UNAVAILABLE},
 )
 def create_search(
-    spec: SearchSpec, session: WriteSession, dispatcher: DispatcherDep, settings: SettingsDep
+    spec: SearchSpec,
+    request: Request,
+    session: WriteSession,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
 ) -> SearchCreated | JSONResponse:
     data, errors = check_on_server(spec, settings)
     if not errors and spec.warm_start_from is not None:
@@ -73,7 +81,7 @@ def create_search(
             ]
     if errors:
         return JSONResponse({"detail": [e.model_dump() for e in errors]}, status_code=422)
-    return _submit(session, dispatcher, data, spec.name)
+    return _submit(request, session, dispatcher, data, spec.name)
 
 
 @router.get("", response_model=SearchList)
@@ -200,7 +208,11 @@ def resume(
     responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
 )
 def clone(
-    search_id: SearchId, session: WriteSession, dispatcher: DispatcherDep, settings: SettingsDep
+    search_id: SearchId,
+    request: Request,
+    session: WriteSession,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
 ) -> SearchCreated | JSONResponse:
     """A fresh search with the same spec (re-validated and re-checked: plugins, data and limits may have
     changed since)."""
@@ -214,7 +226,7 @@ def clone(
     data, errors = check_on_server(spec, settings)
     if errors:
         return JSONResponse({"detail": [e.model_dump() for e in errors]}, status_code=422)
-    return _submit(session, dispatcher, data, name)
+    return _submit(request, session, dispatcher, data, name)
 
 
 @router.delete("/{search_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)

@@ -106,6 +106,7 @@ def search_list_item(search: Search, best_fitness: float | None) -> dict[str, An
         "created_at": utc(search.created_at),
         "started_at": utc(search.started_at),
         "finished_at": utc(search.finished_at),
+        "created_by": search.created_by,
     }
 
 
@@ -128,6 +129,7 @@ def search_detail(search: Search, summary: dict[str, Any]) -> dict[str, Any]:
         "eta_seconds": timings.get("eta_seconds"),
         "error": search.error,
         "seq": search.seq,
+        "created_by": search.created_by,
     }
 
 

@@ -1,6 +1,7 @@
 """`nasboard submit | list | status | cancel | pause | resume`: a thin HTTP client of the REST API.
 
-Talks only HTTP (httpx), so it works against any NASBoard server, local or remote. `submit --follow`
+Talks only HTTP (httpx), so it works against any NASBoard server, local or remote; the API token comes
+from `--token` or NASBOARD_TOKEN and is sent on every request. `submit --follow`
 prints live progress from the search's SSE stream and reconnects with `Last-Event-ID` if the connection
 drops, so no event is missed.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,9 +38,13 @@ def load_spec(path: str) -> dict[str, Any]:
     return data
 
 
-def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+def auth_headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _request(method: str, url: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
     try:
-        return httpx.request(method, url, timeout=30, **kwargs)
+        return httpx.request(method, url, timeout=30, headers=auth_headers(token), **kwargs)
     except httpx.TransportError as exc:
         base = url.split("/api/")[0]
         raise ClientError(f"cannot reach NASBoard at {base}: {exc} (is `nasboard up` running?)") from exc
@@ -51,7 +57,8 @@ def _json_or_fail(response: httpx.Response) -> Any:
         detail = response.json().get("detail", response.text)
     except ValueError:
         detail = response.text
-    raise ClientError(f"HTTP {response.status_code}: {detail}")
+    hint = " (set NASBOARD_TOKEN or pass --token)" if response.status_code == 401 else ""
+    raise ClientError(f"HTTP {response.status_code}: {detail}{hint}")
 
 
 def format_field_errors(detail: list[dict[str, Any]]) -> str:
@@ -65,7 +72,7 @@ def format_field_errors(detail: list[dict[str, Any]]) -> str:
 # --- commands ---------------------------------------------------------------------------------------------
 def cmd_submit(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
-    response = _request("POST", f"{args.url}/api/searches", json=spec)
+    response = _request("POST", f"{args.url}/api/searches", args.token, json=spec)
     if response.status_code == 422:
         print(format_field_errors(response.json()["detail"]), file=sys.stderr)
         return EXIT_INVALID
@@ -74,14 +81,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(json.dumps(created))
         return 0
     print(f"search {created['id']} {created['status']}: {args.url}/searches/{created['id']}")
-    return follow(args.url, created["id"]) if args.follow else 0
+    return follow(args.url, created["id"], token=args.token) if args.follow else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"limit": args.limit}
     if args.status:
         params["status"] = args.status
-    page = _json_or_fail(_request("GET", f"{args.url}/api/searches", params=params))
+    page = _json_or_fail(_request("GET", f"{args.url}/api/searches", args.token, params=params))
     if args.json:
         print(json.dumps(page))
         return 0
@@ -97,7 +104,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    d = _json_or_fail(_request("GET", f"{args.url}/api/searches/{args.id}"))
+    d = _json_or_fail(_request("GET", f"{args.url}/api/searches/{args.id}", args.token))
     if args.json:
         print(json.dumps(d))
         return 0
@@ -114,7 +121,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    result = _json_or_fail(_request("POST", f"{args.url}/api/searches/{args.id}/{args.action}"))
+    result = _json_or_fail(_request("POST", f"{args.url}/api/searches/{args.id}/{args.action}", args.token))
     print(f"search {result['id']} {result['status']}")
     return 0
 
@@ -132,12 +139,13 @@ def _sse_events(response: httpx.Response):  # type: ignore[no-untyped-def]
             event[key] = value.removeprefix(" ")
 
 
-def follow(url: str, search_id: int, out: Any = None) -> int:
+def follow(url: str, search_id: int, out: Any = None, token: str | None = None) -> int:
     """Print candidate results and progress until the search ends; 0 when it completed."""
     out = out or sys.stdout
     last_id: str | None = None
     while True:
         headers = {"Last-Event-ID": last_id} if last_id else {}
+        headers.update(auth_headers(token))
         try:
             with httpx.stream(
                 "GET",
@@ -200,6 +208,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--url", default=DEFAULT_URL, help=f"NASBoard server (default {DEFAULT_URL})")
         p.add_argument("--json", action="store_true", help="print the API's JSON answer")
+        p.add_argument(
+            "--token",
+            default=os.environ.get("NASBOARD_TOKEN"),
+            help="API token (default: $NASBOARD_TOKEN); see `nasboard token create`",
+        )
 
     p = sub.add_parser("submit", help="submit a search spec (YAML or JSON) to a running server")
     p.add_argument("spec", help="spec file, or - for stdin")

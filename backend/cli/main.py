@@ -7,7 +7,13 @@ import importlib
 import sys
 
 # Each module registers its own sub-commands; a group whose extras are missing fails alone, at use.
-COMMAND_MODULES = ("backend.cli.bench", "backend.cli.search", "backend.cli.service", "backend.cli.client")
+COMMAND_MODULES = (
+    "backend.cli.bench",
+    "backend.cli.search",
+    "backend.cli.service",
+    "backend.cli.client",
+    "backend.cli.tokens",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,12 +56,15 @@ def _api(args: argparse.Namespace) -> int:
 
     from backend.settings import get_settings
 
-    settings = get_settings()
+    host, port = args.host or get_settings().host, args.port or get_settings().port
+    # The app's settings must know the bound host: NASBOARD_AUTH=auto and the Host allow-list use it.
+    os.environ["NASBOARD_HOST"] = host
+    get_settings.cache_clear()
     uvicorn.run(
         "backend.app:create_app",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         log_level=args.log_level,
         # Open SSE streams never end by themselves: without a limit, stopping waits for every browser.
         timeout_graceful_shutdown=3,
@@ -182,8 +185,9 @@ def _up(args: argparse.Namespace) -> int:
         (_self_argv("worker", "--queues", "search", "--concurrency", "1", "--name", "search"), env),
         (_self_argv("worker", "--queues", "train", "--concurrency", str(workers), "--name", "train"), env),
     ]
+    auth = "tokens required" if settings.model_copy(update={"host": host}).auth_enabled else "auth off"
     print(
-        f"nasboard: API on http://{host}:{port}  |  {workers} training worker(s)  |  "
+        f"nasboard: API on http://{host}:{port} ({auth})  |  {workers} training worker(s)  |  "
         f"database {_redact(settings.database_url)}  |  broker {_redact(settings.broker_url)}",
         flush=True,
     )

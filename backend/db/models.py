@@ -41,6 +41,8 @@ class Search(Base):
     # `seq` is the change-cursor value of this row's last change; `next_seq` the search's counter.
     seq: Mapped[int] = mapped_column(Integer, default=1)
     next_seq: Mapped[int] = mapped_column(Integer, default=1)
+    # Name of the API token that submitted it; None when authentication was off.
+    created_by: Mapped[str | None] = mapped_column(String(100))
 
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="search", cascade="all, delete-orphan", passive_deletes=True
@@ -125,3 +127,15 @@ class Artefact(Base):
     path: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is kept, so a leaked database does not leak usable tokens."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]

@@ -8,9 +8,11 @@ which holds that row's lock until commit (Postgres row lock; SQLite's single wri
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from datetime import datetime
+import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, delete, func, literal, select, update
@@ -23,6 +25,7 @@ from backend.db.models import (
     SEARCH_STATUSES,
     TERMINAL_CANDIDATE,
     TERMINAL_SEARCH,
+    ApiToken,
     Artefact,
     Candidate,
     CurvePoint,
@@ -643,13 +646,13 @@ def trial_of(cand: Candidate, checkpoint: str | None) -> Any:
     )
 
 
-def search_trials(s: Session, search_id: int) -> list[Any]:
-    """Every candidate of a search as lifecycle trials, in creation order (a cold start replays them)."""
+def search_trials(s: Session, search_id: int) -> list[tuple[Any, str]]:
+    """Every candidate of a search as (lifecycle trial, row status), in creation order (a cold start)."""
     rows = s.execute(
         select(Candidate).where(Candidate.search_id == search_id).order_by(Candidate.id)
     ).scalars()
     ckpts = _checkpoints(s, None, search_id)
-    return [trial_of(c, ckpts.get(c.id)) for c in rows]
+    return [(trial_of(c, ckpts.get(c.id)), c.status) for c in rows]
 
 
 def trials_changed_since(s: Session, search_id: int, seq: int) -> list[tuple[Any, str]]:
@@ -728,3 +731,52 @@ def set_search_progress(
 def count_told(s: Session, search_id: int) -> int:
     query = select(func.count()).where(Candidate.search_id == search_id, Candidate.told.is_not(None))
     return int(s.execute(query).scalar_one())
+
+
+# --- tokens (API authentication; see backend/api/security.py) ---------------------------------------------
+TOKEN_TOUCH_SECONDS = 60.0  # last_used_at is refreshed at most this often: reads must not all write
+
+
+class TokenExists(ValueError):
+    """A token with that name exists already."""
+
+
+def hash_token(token: str) -> str:
+    # A plain digest suffices: tokens are 256-bit random, so there is nothing to brute-force or salt.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(s: Session, name: str) -> str:
+    """Store a new token under `name`; returns the token itself, which is never stored or shown again."""
+    if s.execute(select(ApiToken.id).where(ApiToken.name == name)).first() is not None:
+        raise TokenExists(f"a token named {name!r} exists already (revoke it first)")
+    token = secrets.token_urlsafe(32)
+    s.add(ApiToken(name=name, token_hash=hash_token(token)))
+    s.flush()
+    return token
+
+
+def list_tokens(s: Session) -> list[ApiToken]:
+    return list(s.scalars(select(ApiToken).order_by(ApiToken.name)))
+
+
+def revoke_token(s: Session, name: str) -> None:
+    if s.execute(delete(ApiToken).where(ApiToken.name == name)).rowcount == 0:
+        raise NotFound(f"no token named {name!r}")
+
+
+def token_name(s: Session, token: str) -> tuple[str, bool] | None:
+    """(name, whether last_used_at is stale) of the token, or None when it is unknown or revoked."""
+    row = s.execute(
+        select(ApiToken.name, ApiToken.last_used_at).where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:  # SQLite returns naive datetimes
+        last = last.replace(tzinfo=UTC)
+    return row.name, last is None or (utcnow() - last).total_seconds() > TOKEN_TOUCH_SECONDS
+
+
+def touch_token(s: Session, name: str) -> None:
+    s.execute(update(ApiToken).where(ApiToken.name == name).values(last_used_at=utcnow()))

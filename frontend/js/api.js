@@ -16,13 +16,51 @@ export class ApiError extends Error {
   }
 }
 
+// The API token (docs/deployment.md "Authentication"), asked for on the first 401 and kept per browser.
+const TOKEN_KEY = "nasboard.token";
+let asking = null; // one dialog for every request refused at the same time
+
+function askToken(message) {
+  asking ??= new Promise((resolve) => {
+    const dialog = document.createElement("dialog");
+    dialog.className = "token-dialog";
+    dialog.setAttribute("aria-labelledby", "token-dialog-title");
+    dialog.innerHTML = `<form method="dialog">
+      <h2 id="token-dialog-title">API token</h2><p class="muted"></p>
+      <label>Token <input name="token" type="password" autocomplete="off" required></label>
+      <div class="actions"><button value="cancel" formnovalidate>Cancel</button>
+      <button class="primary" value="ok">Use token</button></div></form>`;
+    dialog.querySelector("p").textContent = message;
+    dialog.addEventListener("close", () => {
+      const token = dialog.returnValue === "ok" ? dialog.querySelector("input").value.trim() : "";
+      dialog.remove();
+      asking = null;
+      if (token) localStorage.setItem(TOKEN_KEY, token);
+      resolve(token);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+  return asking;
+}
+
 async function request(method, url, body) {
   const init = { method, headers: { Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(url, init);
+  let res;
+  for (;;) {
+    const token = localStorage.getItem(TOKEN_KEY);
+    if (token) init.headers.Authorization = `Bearer ${token}`;
+    res = await fetch(url, init);
+    if (res.status !== 401) break;
+    if (localStorage.getItem(TOKEN_KEY) !== token) continue; // a token was entered meanwhile: use it
+    if (token) localStorage.removeItem(TOKEN_KEY);
+    const why = token ? "The saved token was refused." : "This NASBoard needs an API token.";
+    if (!(await askToken(`${why} Create one with \`nasboard token create NAME\`.`))) break;
+  }
   if (res.status === 204) return null;
   const text = await res.text();
   let data = null;

@@ -15,9 +15,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from services import service_missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -60,19 +62,43 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def require_browser() -> None:
+    """Skip (fail under NASBOARD_REQUIRE_SERVICES) without Chromium or Playwright."""
+    if not CHROMIUM.exists():
+        service_missing(f"{CHROMIUM} not found: install Debian's chromium package to run the browser tests")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        service_missing("playwright for Python is not installed")
+
+
+def nasboard(*args: str) -> list[str]:
+    return [sys.executable, "-m", "backend.cli.main", *args]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without NASBOARD_* settings (embedded defaults), plus `extra`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("NASBOARD_")}, **extra}
+
+
 @pytest.fixture(scope="module")  # stop the service's workers once the browser tests are done
 def service(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
     """`nasboard up` (API + search worker + training worker) on embedded defaults; yields its base URL."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package to run the browser tests")
-    pytest.importorskip("playwright.sync_api", reason="playwright for Python is not installed")
+    require_browser()
     data_dir = tmp_path_factory.mktemp("nasboard-up")
+    with serve(nasboard("up", "--data-dir", str(data_dir)), clean_env(), artifacts / "service.log") as url:
+        yield url
+
+
+@contextmanager
+def serve(cmd: list[str], env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Run `cmd --port <free port>` until /healthz answers; yield its URL; stop it (SIGTERM) afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NASBOARD_")}  # embedded defaults
-    log = (artifacts / "service.log").open("wb")
-    cmd = [sys.executable, "-m", "backend.cli.main", "up", "--data-dir", str(data_dir), "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         _wait_healthy(url, proc, timeout=90)
         yield url

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from services import service_missing
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a db number of its own, flushed before and after
@@ -19,7 +20,7 @@ def postgres_url() -> Iterator[str]:
     try:
         admin.connect().close()
     except Exception as exc:
-        pytest.skip(
+        service_missing(
             f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__}); start it to run this"
         )
     name = f"nasboard_test_{os.getpid()}"
@@ -42,7 +43,7 @@ def redis_url() -> Iterator[str]:
     try:
         client.ping()
     except Exception as exc:
-        pytest.skip(f"Redis not reachable at 127.0.0.1:6379 ({type(exc).__name__}); start it to run this")
+        service_missing(f"Redis not reachable at 127.0.0.1:6379 ({type(exc).__name__}); start it to run this")
     client.flushdb()
     try:
         yield REDIS_URL

@@ -50,6 +50,8 @@ class Api:
 
 def make_api(tmp_path: Path, frontend_dir: Path | None = None, **settings_fields: Any) -> Api:
     extra = {"frontend_dir": frontend_dir, **settings_fields} if frontend_dir else settings_fields
+    # TestClient sends `Host: testserver`; live_server is reached as 127.0.0.1.
+    extra = {"allowed_hosts": "testserver,localhost,127.0.0.1,::1", **extra}
     settings = Settings(data_dir=tmp_path / "data", broker_url="memory://", **extra)
     upgrade_to_head(settings)
     dispatcher = FakeDispatcher()
@@ -74,7 +76,7 @@ def api_on(db: str, tmp_path: Path) -> Iterator[Api]:
     """`make_api` on SQLite, or on a fresh PostgreSQL database dropped afterwards (skips if unreachable)."""
     import os
 
-    import pytest
+    from services import service_missing
     from sqlalchemy import create_engine, text
 
     from backend.db.session import get_engine
@@ -83,7 +85,7 @@ def api_on(db: str, tmp_path: Path) -> Iterator[Api]:
         yield make_api(tmp_path)
         return
     if not postgres_reachable():
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432; the API ran on SQLite only")
+        service_missing("PostgreSQL not reachable at 127.0.0.1:5432; the API ran on SQLite only")
     name = f"nasboard_api_{os.getpid()}_{tmp_path.name}"[:63].lower().replace("-", "_")
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

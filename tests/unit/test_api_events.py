@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from api_support import Api, finish, live_server, make_api, seed_search
+from services import service_missing
 
 
 @pytest.fixture()
@@ -123,7 +124,7 @@ def test_events_wake_on_redis_publish_instead_of_polling(
 
     url = "redis://127.0.0.1:6379/15"
     if not _redis_up(url):
-        pytest.skip("Redis not reachable at 127.0.0.1:6379; the pub/sub wake-up path was not exercised")
+        service_missing("Redis not reachable at 127.0.0.1:6379; the pub/sub wake-up path was not exercised")
     api = make_api(tmp_path, redis_url=url)
     # Only a pub/sub message can wake the stream within the test's timeout now.
     monkeypatch.setattr(events, "SAFETY_POLL_SECONDS", 60.0)

@@ -55,3 +55,21 @@ def test_dockerfile_default_command_is_a_real_nasboard_subcommand() -> None:
     line = next(x for x in (REPO / "Dockerfile").read_text().splitlines() if x.startswith("CMD "))
     command = json.loads(line[4:])
     assert command[0] == "nasboard" and callable(build_parser().parse_args(command[1:]).func)
+
+
+def test_compose_publishes_the_api_on_loopback_unless_told_otherwise() -> None:
+    services = _compose()["services"]
+    assert services["api"]["ports"] == ["${NASBOARD_BIND:-127.0.0.1}:8000:8000"]
+    assert [name for name, svc in services.items() if "ports" in svc] == ["api"]  # nothing else published
+
+
+def test_ci_fails_instead_of_skipping_when_a_service_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services import service_missing
+
+    assert "export NASBOARD_REQUIRE_SERVICES=1" in (REPO / ".ci" / "run").read_text()
+    monkeypatch.setenv("NASBOARD_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="Redis"):
+        service_missing("Redis not reachable")
+    monkeypatch.delenv("NASBOARD_REQUIRE_SERVICES")
+    with pytest.raises(pytest.skip.Exception):
+        service_missing("Redis not reachable")

@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
+from services import service_missing
 
 from backend.events import ChangeListener, publish_change
 from backend.settings import Settings
@@ -38,8 +38,9 @@ def test_embedded_listener_polls_and_publish_is_a_no_op(tmp_path: Path) -> None:
     assert not pubsub and woke and waited < 1.0
 
 
-@pytest.mark.skipif(not _redis_up(), reason="Redis not reachable at 127.0.0.1:6379")
 def test_redis_publish_wakes_the_listener_of_that_search_only(tmp_path: Path) -> None:
+    if not _redis_up():
+        service_missing("Redis not reachable at 127.0.0.1:6379")
     settings = Settings(data_dir=tmp_path, broker_url=REDIS)
     assert settings.redis_url == REDIS
 

@@ -67,7 +67,8 @@ def spec_of(strategy: str, schedule: str) -> dict:
     }
 
 
-def via_service(raw: dict, tmp: Path) -> tuple[list[str], set[str]]:
+def via_service(raw: dict, tmp: Path, cold: bool = False) -> tuple[list[str], set[str]]:
+    """`cold`: every step starts in a fresh process (the lifecycle replayed from the table)."""
     settings = Settings(data_dir=tmp / "svc", broker_url="memory://")
     upgrade_to_head(settings)
     spec = parse_spec(raw)
@@ -92,6 +93,8 @@ def via_service(raw: dict, tmp: Path) -> tuple[list[str], set[str]]:
         if kind == "train":
             coordinator.train_candidate(ident, d, lambda *a: evaluator, settings)
         elif kind == "advance":
+            if cold:
+                coordinator._LIVE.clear()
             coordinator.advance_search(ident, d, settings)
         else:
             coordinator.finalize_search(ident, lambda *a: ({}, {}), settings)
@@ -125,3 +128,12 @@ def test_service_and_local_propose_and_promote_the_same(strategy: str, schedule:
     assert service_promoted == local_promoted
     if schedule in ("asha", "successive-halving"):
         assert service_promoted, "no candidate was promoted"
+
+
+@pytest.mark.parametrize("schedule", ["none", "asha", "successive-halving"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_search_resumed_at_every_step_continues_exactly(
+    strategy: str, schedule: str, tmp_path: Path
+) -> None:
+    raw = spec_of(strategy, schedule)
+    assert via_service(raw, tmp_path / "cold", cold=True) == via_service(raw, tmp_path / "warm")

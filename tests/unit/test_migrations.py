@@ -11,6 +11,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from services import service_missing
 from sqlalchemy import create_engine, inspect, text
 
 from backend.db.migrate import alembic_config, upgrade_to_head
@@ -34,7 +36,8 @@ def test_upgrade_to_head_is_idempotent(tmp_path: Path) -> None:
     upgrade_to_head(settings)
     upgrade_to_head(settings)
     with get_engine(settings.database_url).connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        current = MigrationContext.configure(conn).get_current_revision()
+    assert current == ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
 
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -52,7 +55,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception:
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432; migration ran on SQLite only")
+        service_missing("PostgreSQL not reachable at 127.0.0.1:5432; migration ran on SQLite only")
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
         yield url
@@ -102,3 +105,39 @@ def test_strategy_state_migration_moves_states_and_keeps_candidates_both_ways(da
         }
         assert conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 1
     engine.dispose()
+
+
+def test_api_token_migration_adds_and_removes_tokens_and_created_by_keeping_rows(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "0003")
+    engine = get_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO searches (id, name, spec, status, progress, created_at, seq, next_seq) "
+                "VALUES (1, 's', '{}', 'running', 0, CURRENT_TIMESTAMP, 1, 2)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO candidates (search_id, seq, genome, canonical, status, metrics, created_at,"
+                " rung) VALUES (1, 1, '{}', 'c', 'done', '{}', CURRENT_TIMESTAMP, 0)"
+            )
+        )
+    engine.dispose()
+
+    command.upgrade(alembic_config(database_url), "0004")
+    with engine.begin() as conn:
+        assert "created_by" in {c["name"] for c in inspect(conn).get_columns("searches")}
+        conn.execute(text("UPDATE searches SET created_by = 'ci'"))
+        conn.execute(
+            text("INSERT INTO api_tokens (name, token_hash, created_at) VALUES ('ci', 'h', CURRENT_DATE)")
+        )
+    engine.dispose()
+
+    command.downgrade(alembic_config(database_url), "0003")
+    with engine.connect() as conn:
+        assert "api_tokens" not in inspect(conn).get_table_names()
+        assert "created_by" not in {c["name"] for c in inspect(conn).get_columns("searches")}
+        assert conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 1
+    engine.dispose()
+    command.upgrade(alembic_config(database_url), "head")  # and up again

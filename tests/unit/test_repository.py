@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from services import service_missing
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         yield s
         return
     if not _postgres_reachable():
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432; storage contract ran on SQLite only")
+        service_missing("PostgreSQL not reachable at 127.0.0.1:5432; storage contract ran on SQLite only")
     name = f"nasboard_repo_{os.getpid()}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

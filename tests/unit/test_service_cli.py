@@ -15,7 +15,8 @@ from backend.settings import get_settings
 @pytest.fixture(autouse=True)
 def _restore_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """`--data-dir` sets NASBOARD_DATA_DIR for the process; undo it after each test."""
-    monkeypatch.delenv("NASBOARD_DATA_DIR", raising=False)
+    monkeypatch.setenv("NASBOARD_DATA_DIR", "")  # recorded first: delenv alone would not undo a later set
+    monkeypatch.delenv("NASBOARD_DATA_DIR")
     yield
     get_settings.cache_clear()
 
@@ -103,3 +104,16 @@ def test_worker_starts_one_process_per_gpu_each_seeing_only_its_device(
         assert (
             argv[-6:-2] == ["--queues", "train", "--concurrency", "1"] and env["NASBOARD_WORKER_CHILD"] == "1"
         )
+
+
+def test_api_tells_the_app_its_bound_host_so_auth_auto_sees_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.setenv("NASBOARD_HOST", "")  # recorded, so the value `api` sets is undone afterwards
+    served: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw, settings=get_settings()))
+    assert main(["api", "--host", "0.0.0.0", "--port", "8123", "--data-dir", str(tmp_path)]) == 0
+    assert served["host"] == "0.0.0.0" and served["port"] == 8123
+    assert served["settings"].host == "0.0.0.0" and served["settings"].auth_enabled  # type: ignore[attr-defined]
