@@ -148,10 +148,6 @@ def _lifecycle(s: Session, search: Any, spec: SearchSpec, settings: Settings) ->
     return lc, version
 
 
-def _done_count(lc: Lifecycle) -> int:
-    return sum(1 for t in lc.trials.values() if t.epochs is not None and not t.busy)
-
-
 def advance_search(
     search_id: int, dispatcher: Dispatcher, settings: Settings | None = None, *, kick: bool = False
 ) -> dict[str, Any]:
@@ -170,7 +166,7 @@ def advance_search(
         if kick:
             to_train += [t.cid for t in lc.trials.values() if t.status == "queued" and t.cid not in to_train]
         best = lc.best()
-        progress = min(1.0, _done_count(lc) / spec.budget.max_candidates)
+        progress = min(1.0, lc.finished_jobs() / spec.budget.max_candidates)
         repo.set_search_progress(s, search_id, best.cid if best else None, progress, lc.stop_reason)
         if lc.finished and not (search.summary or {}).get("finalizing"):
             repo.update_summary(s, search_id, {"finalizing": True})

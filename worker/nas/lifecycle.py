@@ -163,6 +163,12 @@ class Lifecycle:
             g for g in map(self._valid, warm) if g is not None and space.canonical(g) not in self.by_key
         ]
         self.curves: list[list[dict[str, float]]] = []  # finished curves, for the median rule
+        # Kept up to date event by event, so a step costs the same at 10 and at 10,000 candidates.
+        self._busy = {t.cid for t in trials if t.busy}
+        self._trained = sum(1 for t in trials if t.epochs is not None)
+        self._cancelled = sum(1 for t in trials if t.epochs is not None and t.status == "cancelled")
+        self._best: Trial | None = None
+        self._best_stale = True
         self._parents: dict[str, list[str]] = {}
         self._track_parents()
 
@@ -183,10 +189,23 @@ class Lifecycle:
     # --- budget and stop rule -----------------------------------------------------------------------------
     def spent(self) -> int:
         """Candidates that cost budget: every one trained or training (not the infeasible or cancelled)."""
-        return sum(1 for t in self.trials.values() if t.epochs is not None and t.status != "cancelled")
+        return self._trained - self._cancelled
 
     def in_flight(self) -> int:
-        return sum(1 for t in self.trials.values() if t.busy)
+        return len(self._busy)
+
+    def finished_jobs(self) -> int:
+        """Candidates trained and not in flight (progress against `max_candidates`)."""
+        return self._trained - len(self._busy)
+
+    def _set_status(self, t: Trial, status: str) -> None:
+        if status == "cancelled" and t.status != "cancelled" and t.epochs is not None:
+            self._cancelled += 1
+        t.status = status
+        if t.busy:
+            self._busy.add(t.cid)
+        else:
+            self._busy.discard(t.cid)
 
     def update_stop(self, elapsed: float) -> str | None:
         if self.stop_reason is None:
@@ -223,7 +242,8 @@ class Lifecycle:
                 if time_left is not None and time_left <= 0:
                     self.settle(t)  # no time to go on: it stays at its rung
                     break
-                t.status, t.rung, t.epochs = "queued", decision.rung, decision.epochs
+                t.rung, t.epochs = decision.rung, decision.epochs
+                self._set_status(t, "queued")
                 self.store.update(t)
                 jobs.append(self._job(t))
                 continue
@@ -247,7 +267,8 @@ class Lifecycle:
     def _cancel_queued(self, reason: str) -> None:
         for t in self.trials.values():
             if t.status == "queued" and not t.rung_scores:
-                t.status, t.result = "cancelled", Result(status="failed", error=f"search stopped: {reason}")
+                t.result = Result(status="failed", error=f"search stopped: {reason}")
+                self._set_status(t, "cancelled")
                 self.store.update(t)
 
     def _next_genome(self) -> tuple[Genome, dict[str, Any]] | None:
@@ -283,6 +304,7 @@ class Lifecycle:
             return None
         trial.rung = trial.start_rung = decision.rung
         trial.epochs = decision.epochs
+        self._trained += 1
         self._add(trial)
         self.schedule.created(self, trial)
         return trial
@@ -291,6 +313,8 @@ class Lifecycle:
         trial.cid = self.store.insert(trial)
         self.trials[trial.cid] = trial
         self.by_key[trial.key] = trial
+        if trial.busy:
+            self._busy.add(trial.cid)
 
     def _pre_training_violation(self, genome: Genome) -> str | None:
         names = [n for n in PRE_TRAINING_CONSTRAINTS if n in self.objective.constraints]
@@ -301,7 +325,7 @@ class Lifecycle:
 
     # --- events -------------------------------------------------------------------------------------------
     def job_started(self, cid: int) -> None:
-        self.trials[cid].status = "training"
+        self._set_status(self.trials[cid], "training")
 
     def job_finished(
         self, cid: int, result: Result, checkpoint: str | None = None, curve: Sequence[dict] | None = None
@@ -310,7 +334,7 @@ class Lifecycle:
         if result.status != "done" and t.rung_scores and t.result is not None and t.result.ok:
             # A failed promotion keeps the rung that succeeded, with the reason noted.
             t.result.error = f"promotion to {t.epochs} epochs failed: {result.error}"
-            t.status = "done"
+            self._set_status(t, "done")
             t.rung_scores.append(None)
         else:
             if result.status == "done" and result.fitness is None:
@@ -320,14 +344,24 @@ class Lifecycle:
                         "infeasible", metrics=result.metrics, error=f"constraint: {reason} (measured)"
                     )
             result.error = explain_failure(self.spec, result.error)
-            t.result, t.status = result, ("done" if result.status == "done" else result.status)
+            t.result = result
+            self._set_status(t, "done" if result.status == "done" else result.status)
             t.checkpoint = checkpoint or t.checkpoint
             t.rung_scores.append(result.fitness if result.ok else None)
             if result.status == "done" and curve:
                 self.curves = [*self.curves[-(MEDIAN_CURVES - 1) :], list(curve)]
+        self._note_result(t)
         self.store.update(t)
         self.schedule.completed(self, t)
         return t
+
+    def _note_result(self, t: Trial) -> None:
+        """Keep the best current after `t`'s result changed (a full ranking only if the best got worse)."""
+        key, best = self._rank_key(t), self._best
+        if best is t:
+            self._best_stale = True
+        elif key is not None and not self._best_stale and (best is None or key < self._rank_key(best)):  # type: ignore[operator]
+            self._best = t
 
     def settle(self, t: Trial) -> None:
         """Tell the strategy `t`'s result; once per candidate."""
@@ -339,23 +373,27 @@ class Lifecycle:
         self.store.update(t)
 
     # --- results ------------------------------------------------------------------------------------------
+    def _rank_key(self, t: Trial) -> tuple[float, int] | None:
+        """Sort key of a ranked trial (smaller is better); None when it is not ranked at all."""
+        if not t.ok:
+            return None
+        if self.objective.multi:
+            vec = self.objective.vector(t.result.metrics)  # type: ignore[union-attr]
+            return None if vec is None else (-vec[0], t.cid)
+        return (-float(t.result.fitness), t.cid)  # type: ignore[union-attr,arg-type]
+
     def ranked(self) -> list[Trial]:
         """Feasible finished candidates, best first, by validation figures only: fitness, or with several
         objectives the first objective (the most accurate network that meets the constraints)."""
-        ok = [t for t in self.trials.values() if t.ok]
-        if self.objective.multi:
-            scored = [(self.objective.vector(t.result.metrics), t) for t in ok]  # type: ignore[union-attr]
-            return [
-                t
-                for v, t in sorted(
-                    (x for x in scored if x[0] is not None), key=lambda vt: (-vt[0][0], vt[1].cid)
-                )
-            ]
-        return sorted(ok, key=lambda t: (-float(t.result.fitness), t.cid))  # type: ignore[union-attr,arg-type]
+        keyed = [(k, t) for t in self.trials.values() if (k := self._rank_key(t)) is not None]
+        return [t for _, t in sorted(keyed, key=lambda kt: kt[0])]
 
     def best(self) -> Trial | None:
-        ranked = self.ranked()
-        return ranked[0] if ranked else None
+        if self._best_stale:
+            keyed = [(k, t) for t in self.trials.values() if (k := self._rank_key(t)) is not None]
+            self._best = min(keyed, key=lambda kt: kt[0])[1] if keyed else None
+            self._best_stale = False
+        return self._best
 
     def front(self) -> list[Trial]:
         done = [t for t in self.trials.values() if t.ok and self.objective.vector(t.result.metrics)]  # type: ignore[union-attr]

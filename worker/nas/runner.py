@@ -87,7 +87,7 @@ class LocalSearch:
 
     def _report_progress(self, finished: bool) -> None:
         best = self.lc.best()
-        done = sum(1 for t in self.lc.trials.values() if t.epochs is not None and not t.busy)
+        done = self.lc.finished_jobs()
         self.sink.progress(self.lc.state_dict(), best.cid if best else None, done)
         if self.on_progress and finished:
             self.on_progress(done, self.spec.budget.max_candidates, best.result.fitness if best else None)  # type: ignore[union-attr]
