@@ -7,7 +7,7 @@ import { parseTime } from "./format.js";
 
 // plotly.js is a classic script that may finish loading after this module: look it up at call time.
 const plotly = () => window.Plotly;
-const FINISHED = new Set(["done", "failed"]);
+const FINISHED = new Set(["done", "failed", "infeasible"]); // infeasible: on the strip, with its reason
 
 /** Candidates in the order they finished (ties by id); each timestamp is parsed once, not per comparison. */
 function sortByFinish(list) {
