@@ -20,6 +20,7 @@ from typing import Any
 
 from backend.api import meta
 from backend.settings import Settings
+from worker.nas.evaluation.dataset_files import find_idx
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IDX_STEMS = {  # file stem -> number of dimensions its header must declare
@@ -99,15 +100,6 @@ def _search_dirs(name: str, path: Path | None, root: Path, data_dir: Path) -> li
     return [*dirs, meta.SYSTEM_DATASET_DIR / name]
 
 
-def _idx_file(folder: Path, stem: str) -> Path | None:
-    for suffix in ("", ".gz"):
-        for sep in ("-", "."):  # train-images-idx3-ubyte and train-images.idx3-ubyte both occur
-            p = folder / f"{stem.replace('-idx', sep + 'idx')}{suffix}"
-            if p.is_file():
-                return p
-    return None
-
-
 def _idx_ok(path: Path, ndim: int) -> bool:
     """The IDX magic: two zero bytes, 0x08 (unsigned bytes), then the number of dimensions."""
     try:
@@ -121,7 +113,7 @@ def _idx_ok(path: Path, ndim: int) -> bool:
 
 def _idx_dir(dirs: list[Path]) -> Path | None:
     for folder in dirs:
-        files = {stem: _idx_file(folder, stem) for stem in IDX_STEMS}
+        files = {stem: find_idx(folder, stem) for stem in IDX_STEMS}
         if all(files.values()) and all(_idx_ok(p, IDX_STEMS[s]) for s, p in files.items()):  # type: ignore[arg-type]
             return folder
     return None

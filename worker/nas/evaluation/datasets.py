@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from worker.nas.evaluation.dataset_files import find_idx
 from worker.nas.spec import DatasetSpec
 
 DATASET_NAMES = ("fashion-mnist", "mnist", "digits", "cifar10", "npz")
@@ -68,15 +69,6 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
-def _find_idx(folder: Path, stem: str) -> Path | None:
-    for suffix in ("", ".gz"):
-        for sep in ("-", "."):  # train-images-idx3-ubyte and train-images.idx3-ubyte both occur
-            p = folder / f"{stem.replace('-idx', sep + 'idx')}{suffix}"
-            if p.is_file():
-                return p
-    return None
-
-
 def _idx_dirs(name: str, path: str | None, data_dir: str | Path | None) -> list[Path]:
     dirs: list[Path] = []
     if path:
@@ -91,8 +83,8 @@ def _idx_dirs(name: str, path: str | None, data_dir: str | Path | None) -> list[
 def _load_idx(name: str, path: str | None, data_dir: str | Path | None):
     tried = _idx_dirs(name, path, data_dir)
     for folder in tried:
-        files = [_find_idx(folder, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")]
-        tests = [_find_idx(folder, s) for s in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+        files = [find_idx(folder, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")]
+        tests = [find_idx(folder, s) for s in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
         if all(files) and all(tests):
             xtr, ytr = (_read_idx(p) for p in files)  # type: ignore[arg-type]
             xte, yte = (_read_idx(p) for p in tests)  # type: ignore[arg-type]
