@@ -121,9 +121,11 @@ export class FitnessChart {
   /** Merge changed candidates; returns a promise resolved once the chart shows them. */
   update(changed, all) {
     const appended = [];
+    const seen = new Set(); // a candidate changed twice within one flush (result, then its step) counts once
     let redraw = false;
     for (const c of changed) {
-      if (!FINISHED.has(c.status)) continue;
+      if (!FINISHED.has(c.status) || seen.has(c.id)) continue;
+      seen.add(c.id);
       if (this.plotted.has(c.id)) {
         const before = this.plotted.get(c.id);
         const now = hasFitness(c) ? c.fitness : null;
