@@ -18,7 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from worker.nas.evaluation.fidelity import hyperband_brackets, promote, rung_epochs
+from worker.nas.evaluation.fidelity import (
+    hyperband_brackets,
+    promote,
+    rung_epochs,
+    successive_halving_bracket,
+)
 
 if TYPE_CHECKING:
     from worker.nas.lifecycle import Lifecycle, Trial
@@ -137,7 +142,7 @@ class Synchronous:
         self.brackets = (
             hyperband_brackets(min_epochs, max_epochs, eta)
             if hyperband
-            else [_sh_bracket(min_epochs, max_epochs, eta)]
+            else [successive_halving_bracket(min_epochs, max_epochs, eta)]
         )
         self.index = 0  # bracket number (cycling through `brackets`)
         self.members: list[int] = []  # candidate ids alive in the bracket
@@ -192,12 +197,6 @@ class Synchronous:
         self.members = list(state.get("members", []))
         self.rung = int(state.get("rung", 0))
         self.to_start = list(state.get("to_start", []))
-
-
-def _sh_bracket(min_epochs: int, max_epochs: int, eta: int) -> Any:
-    from worker.nas.evaluation.fidelity import successive_halving_bracket
-
-    return successive_halving_bracket(min_epochs, max_epochs, eta)
 
 
 def _global_rung(bracket: Any, index: int, brackets: list[Any]) -> int:
