@@ -750,7 +750,8 @@ def create_token(s: Session, name: str) -> str:
     """Store a new token under `name`; returns the token itself, which is never stored or shown again."""
     if s.execute(select(ApiToken.id).where(ApiToken.name == name)).first() is not None:
         raise TokenExists(f"a token named {name!r} exists already (revoke it first)")
-    token = secrets.token_urlsafe(32)
+    # A fixed prefix: never read as a command-line option (`--token -x...`), and easy to spot in a leak.
+    token = "nasb_" + secrets.token_urlsafe(32)
     s.add(ApiToken(name=name, token_hash=hash_token(token)))
     s.flush()
     return token
