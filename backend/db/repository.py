@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -704,14 +705,14 @@ def update_trial(s: Session, trial: Any) -> None:
         raise NotFound(f"candidate {trial.cid} not found")
     _write_trial(s, cand, trial)
     if trial.checkpoint:
-        add_artefact(s, cand.id, "checkpoint", trial.checkpoint, _size(trial.checkpoint))
+        add_artefact(
+            s,
+            cand.id,
+            "checkpoint",
+            trial.checkpoint,
+            os.path.getsize(trial.checkpoint) if os.path.exists(trial.checkpoint) else 0,
+        )
     cand.seq = _next_seq(s, cand.search_id)
-
-
-def _size(path: str) -> int:
-    import os
-
-    return os.path.getsize(path) if os.path.exists(path) else 0
 
 
 def set_search_progress(

@@ -212,10 +212,3 @@ def make_schedule(spec: Any) -> Schedule:
     if mf.type in ("successive-halving", "hyperband"):
         return Synchronous(mf.min_epochs, epochs, mf.eta, mf.type == "hyperband")
     return FullFidelity(epochs)
-
-
-def rung_count(spec: Any) -> int:
-    mf = spec.multi_fidelity
-    if mf.type in ("none", "median-stopping"):
-        return 1
-    return len(rung_epochs(mf.min_epochs, spec.training.epochs, mf.eta))
