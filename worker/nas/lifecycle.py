@@ -28,6 +28,8 @@ from worker.nas.types import Genome, Result
 MAX_SKIPPED_PER_CANDIDATE = 20
 WARM_START_TOP = 5  # best genomes of `warm_start_from` that go first
 MEDIAN_CURVES = 200  # the most recent finished curves the median-stopping rule compares with
+# Statuses of a candidate that is ranked by its (last) result: finished, or waiting for / in a promotion.
+RANKED_STATUSES = frozenset({"done", "queued", "training"})
 BUSY = ("queued", "training")
 PRE_TRAINING_CONSTRAINTS = ("max_params", "max_flops")  # known from the genome, before any training
 
@@ -358,9 +360,10 @@ class Lifecycle:
     def _note_result(self, t: Trial) -> None:
         """Keep the best current after `t`'s result changed (a full ranking only if the best got worse)."""
         key, best = self._rank_key(t), self._best
-        if best is t:
+        best_key = None if best is None else self._rank_key(best)
+        if best is t or (best is not None and best_key is None):
             self._best_stale = True
-        elif key is not None and not self._best_stale and (best is None or key < self._rank_key(best)):  # type: ignore[operator]
+        elif key is not None and not self._best_stale and (best_key is None or key < best_key):
             self._best = t
 
     def settle(self, t: Trial) -> None:
@@ -374,8 +377,9 @@ class Lifecycle:
 
     # --- results ------------------------------------------------------------------------------------------
     def _rank_key(self, t: Trial) -> tuple[float, int] | None:
-        """Sort key of a ranked trial (smaller is better); None when it is not ranked at all."""
-        if not t.ok:
+        """Sort key of a ranked trial (smaller is better); None when it is not ranked at all. A candidate
+        waiting for or training its promotion keeps its last rung's result and its place meanwhile."""
+        if t.result is None or not t.result.ok or t.status not in RANKED_STATUSES:
             return None
         if self.objective.multi:
             vec = self.objective.vector(t.result.metrics)  # type: ignore[union-attr]
@@ -389,7 +393,7 @@ class Lifecycle:
         return [t for _, t in sorted(keyed, key=lambda kt: kt[0])]
 
     def best(self) -> Trial | None:
-        if self._best_stale:
+        if self._best_stale or (self._best is not None and self._rank_key(self._best) is None):
             keyed = [(k, t) for t in self.trials.values() if (k := self._rank_key(t)) is not None]
             self._best = min(keyed, key=lambda kt: kt[0])[1] if keyed else None
             self._best_stale = False

@@ -58,6 +58,9 @@ class LocalSearch:
             splits=self.splits,
         )
         self.lock = threading.Lock()
+        # Jobs share this process's cores as the service's training processes share a machine's: each of
+        # `parallelism` concurrent jobs gets its share of torch's threads instead of all of them.
+        self.threads = max(1, _torch_threads() // spec.parallelism)
         self.lc = Lifecycle(spec, self.space, strategy, sink, objective=objective, warm=warm_start or ())
         self.start = time.monotonic()
 
@@ -65,6 +68,8 @@ class LocalSearch:
         return time.monotonic() - self.start
 
     def _train(self, job: Job) -> EvalOutcome:
+        if self.spec.parallelism > 1:
+            _set_torch_threads(self.threads)  # per calling thread: OpenMP's thread count is thread-local
         should_stop = stop_rule(self.spec, list(self.lc.curves))
 
         def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -124,6 +129,18 @@ class LocalSearch:
         )
         self.sink.search_finished("done", summary, files)
         return summary
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _set_torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def run_local_search(
