@@ -143,6 +143,9 @@ def follow(url: str, search_id: int, out: Any = None, token: str | None = None) 
     """Print candidate results and progress until the search ends; 0 when it completed."""
     out = out or sys.stdout
     last_id: str | None = None
+    # The stream sends a row at every change (its result, then its coordination step) and again after a
+    # reconnect: print a line only when what it shows changed.
+    shown: dict[Any, tuple[Any, ...]] = {}
     while True:
         headers = {"Last-Event-ID": last_id} if last_id else {}
         headers.update(auth_headers(token))
@@ -160,9 +163,15 @@ def follow(url: str, search_id: int, out: Any = None, token: str | None = None) 
                     last_id = event.get("id", last_id)
                     data = json.loads(event["data"])
                     if event.get("event") == "candidate":
-                        _print_candidate(data, out)
+                        key = (data["status"], data.get("fitness"), data.get("rung"), data.get("error"))
+                        if shown.get(data["id"]) != key:
+                            shown[data["id"]] = key
+                            _print_candidate(data, out)
                     elif event.get("event") == "search":
-                        _print_search(data, out)
+                        line = _search_line(data)
+                        if shown.get("search") != line:
+                            shown["search"] = line
+                            print(line, file=out)
                         if data["status"] in TERMINAL:
                             return 0 if data["status"] == "completed" else 1
         except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
@@ -173,20 +182,20 @@ def follow(url: str, search_id: int, out: Any = None, token: str | None = None) 
 def _print_candidate(c: dict[str, Any], out: Any) -> None:
     if c["status"] == "done":
         fitness = "-" if c["fitness"] is None else f"{c['fitness']:.4f}"
-        print(f"  candidate {c['id']} done  fitness {fitness}  {c.get('label') or ''}", file=out)
-    elif c["status"] == "failed":
-        print(f"  candidate {c['id']} failed: {c.get('error')}", file=out)
+        rung = f" rung {c['rung']} ({c.get('epochs')} epochs)" if c.get("rung") else ""
+        print(f"  candidate {c['id']} done{rung}  fitness {fitness}  {c.get('label') or ''}", file=out)
+    elif c["status"] in ("failed", "infeasible"):
+        print(f"  candidate {c['id']} {c['status']}: {c.get('error')}", file=out)
 
 
-def _print_search(s: dict[str, Any], out: Any) -> None:
+def _search_line(s: dict[str, Any]) -> str:
     best = s.get("best") or {}
     best_text = (
         f", best {best['fitness']:.4f} (candidate {best['candidate_id']})" if best.get("fitness") else ""
     )
-    print(
+    return (
         f"search {s['id']} {s['status']} {s['progress'] * 100:.0f}%: "
-        f"{s['n_done']} done, {s['n_failed']} failed{best_text}",
-        file=out,
+        f"{s['n_done']} done, {s['n_failed']} failed{best_text}"
     )
 
 
