@@ -41,6 +41,7 @@ def get_candidate(candidate_id: CandidateId, session: ReadSession) -> dict[str, 
         "search_id": cand.search_id,
         "graph": graph,
         "curve": [{"epoch": p.epoch, **p.metrics} for p in cand.curve],
+        "rungs": views.rung_history(cand),
         "worker": cand.worker,
         "started_at": views.utc(cand.started_at),
         # Only what /model serves (training checkpoints stay internal).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -102,6 +102,8 @@ class CandidateSummary(BaseModel):
     finished_at: datetime | None = None
     origin: dict[str, Any] | None = None
     label: str | None = None
+    rung: int = Field(0, description="multi-fidelity rung reached (0: the first, or no schedule)")
+    epochs: int | None = Field(None, description="epochs trained so far (None: never trained)")
 
 
 class CandidatePage(BaseModel):
@@ -126,6 +128,11 @@ class Graph(BaseModel):
     edges: list[dict[str, Any]]
 
 
+class RungScore(BaseModel):
+    rung: int
+    fitness: float | None = None
+
+
 class CandidateDetail(BaseModel):
     id: int
     search_id: int
@@ -144,10 +151,16 @@ class CandidateDetail(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     artefacts: list[str] = Field(default_factory=list, description="formats available for download")
+    rung: int = 0
+    epochs: int | None = None
+    rungs: list[RungScore] = Field(
+        default_factory=list, description="fitness at each rung trained to: the first, then each promotion"
+    )
 
 
 class Pareto(BaseModel):
     objectives: list[str]
+    goals: list[Literal["maximize", "minimize"]] = Field(description="each objective's direction, in order")
     items: list[CandidateSummary] = Field(description="candidates on the first non-dominated front")
     all: list[CandidateSummary] = Field(description="every finished candidate, for the background cloud")
 

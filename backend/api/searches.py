@@ -119,7 +119,7 @@ async def candidates_page(
         Query(
             description="comma-separated optional members to send (default: all): "
             + ", ".join(views.OPTIONAL_FIELDS)
-            + "; id, seq, status and fitness are always sent"
+            + "; id, seq, status, rung, epochs and fitness are always sent"
         ),
     ] = None,
 ) -> Response:
@@ -142,14 +142,31 @@ async def candidates_page(
     return Response(await run_read(request, read), media_type="application/json")
 
 
-@router.get("/{search_id}/pareto", response_model=Pareto, responses=NOT_FOUND)
-def pareto(search_id: SearchId, session: ReadSession) -> dict[str, Any]:
-    objectives, front, everything = repository.pareto_candidates(session, search_id)
+# A metric name (or "fitness") as a Pareto axis.
+AXIS = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
+
+
+@router.get("/{search_id}/pareto", response_model=Pareto, responses={**NOT_FOUND, **INVALID})
+def pareto(
+    search_id: SearchId,
+    session: ReadSession,
+    x: Annotated[str | None, Query(pattern=AXIS, description="other axes: the x metric, or fitness")] = None,
+    y: Annotated[str | None, Query(pattern=AXIS, description="and the y metric: both or neither")] = None,
+    cloud: Annotated[bool, Query(description="also list every finished candidate (`all`)")] = True,
+) -> dict[str, Any] | JSONResponse:
+    """The non-dominated finished feasible candidates by the search's objectives, or by the axes `x`, `y`
+    (any two metrics, each in the search's direction for it or its natural one), with those directions."""
+    if (x is None) != (y is None):
+        missing = "y" if y is None else "x"
+        error = FieldError(field=missing, message="x and y go together: give both or neither")
+        return JSONResponse({"detail": [error.model_dump()]}, status_code=422)
+    terms, front, everything = repository.pareto_candidates(session, search_id, [x, y] if x and y else None)
     space = views.space_for(repository.get_search(session, search_id).spec)
     return {
-        "objectives": objectives,
+        "objectives": [t.metric for t in terms],
+        "goals": [t.goal for t in terms],
         "items": [views.candidate_summary(c, space) for c in front],
-        "all": [views.candidate_summary(c, space) for c in everything],
+        "all": [views.candidate_summary(c, space) for c in everything] if cloud else [],
     }
 
 

@@ -88,7 +88,17 @@ def candidate_summary(cand: Candidate, space: Any | None) -> dict[str, Any]:
         "finished_at": utc(cand.finished_at),
         "origin": cand.origin,
         "label": label_of(space, cand),
+        "rung": cand.rung or 0,
+        "epochs": cand.epochs,
     }
+
+
+def rung_history(cand: Candidate) -> list[dict[str, Any]]:
+    """The fitness the candidate reached at each rung it trained to (multi-fidelity schedules): the first
+    is where it started, each further one a promotion."""
+    record = cand.lifecycle or {}
+    start = int(record.get("start_rung") or 0)
+    return [{"rung": start + i, "fitness": f} for i, f in enumerate(record.get("rung_scores") or [])]
 
 
 def search_list_item(search: Search, best_fitness: float | None) -> dict[str, Any]:
@@ -145,7 +155,7 @@ def _num(value: float | None) -> str:
     return "null" if value is None or not math.isfinite(value) else repr(float(value))  # NaN is not JSON
 
 
-# Fields a candidates page can leave out (`?fields=`); id, seq, status and fitness are always sent.
+# Fields a candidates page can leave out (`?fields=`); id, seq, status, rung, epochs, fitness always go.
 OPTIONAL_FIELDS = ("genome", "metrics", "error", "created_at", "finished_at", "origin", "label")
 
 
@@ -174,5 +184,8 @@ def candidate_page_json(
     items = []
     for r in rows:
         body = ",".join(f'"{name}":{fn(r)}' for name, fn in parts)
-        items.append(f'{{"id":{r.id},"seq":{r.seq},"status":{_dumps(r.status)},{body}}}')
+        items.append(
+            f'{{"id":{r.id},"seq":{r.seq},"status":{_dumps(r.status)},"rung":{int(r.rung or 0)},'
+            f'"epochs":{"null" if r.epochs is None else int(r.epochs)},{body}}}'
+        )
     return f'{{"items":[{",".join(items)}],"next_after":{int(next_after)}}}'.encode()

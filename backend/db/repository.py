@@ -13,8 +13,9 @@ import json
 import math
 import os
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Text, cast, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,6 +35,9 @@ from backend.db.models import (
     StrategyState,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from worker.nas.objectives import Term
 
 
 class NotFound(LookupError):
@@ -242,21 +246,29 @@ def done_curves(s: Session, search_id: int, limit: int) -> list[list[dict[str, A
     return [c for c in curves.values() if c]
 
 
-def pareto_candidates(s: Session, search_id: int) -> tuple[list[str], list[Candidate], list[Candidate]]:
-    """Objective names, the non-dominated done candidates, and every done candidate with all objectives;
-    by the engine's objective (its directions and constraints), not a copy of it."""
-    from worker.nas.objectives import Objective, pareto_front
+def pareto_candidates(
+    s: Session, search_id: int, axes: Sequence[str] | None = None
+) -> tuple[list[Term], list[Candidate], list[Candidate]]:
+    """The objective terms (metric and resolved goal), the non-dominated done candidates, and every done
+    candidate with all objectives; by the engine's objective (its directions and constraints), not a copy.
+    `axes`: any metrics (or "fitness") instead of the search's objectives, each with the search's goal for
+    it where it is an objective and its natural direction otherwise."""
+    from worker.nas.objectives import Objective, Term, pareto_front
     from worker.nas.spec import parse_spec
 
     objective = Objective.from_spec(parse_spec(get_search(s, search_id).spec))
+    if axes:
+        goals = {t.metric: t.goal for t in objective.terms}
+        objective = Objective([Term(a, goals.get(a)) for a in axes], objective.constraints)
     done = s.execute(
         select(Candidate)
         .where(Candidate.search_id == search_id, Candidate.status == "done")
         .order_by(Candidate.id)
     ).scalars()
-    scored = [(c, v) for c in done if (v := objective.vector(c.metrics or {})) is not None]
+    vectors = ((c, objective.vector({**(c.metrics or {}), "fitness": c.fitness})) for c in done)
+    scored = [(c, v) for c, v in vectors if v is not None]
     front = pareto_front([v for _, v in scored])
-    return objective.names, [scored[i][0] for i in front], [c for c, _ in scored]
+    return list(objective.terms), [scored[i][0] for i in front], [c for c, _ in scored]
 
 
 def best_genomes(s: Session, search_id: int, k: int) -> list[dict[str, Any]]:
@@ -572,6 +584,8 @@ def candidate_rows_after(s: Session, search_id: int, after: int, limit: int) -> 
                 Candidate.finished_at,
                 cast(Candidate.origin, Text).label("origin_json"),
                 Candidate.canonical,
+                Candidate.rung,
+                Candidate.epochs,
             )
             .where(Candidate.search_id == search_id, Candidate.seq > after)
             .order_by(Candidate.seq)

@@ -86,7 +86,7 @@ export const api = {
   createSearch: (spec) => request("POST", "/api/searches", spec),
   candidatesAfter: (id, after, limit, fields) =>
     request("GET", `/api/searches/${id}/candidates${q({ after, limit, fields })}`),
-  pareto: (id) => request("GET", `/api/searches/${id}/pareto`),
+  pareto: (id, query = {}) => request("GET", `/api/searches/${id}/pareto?${new URLSearchParams(query)}`),
   strategyStats: (id) => request("GET", `/api/searches/${id}/strategy`),
   control: (id, action) => request("POST", `/api/searches/${id}/${action}`),
   clone: (id) => request("POST", `/api/searches/${id}/clone`),

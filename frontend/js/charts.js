@@ -2,7 +2,7 @@
 // per-epoch training curves (one candidate, or several overlaid on the compare page).
 
 import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
-import { lowerIsBetter, metricLabel } from "./format.js";
+import { metricLabel } from "./format.js";
 
 // plotly.js is a classic script that may finish loading after this module: look it up at call time.
 const plotly = () => window.Plotly;
@@ -13,40 +13,58 @@ export function axisValue(c, axis) {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
-/** The non-dominated points of a 2-D cloud, each axis minimised or maximised. Sorted along x. */
-export function paretoFront(points, xMin, yMin) {
-  const sx = xMin ? 1 : -1;
-  const sy = yMin ? 1 : -1;
-  const sorted = [...points].sort((a, b) => sx * (a.x - b.x) || sy * (a.y - b.y));
-  const front = [];
-  let bestY = Infinity;
-  for (const p of sorted) {
-    if (sy * p.y < bestY) {
-      front.push(p);
-      bestY = sy * p.y;
-    }
-  }
-  return front;
-}
-
+/**
+ * Every finished candidate on two chosen axes, and the front the server computed for those axes with the
+ * engine's directions and constraints (`GET /api/searches/{id}/pareto?x=&y=`): the page keeps no copy of
+ * the Pareto rule or of the metrics' directions. The front is fetched after the points are drawn and at
+ * most every few seconds, so a 10,000-candidate page does not wait for it.
+ */
 export class ParetoChart {
-  constructor(el, { onSelect, xSelect, ySelect } = {}) {
+  constructor(el, { onSelect, xSelect, ySelect, fetchFront } = {}) {
     this.el = el;
     this.onSelect = onSelect;
     this.xSelect = xSelect;
     this.ySelect = ySelect;
+    this.fetchFront = fetchFront;
+    this.front = null; // {axes, goals, ids} of the last answer
+    this.fetching = null;
+    this.fetchedAt = 0;
+    this.fetchMs = 0;
     this.bound = false;
     this.userChose = false; // until the user picks an axis, the defaults apply as metrics appear
     for (const s of [xSelect, ySelect]) {
       if (!s) continue;
       s.addEventListener("change", () => {
         this.userChose = true;
-        this.render(this.last || []);
+        this.render(this.last || [], { refetch: true });
       });
     }
   }
 
-  /** Offer every numeric metric seen; keep the user's choice when the list grows. */
+  axes() {
+    return [this.xSelect ? this.xSelect.value : "params", this.ySelect ? this.ySelect.value : "fitness"];
+  }
+
+  /** Ask the server for the front on the current axes, unless an answer is on its way or very fresh. */
+  refreshFront(force = false) {
+    if (!this.fetchFront || this.fetching) return;
+    const wait = Math.max(2000, 5 * this.fetchMs);
+    if (!force && Date.now() - this.fetchedAt < wait) return;
+    const [x, y] = this.axes();
+    const started = Date.now();
+    this.fetching = this.fetchFront(x, y)
+      .then((answer) => {
+        this.front = { axes: `${x}|${y}`, goals: answer.goals, ids: new Set(answer.items.map((c) => c.id)) };
+        this.fetchMs = Date.now() - started;
+        this.fetchedAt = Date.now();
+      })
+      .catch((err) => console.error("Pareto front request failed", err))
+      .finally(() => {
+        this.fetching = null;
+        this.draw(this.last || []);
+      });
+  }
+
   setAxes(metricNames, defaults) {
     const options = ["fitness", ...metricNames.filter((m) => m !== "fitness")];
     for (const [select, fallback] of [
@@ -63,20 +81,28 @@ export class ParetoChart {
     }
   }
 
-  render(candidates) {
+  render(candidates, { refetch = false } = {}) {
     this.last = candidates;
-    const xa = this.xSelect ? this.xSelect.value : "params";
-    const ya = this.ySelect ? this.ySelect.value : "fitness";
+    this.refreshFront(refetch);
+    return this.draw(candidates);
+  }
+
+  draw(candidates) {
+    const [xa, ya] = this.axes();
+    const answer = this.front && this.front.axes === `${xa}|${ya}` ? this.front : null;
     const pts = [];
+    const front = [];
     for (const c of candidates) {
       if (c.status !== "done") continue;
       const x = axisValue(c, xa);
       const y = axisValue(c, ya);
-      if (x !== null && y !== null) pts.push({ x, y, id: c.id, label: c.label || "" });
+      if (x === null || y === null) continue;
+      const q = { x, y, id: c.id, label: c.label || "" };
+      pts.push(q);
+      if (answer && answer.ids.has(c.id)) front.push(q);
     }
-    const xMin = lowerIsBetter(xa);
-    const yMin = lowerIsBetter(ya);
-    const front = paretoFront(pts, xMin, yMin);
+    // The server's front is a set; drawn as a staircase along x.
+    front.sort((a, b) => a.x - b.x || a.y - b.y);
     const p = palette();
     const traces = [
       {
@@ -104,9 +130,10 @@ export class ParetoChart {
       },
     ];
     const log = (a) => (/(params|flops)/.test(a) ? "log" : "linear");
+    const better = (i) => (answer ? ` (${answer.goals[i] === "minimize" ? "lower" : "higher"} is better)` : "");
     const layout = baseLayout({
-      xaxis: axisStyle({ title: { text: `${metricLabel(xa)} (${xMin ? "lower" : "higher"} is better)` }, type: log(xa) }),
-      yaxis: axisStyle({ title: { text: `${metricLabel(ya)} (${yMin ? "lower" : "higher"} is better)` }, type: log(ya) }),
+      xaxis: axisStyle({ title: { text: `${metricLabel(xa)}${better(0)}` }, type: log(xa) }),
+      yaxis: axisStyle({ title: { text: `${metricLabel(ya)}${better(1)}` }, type: log(ya) }),
       uirevision: `${xa}|${ya}`,
     });
     const done = plotly().react(this.el, traces, layout, plotConfig);
@@ -117,7 +144,7 @@ export class ParetoChart {
         if (pt && pt.customdata !== undefined && this.onSelect) this.onSelect(Number(pt.customdata));
       });
     }
-    this.el.dataset.front = String(front.length);
+    this.el.dataset.front = answer ? String(front.length) : "";
     return done;
   }
 }

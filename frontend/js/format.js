@@ -50,13 +50,6 @@ export function statusBadge(status) {
   return `<span class="badge status-${esc(status)}">${esc(status)}</span>`;
 }
 
-/** Metric names where lower is better; everything else (accuracy, f1, fitness) is maximised. */
-const LOWER_IS_BETTER = /(loss|params|flops|latency|memory|seconds|error)/;
-
-export function lowerIsBetter(metric) {
-  return LOWER_IS_BETTER.test(metric);
-}
-
 export function metricLabel(metric) {
   return String(metric).replace(/_/g, " ");
 }

@@ -45,6 +45,8 @@ export class CandidateTable {
     const ordered = PREFERRED.filter((k) => seen.has(k));
     const extra = [...seen].filter((k) => !PREFERRED.includes(k)).sort();
     this.metrics = [...ordered, ...extra].slice(0, 7);
+    // Multi-fidelity searches: a rung column once any candidate has been promoted.
+    this.showRung = rows.some((r) => r.rung > 0);
     this.render();
   }
 
@@ -55,6 +57,7 @@ export class CandidateTable {
       { key: "status", title: "status" },
       { key: "label", title: "architecture" },
       { key: "fitness", title: "fitness" },
+      ...(this.showRung ? [{ key: "rung", title: "rung" }] : []),
       ...this.metrics.map((m) => ({ key: `m:${m}`, title: m.replace(/_/g, " ") })),
       { key: "generation", title: "gen" },
       { key: "finished", title: "finished" },
@@ -135,6 +138,10 @@ export class CandidateTable {
     }
     if (key === "label") return `<span class="mono clip" title="${esc(r.label)}">${esc(r.label || "")}</span>`;
     if (key === "fitness") return fmtNumber(r.fitness);
+    if (key === "rung") {
+      const epochs = r.epochs === null || r.epochs === undefined ? "" : ` · ${r.epochs} ep`;
+      return `<span title="rung ${r.rung}: promoted ${r.rung} time(s) or started there">${r.rung}${epochs}</span>`;
+    }
     if (key === "finished") return r.finished_at ? esc(new Date(parseTime(r.finished_at)).toLocaleTimeString()) : "–";
     const v = this._value(r, key);
     if (key.startsWith("m:") && COUNT_METRICS.has(key.slice(2))) return fmtCount(v);

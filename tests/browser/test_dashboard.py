@@ -85,6 +85,20 @@ def test_search_from_form_updates_live_and_exports_onnx(page, service: str, arti
     failed = page.evaluate("document.getElementById('fitness-chart').data[2].x.length")
     assert plotted + failed == 4
     assert page.evaluate("Number(document.querySelector('#candidate-table table').dataset.rows)") == 4
+    # The Pareto chart draws the front the server computed for its axes, with the engine's directions.
+    front = "Number(document.getElementById('pareto-chart').dataset.front)"
+    page.wait_for_function(f"{front} >= 1", timeout=10_000)
+    search_id = page.url.rstrip("/").split("/")[-1]
+    served = page.evaluate(
+        f"fetch('/api/searches/{search_id}/pareto?x=params&y=fitness&cloud=false').then(r => r.json())"
+    )
+    assert served["goals"] == ["minimize", "maximize"]
+    assert page.evaluate(front) == len(served["items"])
+    titles = page.evaluate(
+        "(() => { const l = document.getElementById('pareto-chart').layout;"
+        " return [l.xaxis.title.text, l.yaxis.title.text]; })()"
+    )
+    assert "lower is better" in titles[0] and "higher is better" in titles[1], titles
     page.screenshot(path=str(artifacts / "search-page.png"), full_page=True)
     # The first read leaves the genomes out; filtering by text reads them and matches inside them
     # ("type" is in every layers genome and in no label).

@@ -73,3 +73,18 @@ def test_model_download_404_when_file_vanished(api: Api) -> None:
 
 def test_unknown_candidate_returns_404(api: Api) -> None:
     assert api.client.get("/api/candidates/12345").status_code == 404
+
+
+def test_promoted_candidate_shows_its_rung_epochs_and_score_at_each_rung(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, n=1)
+    finish(api.settings, cands[0], 0.85, epochs=6)
+    with session_scope(api.settings, write=True) as s:
+        trial = repository.trial_of(repository.get_candidate(s, cands[0]), None)
+        # What the lifecycle records of a candidate that started at rung 0 and was promoted twice.
+        trial.rung, trial.epochs, trial.start_rung, trial.rung_scores = 2, 6, 0, [0.7, 0.8, 0.85]
+        repository.update_trial(s, trial)
+    d = api.client.get(f"/api/candidates/{cands[0]}").json()
+    assert (d["rung"], d["epochs"]) == (2, 6)
+    assert [(r["rung"], r["fitness"]) for r in d["rungs"]] == [(0, 0.7), (1, 0.8), (2, 0.85)]
+    (row,) = api.client.get(f"/api/searches/{search_id}/candidates").json()["items"]
+    assert (row["rung"], row["epochs"]) == (2, 6)

@@ -257,7 +257,8 @@ def test_candidates_page_sends_only_the_fields_asked_for(api: Api) -> None:
     finish(api.settings, cands[0], 0.66, params=120)
     url = f"/api/searches/{search_id}/candidates"
     items = api.client.get(url, params={"fields": "metrics,label"}).json()["items"]
-    assert [sorted(c) for c in items] == [["fitness", "id", "label", "metrics", "seq", "status"]] * 2
+    always = ["epochs", "fitness", "id", "label", "metrics", "rung", "seq", "status"]
+    assert [sorted(c) for c in items] == [always] * 2
     assert {c["id"]: c["metrics"].get("params") for c in items} == {cands[0]: 120, cands[1]: None}
     full = api.client.get(url).json()["items"]
     assert all("genome" in c and "origin" in c for c in full)
@@ -284,6 +285,22 @@ def test_objectives_without_goal_follow_the_metric_and_pareto_minimises_them(api
     finish(api.settings, cands[2], 0.7, params=400, val_loss=0.6)  # dominated: bigger and worse
     body = api.client.get(f"/api/searches/{search_id}/pareto").json()
     assert sorted(c["id"] for c in body["items"]) == sorted(cands[:2])
+    assert body["goals"] == ["minimize", "minimize"]
+
+
+def test_pareto_on_chosen_axes_gives_their_directions_and_front(api: Api) -> None:
+    spec = {**NB201_SPEC, "strategy": {"type": "random"}}
+    search_id, cands = seed_search(api.settings, spec, n=3)
+    finish(api.settings, cands[0], 0.9, params=200)
+    finish(api.settings, cands[1], 0.8, params=100)
+    finish(api.settings, cands[2], 0.7, params=300)  # dominated by both others
+    url = f"/api/searches/{search_id}/pareto"
+    body = api.client.get(url, params={"x": "params", "y": "fitness", "cloud": "false"}).json()
+    assert body["objectives"] == ["params", "fitness"] and body["goals"] == ["minimize", "maximize"]
+    assert sorted(c["id"] for c in body["items"]) == sorted(cands[:2]) and body["all"] == []
+    lone = api.client.get(url, params={"x": "params"})
+    assert lone.status_code == 422 and lone.json()["detail"][0]["field"] == "y"
+    assert api.client.get(url, params={"x": "par ams", "y": "fitness"}).status_code == 422
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

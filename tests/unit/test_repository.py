@@ -176,9 +176,21 @@ def test_pareto_candidates_keeps_only_non_dominated(session: Session) -> None:
         repo.finish_candidate(
             session, cand.id, "done", fitness=acc, metrics={"val_accuracy": acc, "params": params}
         )
-    names, front, every = repo.pareto_candidates(session, search.id)
-    assert names == ["val_accuracy", "params"]
+    terms, front, every = repo.pareto_candidates(session, search.id)
+    assert [(t.metric, t.goal) for t in terms] == [("val_accuracy", "maximize"), ("params", "minimize")]
     assert sorted(c.id for c in front) == sorted([cands[0].id, cands[1].id]) and len(every) == 3
+
+
+def test_pareto_on_other_axes_takes_each_metrics_natural_direction(session: Session) -> None:
+    search = repo.create_search(session, {"objectives": [{"metric": "val_accuracy"}]}, "so")
+    cands = repo.add_candidates(session, search.id, [({"g": i}, f"p{i}", None) for i in range(3)])
+    # (fitness, flops): the second is smaller but worse, the third dominated by the first
+    for cand, (fit, flops) in zip(cands, [(0.9, 50.0), (0.8, 10.0), (0.7, 60.0)], strict=True):
+        metrics = {"val_accuracy": fit, "flops": flops}
+        repo.finish_candidate(session, cand.id, "done", fitness=fit, metrics=metrics)
+    terms, front, _ = repo.pareto_candidates(session, search.id, axes=["flops", "fitness"])
+    assert [(t.metric, t.goal) for t in terms] == [("flops", "minimize"), ("fitness", "maximize")]
+    assert sorted(c.id for c in front) == [cands[0].id, cands[1].id]
 
 
 def test_artefacts_are_found_by_format_and_returned_on_delete(session: Session) -> None:

@@ -31,6 +31,14 @@ function downloads(c) {
   return links.join("");
 }
 
+/** Multi-fidelity: the fitness at each rung the candidate trained to, each step after the first a promotion. */
+function rungsLine(rungs) {
+  if (!rungs.length || (rungs.length === 1 && rungs[0].rung === 0)) return "";
+  const steps = rungs.map((r) => `rung ${r.rung}: <b>${fmtNumber(r.fitness)}</b>`).join(" → ");
+  const promoted = rungs.length - 1;
+  return `${steps} <span class="muted">(${promoted ? `promoted ${promoted}×` : "not promoted"})</span>`;
+}
+
 const LIVE = new Set(["queued", "training"]);
 const REFRESH_MS = 2000;
 
@@ -39,7 +47,9 @@ function renderDetails(c) {
   $("cand-status").innerHTML = statusBadge(c.status);
   $("cand-sub").innerHTML =
     `<a href="/searches/${c.search_id}">search ${c.search_id}</a> · <span class="mono">${esc(c.label || "")}</span>` +
-    (typeof c.fitness === "number" ? ` · fitness <b>${fmtNumber(c.fitness)}</b>` : "");
+    (typeof c.fitness === "number" ? ` · fitness <b>${fmtNumber(c.fitness)}</b>` : "") +
+    (c.epochs ? ` · ${c.epochs} epochs` : "");
+  $("cand-rungs").innerHTML = rungsLine(c.rungs || []);
   $("page-error").textContent = c.error ? `Failed: ${c.error}` : "";
   $("downloads").innerHTML = downloads(c);
   $("metrics").innerHTML = metricsList(c);

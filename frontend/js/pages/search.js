@@ -37,6 +37,7 @@ const pareto = new ParetoChart($("pareto-chart"), {
   onSelect: openCandidate,
   xSelect: $("pareto-x"),
   ySelect: $("pareto-y"),
+  fetchFront: (x, y) => api.pareto(searchId, { x, y, cloud: false }),
 });
 const table = new CandidateTable($("candidate-table"), {
   onOpen: openCandidate,
