@@ -12,7 +12,7 @@ training). A candidate counts as evaluated once it trained at least one epoch; t
 best by validation (the one the final stage would retrain first); its epochs are printed beside it.
 
     .venv/bin/python benchmarks/asha_pays.py [--minutes 30] [--parallelism 2] [--epochs 9]
-        [--min-epochs 1] [--eta 3] [--json] [--check]
+        [--data-fraction 0.5] [--min-epochs 1] [--eta 3] [--json] [--check]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def base_spec(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": {"name": args.dataset, "validation_fraction": 0.1},
         "training": {
             "epochs": args.epochs,
-            "data_fraction": 0.5,
+            "data_fraction": args.data_fraction,
             "batch_size": 128,
             "optimizer": "adamw",
             "lr": 0.003,
@@ -127,6 +127,9 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=30.0, help="search budget of each side")
     ap.add_argument("--parallelism", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=9, help="full fidelity: every candidate trains these")
+    ap.add_argument(
+        "--data-fraction", type=float, default=0.5, help="share of the training split each candidate sees"
+    )
     ap.add_argument("--min-epochs", type=int, default=1, help="ASHA's first rung")
     ap.add_argument("--eta", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
@@ -150,6 +153,7 @@ def main() -> int:
         "minutes": args.minutes,
         "parallelism": args.parallelism,
         "epochs": args.epochs,
+        "data_fraction": args.data_fraction,
         "asha": asha,
         "sides": sides,
         "distinct_ratio": round(ratio, 2),
