@@ -70,6 +70,40 @@ class SearchList(BaseModel):
     total: int
 
 
+class Retrained(BaseModel):
+    candidate_id: int | None = None
+    epochs: int | None = None
+    test_accuracy: float | None = None
+    test_accuracy_std: float | None = None
+
+
+class SearchResult(BaseModel):
+    """What a finished search handed back (the final stage's pick and figures)."""
+
+    candidate_id: int | None = None
+    label: str | None = Field(None, description="the space's short description of the picked network")
+    test_accuracy: float | None = Field(
+        None, description="mean over final.repeats (None: top_k 0 and no test)"
+    )
+    test_accuracy_std: float | None = None
+    val_accuracy: float | None = None
+    params: float | None = None
+    flops: float | None = None
+    latency_ms: float | None = None
+    search_epochs: float | None = Field(None, description="epochs it trained during the search")
+    final_epochs: int | None = Field(None, description="epochs of its final training on train+validation")
+    repeats: int = 0
+    retrained: list[Retrained] = Field(
+        default_factory=list, description="every candidate the final retrained"
+    )
+    stop_reason: str | None = None
+    search_seconds: float | None = None
+    final_seconds: float | None = None
+    wall_seconds: float | None = None
+    final_error: str | None = None
+    artefacts: list[str] = Field(default_factory=list, description="formats of the exported best model")
+
+
 class SearchDetail(BaseModel):
     id: int
     name: str
@@ -88,6 +122,7 @@ class SearchDetail(BaseModel):
     error: str | None = None
     seq: int = 0
     created_by: str | None = Field(None, description="the API token that submitted it (None: auth off)")
+    result: SearchResult | None = Field(None, description="the final stage's pick and test figures, once run")
 
 
 class CandidateSummary(BaseModel):

@@ -140,6 +140,47 @@ def search_detail(search: Search, summary: dict[str, Any]) -> dict[str, Any]:
         "error": search.error,
         "seq": search.seq,
         "created_by": search.created_by,
+        "result": search_result(search),
+    }
+
+
+# The final stage's figures a finished search reports (worker.nas.final_stage writes them to the summary).
+RESULT_METRICS = ("test_accuracy", "test_accuracy_std", "val_accuracy", "params", "flops", "latency_ms")
+
+
+def search_result(search: Search) -> dict[str, Any] | None:
+    """What the search handed back: the network the final stage picked, its test figures, its final
+    training and where the time went. None until the final stage has run."""
+    summary = search.summary or {}
+    best = summary.get("best")
+    if not best or summary.get("finalizing"):
+        return None
+    space = space_for(search.spec or {})
+    label = None
+    if space is not None and best.get("genome") is not None:
+        try:
+            label = str(space.describe(best["genome"]))
+        except Exception:  # a genome the current space cannot describe still has its figures
+            label = None
+    finals = summary.get("final") or []
+    final = next((f for f in finals if f.get("candidate_id") == best.get("candidate_id")), {})
+    return {
+        "candidate_id": best.get("candidate_id"),
+        "label": label,
+        **{k: best.get(k) for k in RESULT_METRICS},
+        "search_epochs": best.get("epochs"),
+        "final_epochs": final.get("epochs"),
+        "repeats": len(final.get("runs") or []),
+        "retrained": [
+            {k: f.get(k) for k in ("candidate_id", "epochs", "test_accuracy", "test_accuracy_std")}
+            for f in finals
+        ],
+        "stop_reason": summary.get("stop_reason"),
+        "search_seconds": summary.get("search_seconds"),
+        "final_seconds": summary.get("final_seconds"),
+        "wall_seconds": summary.get("wall_seconds"),
+        "final_error": summary.get("final_error"),
+        "artefacts": sorted(summary.get("artefacts") or {}),
     }
 
 

@@ -117,7 +117,43 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  elapsed: {d['elapsed_seconds']:.0f} s{eta}")
     if d["error"]:
         print(f"  error: {d['error']}")
+    for line in result_lines(d.get("result")):
+        print(line)
     return 0
+
+
+def result_lines(r: dict[str, Any] | None) -> list[str]:
+    """What a finished search handed back, as `nasboard status` and `submit --follow` print it."""
+    if not r:
+        return []
+    test = r.get("test_accuracy")
+    if test is None:
+        figure = "not tested"
+    else:
+        std = r.get("test_accuracy_std")
+        spread = (
+            f" ± {std:.4f} over {r['repeats']} runs" if r.get("repeats", 0) > 1 and std is not None else ""
+        )
+        figure = f"test accuracy {test:.4f}{spread}"
+    params = "" if r.get("params") is None else f", {r['params']:,.0f} params"
+    flops = "" if r.get("flops") is None else f", {r['flops'] / 1e6:.1f} MFLOPs"
+    epochs = "" if r.get("final_epochs") is None else f", {r['final_epochs']} final epochs"
+    lines = [
+        f"  result: {figure}: candidate {r.get('candidate_id')} {r.get('label') or ''}".rstrip()
+        + f"{params}{flops}{epochs}"
+    ]
+    if r.get("wall_seconds") is not None:
+        lines.append(
+            f"  time: {r['wall_seconds']:.0f} s (search {r.get('search_seconds') or 0:.0f} s, "
+            f"final {r.get('final_seconds') or 0:.0f} s; search stopped by {r.get('stop_reason')})"
+        )
+    if r.get("final_error"):
+        lines.append(f"  final stage error: {r['final_error']}")
+    if r.get("artefacts"):
+        lines.append(
+            f"  model: {', '.join(r['artefacts'])} from /api/candidates/{r.get('candidate_id')}/model?format="
+        )
+    return lines
 
 
 def cmd_control(args: argparse.Namespace) -> int:
@@ -173,6 +209,10 @@ def follow(url: str, search_id: int, out: Any = None, token: str | None = None) 
                             shown["search"] = line
                             print(line, file=out)
                         if data["status"] in TERMINAL:
+                            final = _request("GET", f"{url}/api/searches/{search_id}", token)
+                            if final.is_success:
+                                for text in result_lines(final.json().get("result")):
+                                    print(text, file=out)
                             return 0 if data["status"] == "completed" else 1
         except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
             print(f"(stream interrupted: {exc}; reconnecting)", file=sys.stderr)

@@ -1,7 +1,7 @@
 // The search page's header: name, status, progress, counts, best fitness, elapsed time and ETA,
 // and which of pause / resume / cancel the status allows.
 
-import { esc, fmtDuration, fmtNumber, parseTime, statusBadge } from "./format.js";
+import { esc, fmtCount, fmtDuration, fmtNumber, parseTime, statusBadge } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -45,6 +45,7 @@ export function renderSearchHeader(s, fetchedAt) {
   $("stat-elapsed").textContent = fmtDuration(elapsedSeconds(s));
   $("stat-eta").textContent = fmtDuration(etaSeconds(s, fetchedAt));
   $("search-error").textContent = s.error || "";
+  renderResult(s.result);
   const spec = s.spec || {};
   $("spec-summary").innerHTML = [
     spec.space && `space <b>${esc(spec.space.type)}</b>`,
@@ -61,4 +62,31 @@ export function renderSearchHeader(s, fetchedAt) {
     clone: true,
   };
   for (const b of document.querySelectorAll("button[data-action]")) b.disabled = !enable[b.dataset.action];
+}
+
+/** What the finished search handed back, as the API reports it: the final stage's pick and test figures. */
+function renderResult(r) {
+  const box = $("search-result");
+  box.classList.toggle("hidden", !r);
+  if (!r) return;
+  const test =
+    typeof r.test_accuracy === "number"
+      ? `test accuracy <b id="result-test">${fmtNumber(r.test_accuracy)}</b>` +
+        (r.repeats > 1 && typeof r.test_accuracy_std === "number" ? ` ± ${fmtNumber(r.test_accuracy_std)} (${r.repeats} runs)` : "")
+      : "not tested";
+  const parts = [
+    `<a href="/candidates/${r.candidate_id}">candidate ${r.candidate_id}</a> <code>${esc(r.label || "")}</code>`,
+    typeof r.params === "number" && `${fmtCount(r.params)} params`,
+    typeof r.flops === "number" && `${fmtCount(r.flops)}FLOPs`,
+    r.final_epochs && `${r.final_epochs} final epochs`,
+    typeof r.wall_seconds === "number" &&
+      `${fmtDuration(r.wall_seconds)} (search ${fmtDuration(r.search_seconds)}, final ${fmtDuration(r.final_seconds)})`,
+  ].filter(Boolean);
+  const downloads = (r.artefacts || [])
+    .map((f) => `<a href="/api/candidates/${r.candidate_id}/model?format=${encodeURIComponent(f)}">${esc(f)}</a>`)
+    .join(" ");
+  box.innerHTML =
+    `Result: ${test} · ${parts.join(" · ")}` +
+    (downloads ? ` · download ${downloads}` : "") +
+    (r.final_error ? `<br><span class="error-box">final stage: ${esc(r.final_error)}</span>` : "");
 }

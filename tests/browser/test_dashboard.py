@@ -99,6 +99,11 @@ def test_search_from_form_updates_live_and_exports_onnx(page, service: str, arti
         " return [l.xaxis.title.text, l.yaxis.title.text]; })()"
     )
     assert "lower is better" in titles[0] and "higher is better" in titles[1], titles
+    # What the search handed back (the final stage's pick and its test accuracy), as the API reports it.
+    result = page.evaluate(f"fetch('/api/searches/{search_id}').then(r => r.json()).then(s => s.result)")
+    page.wait_for_selector("#search-result:not(.hidden)", timeout=10_000)
+    assert page.inner_text("#result-test") == f"{result['test_accuracy']:.4f}"
+    assert f"candidate {result['candidate_id']}" in page.inner_text("#search-result")
     page.screenshot(path=str(artifacts / "search-page.png"), full_page=True)
     # The first read leaves the genomes out; filtering by text reads them and matches inside them
     # ("type" is in every layers genome and in no label).

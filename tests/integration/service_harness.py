@@ -124,6 +124,21 @@ def run_search_over_http(base: str, log_dir: Path, timeout: float = 150) -> dict
         else:
             assert detail["error"], f"failed candidate {item['id']} has no reason"
     best_id = search["best"]["candidate_id"]
+    # What the search handed back: the final stage's pick, tested once, in the API and `nasboard status`.
+    result = search["result"]
+    assert result["candidate_id"] == best_id and result["label"], result
+    assert 0.0 < result["test_accuracy"] <= 1.0 and result["final_epochs"] == 1, result
+    assert "onnx" in result["artefacts"] and result["wall_seconds"] >= result["search_seconds"] > 0, result
+    status = subprocess.run(
+        nasboard("status", str(search_id), "--url", base),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert f"result: test accuracy {result['test_accuracy']:.4f}: candidate {best_id}" in status.stdout, (
+        status.stdout + status.stderr
+    )
     model = httpx.get(f"{base}/api/candidates/{best_id}/model", params={"format": "onnx"}, timeout=30)
     assert model.status_code == 200, model.text
     onnx_path = log_dir / "best.onnx"

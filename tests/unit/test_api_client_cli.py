@@ -67,7 +67,7 @@ def test_follow_prints_results_until_the_search_completes(
         finish(api.settings, cands[0], 0.61)
         finish(api.settings, cands[1], 0.72)
         with session_scope(api.settings, write=True) as s:
-            repository.finish_search(s, search_id, "completed")
+            repository.finish_search(s, search_id, "completed", summary=final_summary(cands[1]))
 
     with live_server(api) as url:
         timer = threading.Timer(0.3, run_search)
@@ -77,3 +77,39 @@ def test_follow_prints_results_until_the_search_completes(
     out = capsys.readouterr().out
     assert f"candidate {cands[1]} done  fitness 0.7200" in out
     assert f"search {search_id} completed 100%: 2 done, 0 failed, best 0.7200" in out
+    # Then what the search handed back, from the API's `result`.
+    assert f"result: test accuracy 0.7012: candidate {cands[1]}" in out and "12 final epochs" in out
+    with live_server(api) as url:
+        assert main(["status", str(search_id), "--url", url]) == 0
+    status = capsys.readouterr().out
+    assert f"result: test accuracy 0.7012: candidate {cands[1]}" in status
+    assert "time: 100 s (search 40 s, final 60 s; search stopped by max_candidates)" in status
+
+
+def final_summary(best: int) -> dict:
+    """The summary shape worker.nas.final_stage writes for a finished search."""
+    return {
+        "best": {
+            "candidate_id": best,
+            "genome": None,
+            "val_accuracy": 0.72,
+            "params": 1e5,
+            "epochs": 2,
+            "test_accuracy": 0.7012,
+            "test_accuracy_std": 0.0,
+        },
+        "final": [
+            {
+                "candidate_id": best,
+                "epochs": 12,
+                "runs": [{"seed": 1000, "test_accuracy": 0.7012}],
+                "test_accuracy": 0.7012,
+                "test_accuracy_std": 0.0,
+            }
+        ],
+        "stop_reason": "max_candidates",
+        "search_seconds": 40.0,
+        "final_seconds": 60.0,
+        "wall_seconds": 100.0,
+        "artefacts": {"onnx": "/x/model.onnx"},
+    }
