@@ -1,0 +1,98 @@
+"""A whole training worker (Celery main process and its pool child) SIGKILLed mid-candidate: nothing is
+redelivered (the broker would wait its 6 h visibility timeout), so the candidate's lease runs out, the
+coordinator's sweeper requeues it, and a fresh worker finishes the search without duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from service_harness import clean_env, logs, nasboard, processes
+
+pytestmark = pytest.mark.integration
+
+LEASE_S = 8
+SPEC = {
+    "name": "lease-sweep",
+    "space": {"type": "layers"},
+    "strategy": {"type": "random"},
+    "dataset": {"name": "digits"},
+    "training": {"epochs": 8, "batch_size": 32},  # long enough to be killed mid-way
+    "budget": {"max_candidates": 2},
+    "parallelism": 1,
+    "final": {"top_k": 0},
+    "seed": 3,
+}
+
+
+def test_killed_training_worker_loses_its_lease_and_a_fresh_worker_completes_the_search(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    from backend.db import repository as repo
+    from backend.db.migrate import upgrade_to_head
+    from backend.db.session import session_scope
+    from backend.settings import Settings
+    from worker.celery_app import make_celery
+
+    settings = Settings(database_url=postgres_url, broker_url=redis_url, data_dir=tmp_path / "d")
+    env = clean_env(
+        NASBOARD_DATABASE_URL=postgres_url,
+        NASBOARD_BROKER_URL=redis_url,
+        NASBOARD_DATA_DIR=str(tmp_path / "d"),
+        NASBOARD_LEASE_SECONDS=str(LEASE_S),
+    )
+    upgrade_to_head(settings)
+    with session_scope(settings, write=True) as s:
+        search_id = repo.create_search(s, SPEC, SPEC["name"]).id
+    train = nasboard(
+        "worker", "--queues", "train", "--name", "train", "--gpus", "none", "--torch-threads", "1"
+    )
+    search = nasboard("worker", "--queues", "search", "--name", "search", "--gpus", "none")
+    (tmp_path / "fresh").mkdir()
+    with processes([search, train], env, tmp_path) as procs:
+        make_celery(settings).send_task(
+            "nasboard.advance_search", args=[search_id], kwargs={"kick": True}, queue="search"
+        )
+        deadline = time.monotonic() + 120
+        victim = None
+        while time.monotonic() < deadline and victim is None:
+            with session_scope(settings) as s:
+                cands, _ = repo.candidates_after(s, search_id, 0, 10)
+                curve = repo.candidate_curve(s, cands[0].id) if cands else []
+            if cands and cands[0].status == "training" and curve:
+                victim = cands[0].id
+                os.killpg(procs[1].pid, signal.SIGKILL)  # the worker's main process and its children
+                procs[1].wait(timeout=10)
+                killed_at = time.monotonic()
+            time.sleep(0.2)
+        assert victim is not None, f"candidate never reached training\n{logs(tmp_path)}"
+        with session_scope(settings) as s:
+            held = repo.get_candidate(s, victim)
+            assert held.status == "training" and held.attempt == 1  # nobody took it over at once
+            dead_worker = held.worker
+
+        with processes([train], env, tmp_path / "fresh"):
+            status = None
+            while time.monotonic() < killed_at + LEASE_S + 60:
+                with session_scope(settings) as s:
+                    status = repo.get_search(s, search_id).status
+                if status in ("completed", "failed", "cancelled"):
+                    break
+                time.sleep(0.3)
+            elapsed = time.monotonic() - killed_at
+    assert status == "completed", (
+        f"search {status} {elapsed:.0f} s after the kill\n{logs(tmp_path)}\n{logs(tmp_path / 'fresh')}"
+    )
+    with session_scope(settings) as s:
+        cands, _ = repo.candidates_after(s, search_id, 0, 100)
+        curve = repo.candidate_curve(s, victim)
+    assert len(cands) == 2 and len({c.canonical for c in cands}) == 2
+    assert {c.status for c in cands} <= {"done", "failed"} and all(c.lease_expires_at is None for c in cands)
+    redone = next(c for c in cands if c.id == victim)
+    assert redone.status == "done" and redone.attempt == 2 and redone.worker != dead_worker
+    assert [p["epoch"] for p in curve] == list(range(1, 9))
+    other = next(c for c in cands if c.id != victim)
+    assert other.attempt == 1  # its holder lived: never requeued
