@@ -1,6 +1,7 @@
 """A whole training worker (Celery main process and its pool child) SIGKILLed mid-candidate: nothing is
 redelivered (the broker would wait its 6 h visibility timeout), so the candidate's lease runs out, the
-coordinator's sweeper requeues it, and a fresh worker finishes the search without duplicates."""
+coordinator's sweeper requeues it, and a fresh worker finishes the search without duplicates. The same
+for `nasboard up` SIGKILLed and started again (its embedded broker never redelivers)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from service_harness import clean_env, logs, nasboard, processes
+from service_harness import clean_env, free_port, logs, nasboard, processes, wait_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +22,7 @@ SPEC = {
     "space": {"type": "layers"},
     "strategy": {"type": "random"},
     "dataset": {"name": "digits"},
-    "training": {"epochs": 8, "batch_size": 32},  # long enough to be killed mid-way
+    "training": {"epochs": 5, "batch_size": 32},  # long enough to be killed mid-way
     "budget": {"max_candidates": 2},
     "parallelism": 1,
     "final": {"top_k": 0},
@@ -93,6 +95,52 @@ def test_killed_training_worker_loses_its_lease_and_a_fresh_worker_completes_the
     assert {c.status for c in cands} <= {"done", "failed"} and all(c.lease_expires_at is None for c in cands)
     redone = next(c for c in cands if c.id == victim)
     assert redone.status == "done" and redone.attempt == 2 and redone.worker != dead_worker
-    assert [p["epoch"] for p in curve] == list(range(1, 9))
+    assert [p["epoch"] for p in curve] == list(range(1, 6))
     other = next(c for c in cands if c.id != victim)
     assert other.attempt == 1  # its holder lived: never requeued
+
+
+def test_nasboard_up_killed_mid_candidate_and_restarted_completes_the_search(tmp_path: Path) -> None:
+    from backend.db import repository as repo
+    from backend.db.session import session_scope
+    from backend.settings import Settings
+
+    data_dir, port = tmp_path / "data", free_port()
+    settings = Settings(data_dir=data_dir)
+    env = clean_env(NASBOARD_LEASE_SECONDS=str(LEASE_S))
+    up = nasboard("up", "--data-dir", str(data_dir), "--port", str(port), "--workers", "1")
+    base = f"http://127.0.0.1:{port}"
+    (tmp_path / "restart").mkdir()
+    with processes([up], env, tmp_path) as procs:
+        wait_healthy(base, procs, tmp_path, timeout=120)
+        r = httpx.post(f"{base}/api/searches", json=SPEC, timeout=10)
+        assert r.status_code == 201, r.text
+        search_id = r.json()["id"]
+        deadline, victim = time.monotonic() + 120, None
+        while time.monotonic() < deadline and victim is None:
+            with session_scope(settings) as s:
+                cands, _ = repo.candidates_after(s, search_id, 0, 10)
+                curve = repo.candidate_curve(s, cands[0].id) if cands else []
+            if cands and cands[0].status == "training" and curve:
+                victim = cands[0].id
+                os.killpg(procs[0].pid, signal.SIGKILL)  # `up`, the API and every worker at once
+                procs[0].wait(timeout=10)
+                killed_at = time.monotonic()
+            time.sleep(0.2)
+        assert victim is not None, f"candidate never reached training\n{logs(tmp_path)}"
+
+    with processes([up], env, tmp_path / "restart"):
+        status = None
+        # The restart itself (three processes importing torch) comes on top of the lease.
+        while time.monotonic() < killed_at + LEASE_S + 90:
+            with session_scope(settings) as s:
+                status = repo.get_search(s, search_id).status
+            if status in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.3)
+    assert status == "completed", f"search {status}\n{logs(tmp_path)}\n{logs(tmp_path / 'restart')}"
+    with session_scope(settings) as s:
+        cands, _ = repo.candidates_after(s, search_id, 0, 100)
+    assert len(cands) == 2 and len({c.canonical for c in cands}) == 2
+    assert {c.status for c in cands} <= {"done", "failed"}
+    assert next(c for c in cands if c.id == victim).attempt == 2
