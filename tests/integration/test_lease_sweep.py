@@ -22,7 +22,7 @@ SPEC = {
     "space": {"type": "layers"},
     "strategy": {"type": "random"},
     "dataset": {"name": "digits"},
-    "training": {"epochs": 5, "batch_size": 32},  # long enough to be killed mid-way
+    "training": {"epochs": 4, "batch_size": 32},  # killed after its first epoch
     "budget": {"max_candidates": 2},
     "parallelism": 1,
     "final": {"top_k": 0},
@@ -95,7 +95,7 @@ def test_killed_training_worker_loses_its_lease_and_a_fresh_worker_completes_the
     assert {c.status for c in cands} <= {"done", "failed"} and all(c.lease_expires_at is None for c in cands)
     redone = next(c for c in cands if c.id == victim)
     assert redone.status == "done" and redone.attempt == 2 and redone.worker != dead_worker
-    assert [p["epoch"] for p in curve] == list(range(1, 6))
+    assert [p["epoch"] for p in curve] == list(range(1, 5))
     other = next(c for c in cands if c.id != victim)
     assert other.attempt == 1  # its holder lived: never requeued
 
@@ -131,14 +131,18 @@ def test_nasboard_up_killed_mid_candidate_and_restarted_completes_the_search(tmp
 
     with processes([up], env, tmp_path / "restart"):
         status = None
-        # The restart itself (three processes importing torch) comes on top of the lease.
-        while time.monotonic() < killed_at + LEASE_S + 90:
+        # Generous: the restart itself (three processes importing torch, on a busy CI machine) comes on top
+        # of the lease. What matters is that it completes, where it used to stay `training` forever.
+        while time.monotonic() < killed_at + LEASE_S + 180:
             with session_scope(settings) as s:
                 status = repo.get_search(s, search_id).status
             if status in ("completed", "failed", "cancelled"):
                 break
             time.sleep(0.3)
-    assert status == "completed", f"search {status}\n{logs(tmp_path)}\n{logs(tmp_path / 'restart')}"
+    elapsed = time.monotonic() - killed_at
+    assert status == "completed", (
+        f"search {status} {elapsed:.0f} s after the kill\n{logs(tmp_path)}\n{logs(tmp_path / 'restart')}"
+    )
     with session_scope(settings) as s:
         cands, _ = repo.candidates_after(s, search_id, 0, 100)
     assert len(cands) == 2 and len({c.canonical for c in cands}) == 2
