@@ -22,7 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from backend.db import repository as repo
 from backend.db.models import utcnow
@@ -38,6 +38,20 @@ class SweepDispatcher(Protocol):
 
     def start(self, search_id: int) -> None:
         """A start step (`advance_search` with kick): also re-dispatches candidates left queued."""
+
+
+class TaskNameDispatcher:
+    """Publishes the sweeper's work by task name (routed by the app's task_routes), for processes that do
+    not import the tasks module and its engine."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def train(self, candidate_id: int) -> None:
+        self.app.send_task("nasboard.train_candidate", args=[candidate_id])
+
+    def start(self, search_id: int) -> None:
+        self.app.send_task("nasboard.advance_search", args=[search_id], kwargs={"kick": True})
 
 
 @dataclass

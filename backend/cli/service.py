@@ -38,10 +38,11 @@ def _sweep_once() -> None:
     """Requeue what a crash left behind (expired leases, searches without a next step); see worker.sweeper.
     Best effort: a broker not up yet must not stop the service from starting, the periodic sweep retries."""
     try:
-        from worker.sweeper import sweep
-        from worker.tasks import DISPATCHER
+        from worker.celery_app import celery_app
+        from worker.sweeper import TaskNameDispatcher, sweep
 
-        swept = sweep(DISPATCHER)
+        # By task name: `up` itself never imports the engine (torch) just to publish two kinds of message.
+        swept = sweep(TaskNameDispatcher(celery_app))
     except Exception as exc:
         print(f"nasboard: startup sweep skipped ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
         return
