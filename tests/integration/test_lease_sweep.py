@@ -75,6 +75,13 @@ def test_killed_training_worker_loses_its_lease_and_a_fresh_worker_completes_the
             held = repo.get_candidate(s, victim)
             assert held.status == "training" and held.attempt == 1  # nobody took it over at once
             dead_worker = held.worker
+        # No other process is left to sweep: the coordinator's periodic sweep must requeue it.
+        requeued = False
+        while not requeued and time.monotonic() < killed_at + LEASE_S + 20:
+            time.sleep(0.3)
+            with session_scope(settings) as s:
+                requeued = repo.get_candidate(s, victim).status == "queued"
+        assert requeued, f"the lost candidate was not requeued\n{logs(tmp_path)}"
 
         with processes([train], env, tmp_path / "fresh"):
             status = None
