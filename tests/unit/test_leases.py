@@ -277,3 +277,11 @@ def test_redelivered_task_takes_over_from_a_dead_sibling_at_once(settings: Setti
     assert coordinator.train_candidate(cid, d, ToyEvaluator, settings) in ("done", "failed")
     with session_scope(settings) as s:
         assert repo.get_candidate(s, cid).attempt == 2
+
+
+def test_publishing_follow_up_work_rides_out_a_short_broker_outage(tmp_path: Any) -> None:
+    from worker.celery_app import make_celery
+
+    conf = make_celery(Settings(data_dir=tmp_path, broker_url="memory://")).conf
+    policy = conf.task_publish_retry_policy
+    assert conf.task_publish_retry and policy["max_retries"] * policy["interval_max"] >= 30
