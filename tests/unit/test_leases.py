@@ -227,7 +227,7 @@ def test_local_and_paused_searches_are_not_advanced_by_the_sweeper(settings: Set
 
 
 def test_heartbeat_keeps_the_lease_of_a_slow_epoch_fresh(tmp_path: Any) -> None:
-    settings = Settings(data_dir=tmp_path, broker_url="memory://", lease_seconds=0.6)
+    settings = Settings(data_dir=tmp_path, broker_url="memory://", lease_seconds=1.5)
     upgrade_to_head(settings)
     seen: dict[str, Any] = {}
 
