@@ -27,6 +27,8 @@ class DatabaseSink:
         self.search_id, self.settings, self.max_candidates = search_id, settings, max_candidates
         with session_scope(settings, write=True) as s:
             repo.start_search(s, search_id)
+            # This process drives the search: the service's sweeper must not advance it (worker.sweeper).
+            repo.update_summary(s, search_id, {"executor": "local"})
 
     def _changed(self) -> None:
         publish_change(self.settings, self.search_id)

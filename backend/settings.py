@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # may produce at its biggest configuration; both are checked before anything is stored.
     max_body_bytes: int = 1024 * 1024
     max_network_params: int = 50_000_000
+    # A training candidate's lease (issue 17): renewed every third of it while its worker lives, so a
+    # candidate whose worker died is requeued after at most this long (plus one sweep interval).
+    lease_seconds: float = 150.0
 
     # --- access control (backend/api/security.py; docs/deployment.md "Authentication") ---
     # auto: tokens are required once the API listens beyond loopback (`host`, set by `nasboard up/api`).

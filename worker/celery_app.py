@@ -71,6 +71,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
         result_backend=None,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
+        # Follow-up work (the step after a training, the training after a step) is published while the
+        # task runs: ride out a broker restart (~40 s) instead of losing it. Longer outages are the
+        # sweeper's (worker.sweeper).
+        task_publish_retry_policy={
+            "max_retries": 10,
+            "interval_start": 0.5,
+            "interval_step": 1.0,
+            "interval_max": 5.0,
+        },
         worker_send_task_events=False,
         task_serializer="json",
         accept_content=["json"],

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable
@@ -74,7 +75,56 @@ Finalizer = Callable[[int, SearchSpec, list[Trial], Settings], tuple[dict[str, A
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """The lease holder: host, parent (the Celery worker whose pool runs this) and this process."""
+    return f"{socket.gethostname()}:{os.getppid()}:{os.getpid()}"
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether a lease holder is known dead: a sibling in this same worker (a pool process that was killed
+    and whose task came back here) that no longer exists. Any other holder only by its lease running out."""
+    host, _, rest = holder.partition(":")
+    parent, _, pid = rest.partition(":")
+    if host != socket.gethostname() or parent != str(os.getppid()) or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+class _Heartbeat:
+    """Renews a training attempt's lease every third of it while the job runs: an epoch can take longer
+    than the lease on a CPU, and a live holder must never be requeued. `lost` is set when the renewal finds
+    the lease gone (the candidate was requeued), which stops the job at its next check."""
+
+    def __init__(self, settings: Settings, candidate_id: int, attempt: int) -> None:
+        self.settings, self.candidate_id, self.attempt = settings, candidate_id, attempt
+        self.lost, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{candidate_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        lease = self.settings.lease_seconds
+        while not self._stop.wait(lease / 3):
+            try:
+                with session_scope(self.settings, write=True) as s:
+                    held = repo.renew_lease(s, self.candidate_id, self.attempt, lease)
+            except Exception:  # the database away for a moment: the next beat tries again
+                log.warning("could not renew the lease of candidate %s", self.candidate_id, exc_info=True)
+                continue
+            if not held:
+                self.lost.set()
+                return
 
 
 class _RepoStore:
@@ -117,6 +167,8 @@ def _apply(lc: Lifecycle, row: Trial, row_status: str) -> None:
         lc.job_finished(row.cid, row.result, row.checkpoint)
     elif row_status == "training":
         lc.job_started(row.cid)
+    elif row_status == "queued" and t.status == "training":
+        lc.job_lost(row.cid)
 
 
 def _lifecycle(s: Session, search: Any, spec: SearchSpec, settings: Settings) -> tuple[Lifecycle, int]:
@@ -219,8 +271,10 @@ def train_candidate(
     evaluator_factory: EvaluatorFactory,
     settings: Settings | None = None,
 ) -> str:
-    """Run one candidate's job, streaming its curve; returns what happened (for logs and tests)."""
+    """Run one candidate's job under a lease, streaming its curve; returns what happened (for logs and
+    tests). A job that loses its lease (its candidate was requeued) stops, and its result is refused."""
     settings = settings or get_settings()
+    lease = settings.lease_seconds
     with session_scope(settings, write=True) as s:
         cand = s.get(Candidate, candidate_id)
         if cand is None:
@@ -232,43 +286,48 @@ def train_candidate(
             return "cancelled"
         if search.status == "paused":
             return "paused"  # stays queued; resume re-dispatches it
-        if not repo.mark_training(s, candidate_id, worker_name()):
+        if cand.status in TERMINAL_CANDIDATE:
             return "already-finished"
+        attempt = repo.take_lease(s, candidate_id, worker_name(), lease, holder_gone=holder_gone)
+        if attempt is None:  # finished meanwhile, or a duplicate message while a live holder trains it
+            return "already-finished" if cand.status in TERMINAL_CANDIDATE else "held-elsewhere"
         spec = parse_spec(search.spec)
         job = _job_of(s, cand, spec, search)
         median = stop_rule(spec, repo.done_curves(s, search_id, MEDIAN_CURVES))
     publish_change(settings, search_id, None)
-
-    def report(epoch: int, metrics: dict[str, float]) -> bool:
-        """Store one curve point; True asks the trainer to stop (search cancelled, or below the median)."""
-        with session_scope(settings, write=True) as s:
-            repo.add_curve_point(s, candidate_id, epoch, metrics)
-            repo.touch_candidate(s, candidate_id)
-            stop = repo.get_search(s, search_id).status == "cancelled"
-        publish_change(settings, search_id, None)
-        return stop or bool(median and median(epoch, metrics))
-
     stop_now = {"now": False}
 
-    def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
-        stop_now["now"] = report(epoch, metrics)
-        return stop_now["now"]
+    with _Heartbeat(settings, candidate_id, attempt) as heartbeat:
 
-    try:
-        evaluator = evaluator_factory(search_id, spec, space_for(spec, settings), settings)
-        outcome = _normalise(
-            evaluator.evaluate(genome, on_epoch, should_stop=lambda *_: stop_now["now"], **job)
-        )
-    except Exception as exc:  # a broken candidate must not break the search
-        log.warning("candidate %s failed: %s", candidate_id, traceback.format_exc())
-        outcome = Outcome(Result(status="failed", error=f"{type(exc).__name__}: {exc}"))
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
+            """Store one curve point; True asks the trainer to stop (search cancelled, lease lost, or
+            below the median)."""
+            with session_scope(settings, write=True) as s:
+                held = repo.report_epoch(s, candidate_id, attempt, epoch, metrics, lease)
+                stop = repo.get_search(s, search_id).status == "cancelled"
+            if not held:
+                heartbeat.lost.set()
+            else:
+                publish_change(settings, search_id, None)
+            stop_now["now"] = stop or not held or bool(median and median(epoch, metrics))
+            return stop_now["now"]
+
+        def should_stop(*_: object) -> bool:
+            return stop_now["now"] or heartbeat.lost.is_set()
+
+        try:
+            evaluator = evaluator_factory(search_id, spec, space_for(spec, settings), settings)
+            outcome = _normalise(evaluator.evaluate(genome, on_epoch, should_stop=should_stop, **job))
+        except Exception as exc:  # a broken candidate must not break the search
+            log.warning("candidate %s failed: %s", candidate_id, traceback.format_exc())
+            outcome = Outcome(Result(status="failed", error=f"{type(exc).__name__}: {exc}"))
     result = outcome.result
     with session_scope(settings, write=True) as s:
         cancelled = repo.get_search(s, search_id).status == "cancelled"
         # Training cut short by a cancel is not a result; one that ran to its end still is.
         interrupted = result.status != "done" or bool(result.metrics.get("stopped_early"))
         status = "cancelled" if cancelled and interrupted else result.status
-        repo.finish_candidate(
+        recorded = repo.finish_candidate(
             s,
             candidate_id,
             status,
@@ -276,7 +335,11 @@ def train_candidate(
             metrics=result.metrics,
             error=result.error if status != "done" else None,
             artefacts=_artefact_sizes(outcome.artefacts),
+            attempt=attempt,
         )
+    if recorded is None:  # requeued while this ran: the new attempt reports, and triggers the next step
+        log.warning("candidate %s lost its lease; its result is dropped", candidate_id)
+        return "lost-lease"
     publish_change(settings, search_id, None)
     dispatcher.advance(search_id)
     return status
@@ -289,7 +352,7 @@ def fail_candidate(
     settings = settings or get_settings()
     try:
         with session_scope(settings, write=True) as s:
-            cand = repo.finish_candidate(s, candidate_id, "failed", error=reason)
+            cand = repo.finish_candidate(s, candidate_id, "failed", error=reason, holder=worker_name())
             search_id = cand.search_id if cand is not None else None
     except Exception:
         log.exception("could not record the failure of candidate %s", candidate_id)

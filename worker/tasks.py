@@ -7,11 +7,12 @@ injects them through a dependency so its tests can use an in-memory double inste
 from __future__ import annotations
 
 import os
+import threading
 
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from backend.db.session import reset_after_fork
-from worker import coordinator, engine_bridge
+from worker import coordinator, engine_bridge, sweeper
 from worker.celery_app import SEARCH_QUEUE, TRAIN_QUEUE, celery_app
 
 
@@ -27,8 +28,24 @@ class CeleryDispatcher:
     def finalize(self, search_id: int) -> None:
         finalize_search.apply_async(args=[search_id], queue=TRAIN_QUEUE)
 
+    def start(self, search_id: int) -> None:
+        dispatch_search_start(search_id)
+
 
 DISPATCHER = CeleryDispatcher()
+_SWEEP_HERE = threading.Event()  # set by `nasboard worker` when it consumes the `search` queue
+
+
+def sweep_in_this_worker() -> None:
+    """Make this process's Celery worker sweep periodically once it is ready (worker.sweeper)."""
+    _SWEEP_HERE.set()
+
+
+@worker_ready.connect
+def _start_sweeper(**_: object) -> None:
+    # In the worker's main process, after the pool has forked: its children never inherit the thread.
+    if _SWEEP_HERE.is_set():
+        sweeper.start_periodic(DISPATCHER)
 
 
 @worker_process_init.connect

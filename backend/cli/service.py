@@ -34,6 +34,25 @@ def _migrate_now() -> None:
     upgrade_to_head()
 
 
+def _sweep_once() -> None:
+    """Requeue what a crash left behind (expired leases, searches without a next step); see worker.sweeper.
+    Best effort: a broker not up yet must not stop the service from starting, the periodic sweep retries."""
+    try:
+        from worker.celery_app import celery_app
+        from worker.sweeper import TaskNameDispatcher, sweep
+
+        # By task name: `up` itself never imports the engine (torch) just to publish two kinds of message.
+        swept = sweep(TaskNameDispatcher(celery_app))
+    except Exception as exc:
+        print(f"nasboard: startup sweep skipped ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+        return
+    if swept.requeued or swept.readvanced:
+        print(
+            f"nasboard: requeued candidates {swept.requeued} and re-advanced searches {swept.readvanced}",
+            flush=True,
+        )
+
+
 def _migrate(args: argparse.Namespace) -> int:
     apply_data_dir(args.data_dir)
     _migrate_now()
@@ -111,7 +130,11 @@ def _worker(args: argparse.Namespace) -> int:
         import torch  # noqa: F401 - imported once here, inherited by every forked pool process
 
     from worker.celery_app import celery_app
+    from worker.tasks import sweep_in_this_worker
 
+    _sweep_once()
+    if "search" in queues:
+        sweep_in_this_worker()  # the coordinator sweeps periodically (worker.sweeper)
     name = args.name or "nasboard"
     celery_app.worker_main(
         [
@@ -175,6 +198,7 @@ def _up(args: argparse.Namespace) -> int:
     from backend.settings import get_settings
 
     settings = get_settings()
+    _sweep_once()  # its workers sweep too when they start; twice does no harm
     host, port = args.host or settings.host, args.port or settings.port
     workers = max(1, args.workers)
     threads = max(1, (os.cpu_count() or 1) // workers)

@@ -77,6 +77,8 @@ class Candidate(Base):
         UniqueConstraint("search_id", "canonical", name="uq_candidates_search_canonical"),
         Index("ix_candidates_search_seq", "search_id", "seq"),
         Index("ix_candidates_search_status", "search_id", "status"),
+        # The sweeper's query: training candidates whose lease ran out.
+        Index("ix_candidates_status_lease", "status", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +101,11 @@ class Candidate(Base):
     told: Mapped[int | None] = mapped_column(Integer)
     # The lifecycle's own record (worker.nas.lifecycle.Trial.record): rung scores, first rung, told result.
     lifecycle: Mapped[dict[str, Any] | None]
+    # The training lease (worker.sweeper): each start of training is a new `attempt` and holds the lease
+    # until `lease_expires_at`, renewed by its epoch reports and heartbeat; once it expires the candidate is
+    # requeued, and reports of an older attempt are refused. None: not leased (queued, finished, local).
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_expires_at: Mapped[datetime | None]
 
     search: Mapped[Search] = relationship(back_populates="candidates")
     curve: Mapped[list[CurvePoint]] = relationship(

@@ -13,14 +13,15 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Text, cast, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.models import (
     CANDIDATE_STATUSES,
@@ -411,20 +412,152 @@ def add_candidates(
 
 
 def mark_training(s: Session, candidate_id: int, worker: str | None = None) -> bool:
-    """Queued → training. False when the candidate is already finished (a redelivered task does nothing)."""
+    """Queued → training without a lease (the local runner). False when it is already finished."""
+    return take_lease(s, candidate_id, worker, None) is not None
+
+
+def take_lease(
+    s: Session,
+    candidate_id: int,
+    holder: str | None,
+    lease_seconds: float | None,
+    *,
+    holder_gone: Callable[[str], bool] | None = None,
+) -> int | None:
+    """Start a new training attempt under a lease of `lease_seconds` (None: no lease); return the attempt
+    number, the token its reports must show. None when the candidate is finished, or another attempt
+    holds a live lease and `holder_gone` does not know its holder to be dead (a duplicate message)."""
     cand = s.get(Candidate, candidate_id, populate_existing=True)
     if cand is None:
         raise NotFound(f"candidate {candidate_id} not found")
     search = lock_search(s, cand.search_id)
     s.refresh(cand)
     if cand.status in TERMINAL_CANDIDATE:
-        return False
+        return None
+    now = utcnow()
     if cand.status == "training":
+        lease = _aware(cand.lease_expires_at)
+        dead = bool(holder_gone and cand.worker and holder_gone(cand.worker))
+        if lease is not None and lease > now and not dead:
+            return None
         # A redelivery after a worker died restarts training: drop the dead attempt's curve.
         s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id))
-    cand.status, cand.worker, cand.started_at = "training", worker, utcnow()
+    cand.status, cand.worker, cand.started_at = "training", holder, now
+    cand.attempt = (cand.attempt or 0) + 1
+    cand.lease_expires_at = None if lease_seconds is None else now + timedelta(seconds=lease_seconds)
     cand.seq = search.next_seq  # the value the lock just took: unique, and no extra round trip
+    return cand.attempt
+
+
+def _holds_lease(candidate_id: int, attempt: int) -> ColumnElement[bool]:
+    return (Candidate.id == candidate_id) & (Candidate.attempt == attempt) & (Candidate.status == "training")
+
+
+def renew_lease(s: Session, candidate_id: int, attempt: int, lease_seconds: float) -> bool:
+    """Extend the lease of a live attempt (the heartbeat); False when the attempt lost it. Leaves the
+    change cursor alone: nothing a viewer shows changed."""
+    result = s.execute(
+        update(Candidate)
+        .where(_holds_lease(candidate_id, attempt))
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def report_epoch(
+    s: Session, candidate_id: int, attempt: int, epoch: int, metrics: dict[str, Any], lease_seconds: float
+) -> bool:
+    """Store one curve point of a leased attempt and renew its lease; False (nothing stored) when the
+    attempt lost its lease: the candidate was requeued and the new attempt's curve is the one that counts."""
+    search_id = s.execute(select(Candidate.search_id).where(Candidate.id == candidate_id)).scalar()
+    if search_id is None:
+        raise NotFound(f"candidate {candidate_id} not found")
+    seq = _next_seq(s, search_id)  # the search row first, as every writer: no lock-order deadlock
+    if not renew_lease(s, candidate_id, attempt, lease_seconds):
+        return False
+    add_curve_point(s, candidate_id, epoch, metrics)
+    s.execute(
+        update(Candidate)
+        .where(Candidate.id == candidate_id)
+        .values(seq=seq)
+        .execution_options(synchronize_session=False)
+    )
     return True
+
+
+def expired_leases(s: Session, now: datetime) -> list[tuple[int, int]]:
+    """(candidate, attempt) of every training candidate whose lease ran out before `now`."""
+    rows = s.execute(
+        select(Candidate.id, Candidate.attempt)
+        .where(Candidate.status == "training", Candidate.lease_expires_at < now)
+        .order_by(Candidate.id)
+    ).all()
+    return [(cid, attempt) for cid, attempt in rows]
+
+
+def requeue_expired(s: Session, candidate_id: int, attempt: int, now: datetime) -> tuple[int, str] | None:
+    """Training → queued for an attempt whose lease ran out (checked again under the search's lock, so
+    a renewal or a second sweeper racing this one wins); returns (search id, search status), or None
+    when nothing was requeued. A candidate of a search that ended meanwhile is cancelled instead."""
+    search_id = s.execute(select(Candidate.search_id).where(Candidate.id == candidate_id)).scalar()
+    if search_id is None:
+        return None
+    search = lock_search(s, search_id)
+    expired = _holds_lease(candidate_id, attempt) & (Candidate.lease_expires_at < now)
+    ended = search.status in TERMINAL_SEARCH
+    # `started_at` marks the requeue: stalled_searches counts it as the search's latest activity.
+    values: dict[str, Any] = {"status": "queued", "worker": None, "lease_expires_at": None, "started_at": now}
+    if ended:
+        values = {"status": "cancelled", "error": "its worker was lost after the search ended"}
+        values.update(finished_at=now, lease_expires_at=None)
+    result = s.execute(
+        update(Candidate)
+        .where(expired)
+        .values(**values, seq=_next_seq(s, search_id))
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    record = s.execute(select(Candidate.lifecycle).where(Candidate.id == candidate_id)).scalar() or {}
+    if not record.get("rung_scores"):
+        # A first job starts over from epoch 1: the lost attempt's points would only mislead. A promotion
+        # keeps its earlier rungs' points; the new attempt rewrites the later ones epoch by epoch.
+        s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id))
+    _touch_search(s, search)
+    return search_id, search.status
+
+
+def stalled_searches(s: Session, quiet_since: datetime) -> list[int]:
+    """Running (or queued) searches with no candidate training and nothing changed since `quiet_since`:
+    their next step was lost (its worker died, or the broker lost the message). Local runs and searches
+    in their final stage are not the coordinator's to advance."""
+    training = select(Candidate.id).where(Candidate.search_id == Search.id, Candidate.status == "training")
+    recent = select(Candidate.id).where(
+        Candidate.search_id == Search.id,
+        (Candidate.created_at >= quiet_since)
+        | (Candidate.started_at >= quiet_since)
+        | (Candidate.finished_at >= quiet_since),
+    )
+    stepped = select(StrategyState.search_id).where(
+        StrategyState.search_id == Search.id, StrategyState.updated_at >= quiet_since
+    )
+    rows = s.execute(
+        select(Search.id, Search.summary)
+        .where(
+            Search.status.in_(("queued", "running")),
+            func.coalesce(Search.started_at, Search.created_at) < quiet_since,
+            ~training.exists(),
+            ~recent.exists(),
+            ~stepped.exists(),
+        )
+        .order_by(Search.id)
+    ).all()
+    return [
+        sid
+        for sid, summary in rows
+        if not (summary or {}).get("finalizing") and (summary or {}).get("executor") != "local"
+    ]
 
 
 def add_curve_point(s: Session, candidate_id: int, epoch: int, metrics: dict[str, Any]) -> None:
@@ -464,8 +597,11 @@ def finish_candidate(
     metrics: dict[str, Any] | None = None,
     error: str | None = None,
     artefacts: dict[str, tuple[str, int]] | None = None,
+    attempt: int | None = None,
+    holder: str | None = None,
 ) -> Candidate | None:
-    """Record a candidate's outcome (a training job's end). None if it was already final. The search's best
+    """Record a candidate's outcome (a training job's end). None if it was already final, or `attempt`
+    (a leased job's) no longer holds the lease, or `holder` is not the one training it. The search's best
     and progress are the lifecycle's, written by its next step (`set_search_progress`)."""
     if status not in TERMINAL_CANDIDATE:
         raise ValueError(f"status: {status!r} is not one of {', '.join(sorted(TERMINAL_CANDIDATE))}")
@@ -476,6 +612,11 @@ def finish_candidate(
     s.refresh(cand)
     if cand.status in TERMINAL_CANDIDATE:
         return None
+    if attempt is not None and (cand.status != "training" or cand.attempt != attempt):
+        return None  # a stale attempt: the candidate was requeued when its lease ran out
+    if holder is not None and cand.status == "training" and cand.worker != holder:
+        return None  # another worker trains it now
+    cand.lease_expires_at = None
     fitness = fitness if fitness is None or math.isfinite(fitness) else None
     cand.status, cand.fitness, cand.error, cand.finished_at = status, fitness, error, utcnow()
     cand.metrics = json_safe(metrics or {})

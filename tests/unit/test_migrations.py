@@ -141,3 +141,42 @@ def test_api_token_migration_adds_and_removes_tokens_and_created_by_keeping_rows
         assert conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 1
     engine.dispose()
     command.upgrade(alembic_config(database_url), "head")  # and up again
+
+
+def test_lease_migration_gives_stranded_training_candidates_an_expired_lease_both_ways(
+    database_url: str,
+) -> None:
+    command.upgrade(alembic_config(database_url), "0004")
+    engine = get_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO searches (id, name, spec, status, progress, created_at, seq, next_seq) "
+                "VALUES (1, 's', '{}', 'running', 0, CURRENT_TIMESTAMP, 1, 2)"
+            )
+        )
+        for key, status in (("a", "training"), ("b", "done")):
+            conn.execute(
+                text(
+                    "INSERT INTO candidates (search_id, seq, genome, canonical, status, metrics, created_at,"
+                    " rung) VALUES (1, 1, '{}', :key, :status, '{}', CURRENT_TIMESTAMP, 0)"
+                ),
+                {"key": key, "status": status},
+            )
+    engine.dispose()
+
+    command.upgrade(alembic_config(database_url), "0005")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT canonical, attempt, lease_expires_at FROM candidates ORDER BY canonical")
+        ).all()
+        assert [(r[0], r[1], r[2] is not None) for r in rows] == [("a", 0, True), ("b", 0, False)]
+    engine.dispose()
+
+    command.downgrade(alembic_config(database_url), "0004")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("candidates")}
+        assert not {"attempt", "lease_expires_at"} & columns
+        assert conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 2
+    engine.dispose()
+    command.upgrade(alembic_config(database_url), "head")

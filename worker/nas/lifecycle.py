@@ -329,6 +329,10 @@ class Lifecycle:
     def job_started(self, cid: int) -> None:
         self._set_status(self.trials[cid], "training")
 
+    def job_lost(self, cid: int) -> None:
+        """Its worker was lost (the lease ran out): the same job waits to be trained again."""
+        self._set_status(self.trials[cid], "queued")
+
     def job_finished(
         self, cid: int, result: Result, checkpoint: str | None = None, curve: Sequence[dict] | None = None
     ) -> Trial:
