@@ -253,3 +253,26 @@ def test_first_bad_loss_is_located_inside_a_checked_window():
     window = [torch.tensor(1.0), torch.tensor(2.0), torch.tensor(float("inf")), torch.tensor(float("nan"))]
     assert Trainer._first_bad(window) == (2, float("inf"))
     assert Trainer._first_bad(window[:2]) is None
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_shortened_run_ends_at_the_new_length_on_an_annealed_schedule(digits, schedule):
+    # A final training cut to fit its time budget must still anneal: after `shorten` its last learning
+    # rate is the one a run planned that short from the start ends on.
+    cfg = lambda epochs: TrainConfig(epochs=epochs, batch_size=64, schedule=schedule)  # noqa: E731
+    _, planned_short = fit(digits, cfg(3))
+    trainer = Trainer(small_cnn(), cfg(8), n_classes=10, device="cpu")
+    run = trainer.fit(
+        digits.x_train, digits.y_train, on_epoch=lambda e, m: trainer.shorten(3) if e == 1 else None
+    )
+    assert run.status == "done" and run.epochs_done == 3 and trainer.cfg.epochs == 3
+    assert run.history[-1]["lr"] == pytest.approx(planned_short.history[-1]["lr"], rel=1e-6, abs=1e-12)
+    assert run.history[0]["lr"] != pytest.approx(planned_short.history[0]["lr"])  # it was an 8-epoch run
+
+
+def test_shorten_never_goes_below_the_epochs_done_nor_lengthens(digits):
+    trainer = Trainer(small_cnn(), TrainConfig(epochs=4, batch_size=64), n_classes=10, device="cpu")
+    run = trainer.fit(
+        digits.x_train, digits.y_train, on_epoch=lambda e, m: trainer.shorten(0 if e == 2 else 9)
+    )
+    assert run.epochs_done == 2 and trainer.cfg.epochs == 2

@@ -60,7 +60,13 @@ def run_final_stage(
 
     device = pick_device(device)
     ranked, plan = final_plan(spec, ranked, len(splits.y_train) + len(splits.y_val))
-    finals = [(t, final_train(spec, space, splits, t.genome, device=device, epochs=e)) for t, e in plan]
+    # Each training gets its share of final.max_minutes; a run slower than planned is shortened to fit.
+    slots = max(1, len(plan) * spec.final.repeats)
+    seconds = None if spec.final.max_minutes is None else spec.final.max_minutes * 60 / slots
+    finals = [
+        (t, final_train(spec, space, splits, t.genome, device=device, epochs=e, seconds=seconds))
+        for t, e in plan
+    ]
     if not ranked:
         return {"best": None, "final": [], "artefacts": {}}, {}
     top = ranked[0]

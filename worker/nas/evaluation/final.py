@@ -24,6 +24,21 @@ from worker.nas.types import Genome
 NO_FLIP = {"digits", "mnist"}
 
 
+class EpochBudget:
+    """How many epochs of one training fit in `seconds`, from the pace of the epochs done so far. The final
+    stage plans its epochs from the search's speed; this keeps the plan honest when an epoch turns out
+    slower (augmentation, a busier machine): the run is shortened, never left to overrun."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock, self.start = seconds, clock, clock()
+
+    def epochs_that_fit(self, done: int) -> int:
+        elapsed = self.clock() - self.start
+        if done <= 0 or elapsed <= 0:
+            return done
+        return done + max(0, int((self.seconds - elapsed) // (elapsed / done)))
+
+
 @dataclass
 class FinalReport:
     genome: Genome
@@ -33,9 +48,11 @@ class FinalReport:
 
     def summary(self) -> dict[str, Any]:
         accs = [r["test_accuracy"] for r in self.runs if r["status"] == "done"]
+        trained = [r["epochs"] for r in self.runs if r.get("epochs")]
         return {
             "genome": self.genome,
-            "epochs": self.epochs,
+            "epochs": max(trained) if trained else self.epochs,  # what ran: a run may be shortened
+            "planned_epochs": self.epochs,
             "runs": self.runs,
             "test_accuracy": statistics.fmean(accs) if accs else None,
             "test_accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0 if accs else None,
@@ -51,10 +68,12 @@ def final_train(
     device: str | torch.device | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
     epochs: int | None = None,
+    seconds: float | None = None,
 ) -> FinalReport:
     """Train `genome` from scratch `spec.final.repeats` times on train+val; test once per run.
 
-    `epochs` overrides the recipe's (final.epochs, else training.epochs), e.g. to fit a time budget.
+    `epochs` overrides the recipe's (final.epochs, else training.epochs), e.g. to fit a time budget;
+    `seconds` bounds each run: once the pace shows the epochs will not fit, the run is shortened.
     """
     epochs = epochs or spec.final.epochs or spec.training.epochs
     report = FinalReport(genome, epochs)
@@ -79,7 +98,17 @@ def final_train(
                     erasing=spec.dataset.erasing,
                 )
             trainer = Trainer(model, cfg, n_classes=splits.n_classes, device=dev, augment=augment)
-            run = trainer.fit(x, y, on_epoch=(lambda e, m, r=repeat: on_epoch(r, e, m)) if on_epoch else None)
+            budget = EpochBudget(seconds) if seconds is not None else None
+
+            def epoch_done(
+                e: int, m: dict[str, float], r: int = repeat, tr: Trainer = trainer, b: Any = budget
+            ) -> None:
+                if b is not None:
+                    tr.shorten(b.epochs_that_fit(e))
+                if on_epoch is not None:
+                    on_epoch(r, e, m)
+
+            run = trainer.fit(x, y, on_epoch=epoch_done)
             if run.status == "failed":
                 report.runs.append({"seed": seed, "status": "failed", "error": run.reason})
                 continue
@@ -95,6 +124,7 @@ def final_train(
                 "test_f1": test["f1"],
                 "test_loss": test["loss"],
                 "train_loss": run.metrics.get("train_loss"),
+                "epochs": run.epochs_done,
                 "seconds": time.monotonic() - t0,
             }
         )

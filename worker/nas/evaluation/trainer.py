@@ -200,6 +200,22 @@ class Trainer:
             self._pending_scheduler_state = None
         return sched
 
+    def shorten(self, epochs: int) -> None:
+        """End training after `epochs` (≥ the epochs done) instead of the planned length, with the
+        learning-rate schedule recomputed for that length from the current step on, so a run cut to fit a
+        time budget still anneals instead of stopping at a high learning rate."""
+        epochs = max(epochs, self.epoch)
+        if epochs >= self.cfg.epochs:
+            return
+        steps = self.scheduler.last_epoch if self.scheduler is not None else 0
+        per_epoch = steps // max(1, self.epoch) if self.epoch else 0
+        self.cfg.epochs = epochs
+        if self.scheduler is None or not per_epoch:
+            return  # not started: fit() builds the schedule for the new length
+        self.scheduler = self._make_scheduler(per_epoch)  # resets lr/momentum to the schedule's start ...
+        for _ in range(steps):  # ... and replays the steps taken, on the new length's curve
+            self.scheduler.step()
+
     # --- checkpoints ---------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -278,7 +294,7 @@ class Trainer:
             )
 
         try:
-            while self.epoch < until:
+            while self.epoch < min(until, self.cfg.epochs):  # `shorten` may lower cfg.epochs meanwhile
                 t0 = time.monotonic()
                 self.model.train()
                 losses: list[torch.Tensor] = []  # summed once per check, not one kernel per step

@@ -1,0 +1,52 @@
+"""The final training's time budget: planned from the search's speed, kept by shortening a slower run."""
+
+from __future__ import annotations
+
+import random
+
+from worker.nas.evaluation.datasets import load_dataset
+from worker.nas.evaluation.final import EpochBudget, final_train
+from worker.nas.registry import space_class
+from worker.nas.spec import DatasetSpec, parse_spec
+from worker.nas.types import TaskShape
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_epochs_that_fit_follow_the_pace_so_far() -> None:
+    clock = FakeClock()
+    budget = EpochBudget(100.0, clock)
+    clock.now = 30.0  # one epoch took 30 s: 70 s left hold two more
+    assert budget.epochs_that_fit(1) == 3
+    clock.now = 90.0  # three epochs in 90 s: nothing more fits
+    assert budget.epochs_that_fit(3) == 3
+    clock.now = 130.0  # already over: never fewer than done
+    assert budget.epochs_that_fit(4) == 4
+
+
+def test_final_training_over_its_budget_is_shortened_and_reports_the_epochs_run() -> None:
+    spec = parse_spec(
+        {
+            "name": "final-budget",
+            "space": {"type": "layers"},
+            "dataset": {"name": "digits"},
+            "training": {"epochs": 1, "batch_size": 64},
+            "final": {"top_k": 1, "epochs": 6, "repeats": 1},
+        }
+    )
+    splits = load_dataset(DatasetSpec(name="digits"), seed=0)
+    cls = space_class("layers")
+    space = cls(cls.Options.model_validate({}), TaskShape(input_shape=splits.input_shape))
+    genome = space.sample(random.Random(0))
+    report = final_train(spec, space, splits, genome, device="cpu", seconds=1e-6)
+    summary = report.summary()
+    assert summary["planned_epochs"] == 6 and summary["epochs"] == 1, summary
+    assert summary["runs"][0]["status"] == "done" and summary["test_accuracy"] is not None
+    unbounded = final_train(spec, space, splits, genome, device="cpu", epochs=2).summary()
+    assert unbounded["epochs"] == unbounded["planned_epochs"] == 2
