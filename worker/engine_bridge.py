@@ -61,6 +61,19 @@ def final_stage(
     from worker.nas.final_stage import run_final_stage
 
     splits = load_dataset(spec.dataset, settings.dataset_dir, seed=spec.seed)
+
+    def cancelled() -> bool:  # asked once per final epoch: a cancel ends the final training there
+        from backend.db import repository as repo
+        from backend.db.session import session_scope
+
+        with session_scope(settings) as s:
+            return repo.get_search(s, search_id).status == "cancelled"
+
     return run_final_stage(
-        spec, space_for(spec, settings), splits, ranked, search_artefact_dir(settings, search_id)
+        spec,
+        space_for(spec, settings),
+        splits,
+        ranked,
+        search_artefact_dir(settings, search_id),
+        should_stop=cancelled,
     )

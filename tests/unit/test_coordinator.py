@@ -337,3 +337,39 @@ def test_successive_halving_runs_in_the_service_and_promotes_from_checkpoints(se
     promoted = [c for c in trained if c.epochs == 4]
     assert len(promoted) == 1 and promoted[0].rung == 1  # the best of the rung went on to 4 epochs
     assert promoted[0].fitness == max(c.fitness for c in trained)
+
+
+def test_cancel_during_the_final_training_ends_it_and_keeps_the_search_cancelled(settings: Settings) -> None:
+    # The real final stage (digits, 50 final epochs), cancelled as it starts: it stops after one epoch.
+    from worker import engine_bridge
+
+    search_id = _submit(
+        settings,
+        space={"type": "layers"},
+        dataset={"name": "digits"},
+        training={"epochs": 1, "batch_size": 64},
+        budget={"max_candidates": 2},
+        parallelism=1,
+        final={"top_k": 1, "epochs": 50},
+    )
+
+    def cancel_then_final(sid: int, spec: Any, ranked: list[Any], st: Settings) -> tuple[dict, dict]:
+        with session_scope(st, write=True) as s:
+            repo.set_search_status(s, sid, "cancel")  # what POST /cancel does during the final stage
+        return engine_bridge.final_stage(sid, spec, ranked, st)
+
+    d = QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    while d.pending:
+        kind, ident = d.pending.popleft()
+        if kind == "train":
+            coordinator.train_candidate(ident, d, ToyEvaluator, settings)
+        elif kind == "advance":
+            coordinator.advance_search(ident, d, settings)
+        else:
+            assert coordinator.finalize_search(ident, cancel_then_final, settings) == "cancelled"
+    with session_scope(settings) as s:
+        search = repo.get_search(s, search_id)
+        assert search.status == "cancelled"
+        assert search.summary["final_error"].startswith("FinalCancelled: the search was cancelled during")
+        assert search.summary["final_error"].endswith("(after 1 of 50 epochs)")

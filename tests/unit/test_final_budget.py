@@ -50,3 +50,28 @@ def test_final_training_over_its_budget_is_shortened_and_reports_the_epochs_run(
     assert summary["runs"][0]["status"] == "done" and summary["test_accuracy"] is not None
     unbounded = final_train(spec, space, splits, genome, device="cpu", epochs=2).summary()
     assert unbounded["epochs"] == unbounded["planned_epochs"] == 2
+
+
+def test_cancel_ends_the_final_training_after_the_current_epoch() -> None:
+    spec = parse_spec(
+        {
+            "name": "final-cancel",
+            "space": {"type": "layers"},
+            "dataset": {"name": "digits"},
+            "training": {"epochs": 1, "batch_size": 64},
+            "final": {"top_k": 1, "epochs": 50, "repeats": 3},
+        }
+    )
+    splits = load_dataset(DatasetSpec(name="digits"), seed=0)
+    cls = space_class("layers")
+    space = cls(cls.Options.model_validate({}), TaskShape(input_shape=splits.input_shape))
+    asked: list[int] = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) >= 2  # the cancel arrives during the second epoch
+
+    report = final_train(
+        spec, space, splits, space.sample(random.Random(0)), device="cpu", should_stop=cancelled
+    )
+    assert report.cancelled and report.runs == [{"seed": 1000, "status": "cancelled", "epochs": 2}]

@@ -7,6 +7,7 @@ Which candidates get retrained, and for how many epochs, is decided here only (`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,19 @@ def _entry(t: Trial) -> dict[str, Any]:
     return {"candidate_id": t.cid, "genome": t.genome, **{k: m.get(k) for k in SUMMARY_METRICS}}
 
 
+class FinalCancelled(Exception):
+    """The search was cancelled during its final training: nothing is tested or exported."""
+
+
 def run_final_stage(
-    spec: Any, space: Any, splits: Any, ranked: list[Trial], out_dir: Path, *, device: Any = None
+    spec: Any,
+    space: Any,
+    splits: Any,
+    ranked: list[Trial],
+    out_dir: Path,
+    *,
+    device: Any = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Retrain per `final_plan`, test each once, export the best. Returns the summary part (`best`, `final`,
     `artefacts`) and the exported files of the best candidate (`summary['best']['candidate_id']`)."""
@@ -63,10 +75,18 @@ def run_final_stage(
     # Each training gets its share of final.max_minutes; a run slower than planned is shortened to fit.
     slots = max(1, len(plan) * spec.final.repeats)
     seconds = None if spec.final.max_minutes is None else spec.final.max_minutes * 60 / slots
-    finals = [
-        (t, final_train(spec, space, splits, t.genome, device=device, epochs=e, seconds=seconds))
-        for t, e in plan
-    ]
+    finals = []
+    for t, e in plan:
+        rep = final_train(
+            spec, space, splits, t.genome, device=device, epochs=e, seconds=seconds, should_stop=should_stop
+        )
+        if rep.cancelled:
+            done = rep.runs[-1].get("epochs")
+            raise FinalCancelled(
+                f"the search was cancelled during the final training of candidate {t.cid}"
+                f" (after {done} of {e} epochs)"
+            )
+        finals.append((t, rep))
     if not ranked:
         return {"best": None, "final": [], "artefacts": {}}, {}
     top = ranked[0]

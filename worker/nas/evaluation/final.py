@@ -45,6 +45,7 @@ class FinalReport:
     epochs: int
     runs: list[dict[str, Any]] = field(default_factory=list)
     model: torch.nn.Module | None = None  # the first successful run's network (exported if best)
+    cancelled: bool = False  # `should_stop` ended it
 
     def summary(self) -> dict[str, Any]:
         accs = [r["test_accuracy"] for r in self.runs if r["status"] == "done"]
@@ -69,11 +70,14 @@ def final_train(
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
     epochs: int | None = None,
     seconds: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FinalReport:
     """Train `genome` from scratch `spec.final.repeats` times on train+val; test once per run.
 
     `epochs` overrides the recipe's (final.epochs, else training.epochs), e.g. to fit a time budget;
     `seconds` bounds each run: once the pace shows the epochs will not fit, the run is shortened.
+    `should_stop` is asked after every epoch (the search was cancelled): the run ends there, recorded as
+    cancelled, and no further repeat starts.
     """
     epochs = epochs or spec.final.epochs or spec.training.epochs
     report = FinalReport(genome, epochs)
@@ -102,13 +106,18 @@ def final_train(
 
             def epoch_done(
                 e: int, m: dict[str, float], r: int = repeat, tr: Trainer = trainer, b: Any = budget
-            ) -> None:
+            ) -> bool:
                 if b is not None:
                     tr.shorten(b.epochs_that_fit(e))
                 if on_epoch is not None:
                     on_epoch(r, e, m)
+                return bool(should_stop and should_stop())
 
             run = trainer.fit(x, y, on_epoch=epoch_done)
+            if run.stopped and run.stopped.startswith("stopped by the search"):
+                report.runs.append({"seed": seed, "status": "cancelled", "epochs": run.epochs_done})
+                report.cancelled = True
+                break
             if run.status == "failed":
                 report.runs.append({"seed": seed, "status": "failed", "error": run.reason})
                 continue
