@@ -2,8 +2,8 @@
 
 Every command upgrades the database to the newest migration before it serves. `up` runs the whole
 service on embedded defaults (SQLite database and broker under the data directory) unless
-NASBOARD_DATABASE_URL / NASBOARD_BROKER_URL point elsewhere, and stops every process it started on
-Ctrl-C or SIGTERM.
+NASBOARD_DATABASE_URL / NASBOARD_BROKER_URL point elsewhere, restarts (with backoff) a process of it
+that dies, and stops every process it started on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 STOP_GRACE_S = 10.0
@@ -158,10 +159,58 @@ def _self_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "backend.cli.main", *args]
 
 
+# A child that dies is started again after a pause that doubles each time (1 s, 2 s, ... 30 s) and is
+# forgiven once it has stayed up for STABLE_S; one that dies within QUICK_S of its start GIVE_UP times in a
+# row (a port in use, a bad setting) cannot be helped by restarting, so the service stops with its code.
+BACKOFF_S = (1.0, 30.0)
+STABLE_S = 60.0
+QUICK_S = 10.0
+GIVE_UP = 4
+
+
+@dataclass
+class _Child:
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restart_at: float | None = None
+    delay: float = BACKOFF_S[0]
+    quick_deaths: int = 0
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.argv[3:6])  # "api --host ...", "worker --queues train"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env)
+        self.started, self.restart_at = time.monotonic(), None
+
+    def died(self, now: float) -> bool:
+        """Note a death and plan the restart; False when it keeps dying at once and should not be."""
+        code = self.proc.returncode if self.proc else None
+        up_for = now - self.started
+        if up_for >= STABLE_S:
+            self.delay, self.quick_deaths = BACKOFF_S[0], 0
+        self.quick_deaths = self.quick_deaths + 1 if up_for < QUICK_S else 0
+        if self.quick_deaths >= GIVE_UP:
+            print(
+                f"nasboard: {self.name} exited with {code} {GIVE_UP} times at start; stopping",
+                file=sys.stderr,
+            )
+            return False
+        print(f"nasboard: {self.name} exited with {code}; restarting in {self.delay:g} s", file=sys.stderr)
+        self.restart_at = now + self.delay
+        self.delay = min(BACKOFF_S[1], self.delay * 2)
+        return True
+
+
 def _supervise(cmds: list[tuple[list[str], dict[str, str]]]) -> int:
-    """Start every command, stop all of them when one dies or on SIGINT/SIGTERM; return the exit code."""
-    procs: list[subprocess.Popen[bytes]] = []
-    stopping = False
+    """Start every command and keep them running: a child that dies is restarted with backoff (its lost
+    work is requeued by the sweeper), never the whole service. SIGINT/SIGTERM stop all; returns the exit
+    code (a child's, when one could not be kept up)."""
+    children = [_Child(argv, env) for argv, env in cmds]
+    stopping, failed = False, 0
 
     def _stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -169,13 +218,19 @@ def _supervise(cmds: list[tuple[list[str], dict[str, str]]]) -> int:
 
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for argv, env in cmds:
-            procs.append(subprocess.Popen(argv, env=env))
-        while not stopping:
-            if any(p.poll() is not None for p in procs):
-                break
+        for child in children:
+            child.start()
+        while not stopping and not failed:
+            now = time.monotonic()
+            for child in children:
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        child.start()
+                elif child.proc is not None and child.proc.poll() is not None and not child.died(now):
+                    failed = child.proc.returncode or 1
             time.sleep(0.2)
     finally:
+        procs = [c.proc for c in children if c.proc is not None]
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -188,8 +243,7 @@ def _supervise(cmds: list[tuple[list[str], dict[str, str]]]) -> int:
                 p.wait()
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    failed = [p.returncode for p in procs if p.returncode not in (0, -signal.SIGTERM, None)]
-    return 0 if stopping or not failed else failed[0]
+    return 0 if stopping and not failed else failed
 
 
 def _up(args: argparse.Namespace) -> int:

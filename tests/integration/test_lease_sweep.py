@@ -155,3 +155,63 @@ def test_nasboard_up_killed_mid_candidate_and_restarted_completes_the_search(tmp
     assert len(cands) == 2 and len({c.canonical for c in cands}) == 2
     assert {c.status for c in cands} <= {"done", "failed"}
     assert next(c for c in cands if c.id == victim).attempt == 2
+
+
+def _train_worker_of(up_pid: int) -> int:
+    """The `worker --queues train` process that `nasboard up` started."""
+    import subprocess
+
+    for pid in subprocess.run(["pgrep", "-P", str(up_pid)], capture_output=True, text=True).stdout.split():
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"worker" in cmdline and b"train" in cmdline:
+            return int(pid)
+    raise AssertionError("no training worker under nasboard up")
+
+
+def test_training_worker_of_nasboard_up_killed_is_restarted_and_the_search_completes(tmp_path: Path) -> None:
+    # `up` keeps running: its supervisor starts the worker again, the sweeper requeues the lost candidate.
+    from backend.db import repository as repo
+    from backend.db.session import session_scope
+    from backend.settings import Settings
+
+    data_dir, port = tmp_path / "data", free_port()
+    settings = Settings(data_dir=data_dir)
+    env = clean_env(NASBOARD_LEASE_SECONDS=str(LEASE_S))
+    up = nasboard("up", "--data-dir", str(data_dir), "--port", str(port), "--workers", "1")
+    base = f"http://127.0.0.1:{port}"
+    with processes([up], env, tmp_path) as procs:
+        wait_healthy(base, procs, tmp_path, timeout=120)
+        r = httpx.post(f"{base}/api/searches", json=SPEC, timeout=10)
+        assert r.status_code == 201, r.text
+        search_id = r.json()["id"]
+        deadline, victim = time.monotonic() + 120, None
+        while time.monotonic() < deadline and victim is None:
+            with session_scope(settings) as s:
+                cands, _ = repo.candidates_after(s, search_id, 0, 10)
+                curve = repo.candidate_curve(s, cands[0].id) if cands else []
+            if cands and cands[0].status == "training" and curve:
+                victim = cands[0].id
+                worker = _train_worker_of(procs[0].pid)
+                children = [
+                    int(p) for p in Path(f"/proc/{worker}/task/{worker}/children").read_text().split()
+                ]
+                for pid in [worker, *children]:  # the worker's main process and its pool child
+                    os.kill(pid, signal.SIGKILL)
+                killed_at = time.monotonic()
+            time.sleep(0.2)
+        assert victim is not None, f"candidate never reached training\n{logs(tmp_path)}"
+        status = None
+        while time.monotonic() < killed_at + LEASE_S + 120:
+            with session_scope(settings) as s:
+                status = repo.get_search(s, search_id).status
+            if status in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.3)
+        assert procs[0].poll() is None, "nasboard up stopped instead of restarting its worker"
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+    assert status == "completed", f"search {status}\n{logs(tmp_path)}"
+    with session_scope(settings) as s:
+        cands, _ = repo.candidates_after(s, search_id, 0, 100)
+    assert len(cands) == 2 and len({c.canonical for c in cands}) == 2
+    assert {c.status for c in cands} <= {"done", "failed"}
+    assert next(c for c in cands if c.id == victim).attempt == 2
