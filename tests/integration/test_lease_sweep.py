@@ -157,11 +157,16 @@ def test_nasboard_up_killed_mid_candidate_and_restarted_completes_the_search(tmp
     assert next(c for c in cands if c.id == victim).attempt == 2
 
 
-def _train_worker_of(up_pid: int) -> int:
-    """The `worker --queues train` process that `nasboard up` started."""
+def _children(pid: int) -> list[int]:
     import subprocess
 
-    for pid in subprocess.run(["pgrep", "-P", str(up_pid)], capture_output=True, text=True).stdout.split():
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _train_worker_of(up_pid: int) -> int:
+    """The `worker --queues train` process that `nasboard up` started."""
+    for pid in _children(up_pid):
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         if b"worker" in cmdline and b"train" in cmdline:
             return int(pid)
@@ -192,10 +197,7 @@ def test_training_worker_of_nasboard_up_killed_is_restarted_and_the_search_compl
             if cands and cands[0].status == "training" and curve:
                 victim = cands[0].id
                 worker = _train_worker_of(procs[0].pid)
-                children = [
-                    int(p) for p in Path(f"/proc/{worker}/task/{worker}/children").read_text().split()
-                ]
-                for pid in [worker, *children]:  # the worker's main process and its pool child
+                for pid in [worker, *_children(worker)]:  # the worker's main process and its pool child
                     os.kill(pid, signal.SIGKILL)
                 killed_at = time.monotonic()
             time.sleep(0.2)
