@@ -22,6 +22,7 @@ from backend.api.security import SecurityMiddleware
 from backend.api.summary_cache import SummaryCache
 from backend.api.validation import request_errors
 from backend.db import repository
+from backend.events import ChangeHub
 from backend.settings import Settings, get_settings
 
 
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.dispatcher = dispatcher or CeleryDispatcher()
     app.state.summaries = SummaryCache()
     app.state.search_heads = SearchHeads(settings)
+    app.state.change_hub = ChangeHub(settings)
+    app.router.on_shutdown.append(app.state.change_hub.close)
+    app.state.stream_slots = events.StreamSlots(settings)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(repository.NotFound, _status(404))
     app.add_exception_handler(repository.InvalidTransition, _status(409))

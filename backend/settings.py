@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Request limits (issue 17): the largest request body, and the largest network a `layers`/`vit` space
     # may produce at its biggest configuration; both are checked before anything is stored.
     max_body_bytes: int = 1024 * 1024
+    # Open SSE streams per API process: per client address, and in all (each holds a task and a socket).
+    max_streams_per_client: int = 16
+    max_streams: int = 500
     max_network_params: int = 50_000_000
     # A training candidate's lease (issue 17): renewed every third of it while its worker lives, so a
     # candidate whose worker died is requeued after at most this long (plus one sweep interval).

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
@@ -23,10 +23,10 @@ from backend.api import views
 from backend.api.heads import SearchHeads
 from backend.api.params import MAX_CURSOR, SearchId
 from backend.api.params import last_event_id as last_event_id_cursor
-from backend.api.schemas import INVALID, NOT_FOUND
+from backend.api.schemas import INVALID, NOT_FOUND, Message
 from backend.db import repository
 from backend.db.session import session_factory
-from backend.events import ChangeListener
+from backend.events import ChangeHub
 from backend.settings import Settings
 
 router = APIRouter(prefix="/api/searches", tags=["events"])
@@ -66,9 +66,10 @@ async def event_stream(
     request: Request, settings: Settings, search_id: int, cursor: int
 ) -> AsyncIterator[str]:
     heads: SearchHeads = request.app.state.search_heads
+    hub: ChangeHub = request.app.state.change_hub
     last_sent, seen_head, woken = time.monotonic(), None, False
     yield "retry: 1000\n\n"  # reconnect quickly; the cursor makes a reconnect lossless
-    async with ChangeListener(search_id, settings) as listener:
+    async with hub.listen(search_id) as listener:
         while not await request.is_disconnected():
             # The counter moves with every change, so an unchanged one means nothing to read. It is read
             # before the changes: a commit landing in between moves it again and is read next round.
@@ -90,6 +91,53 @@ async def event_stream(
             woken = await listener.wait(min(HEARTBEAT_SECONDS, SAFETY_POLL_SECONDS)) and listener.pubsub
 
 
+class StreamSlots:
+    """Open event streams of this API process, per client address and in all: each holds a connection
+    and a task for as long as the client stays, so neither one client nor all of them may open unbounded
+    numbers (NASBOARD_MAX_STREAMS_PER_CLIENT, NASBOARD_MAX_STREAMS)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.per_client, self.total = settings.max_streams_per_client, settings.max_streams
+        self.open: dict[str, int] = {}
+
+    def take(self, client: str) -> None:
+        if self.open.get(client, 0) >= self.per_client:
+            raise HTTPException(
+                429,
+                f"too many open event streams from {client}: max_streams_per_client is {self.per_client}"
+                " (NASBOARD_MAX_STREAMS_PER_CLIENT); close some, or poll /candidates?after=",
+            )
+        if sum(self.open.values()) >= self.total:
+            raise HTTPException(
+                429, f"too many open event streams: max_streams is {self.total} (NASBOARD_MAX_STREAMS)"
+            )
+        self.open[client] = self.open.get(client, 0) + 1
+
+    def give_back(self, client: str) -> None:
+        left = self.open.get(client, 1) - 1
+        if left > 0:
+            self.open[client] = left
+        else:
+            self.open.pop(client, None)
+
+
+class _SlotStream(StreamingResponse):
+    """Gives its stream slot back however the response ends (also when the client left before it began)."""
+
+    def __init__(self, slots: StreamSlots, client: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots, self.client = slots, client
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.give_back(self.client)
+
+
+TOO_MANY = {429: {"model": Message, "description": "too many open event streams (per client or in all)"}}
+
+
 @router.get(
     "/{search_id}/events",
     response_class=StreamingResponse,
@@ -97,6 +145,7 @@ async def event_stream(
         200: {"content": {"text/event-stream": {}}, "description": "candidate and search events"},
         **NOT_FOUND,
         **INVALID,
+        **TOO_MANY,
     },
 )
 async def search_events(
@@ -122,7 +171,12 @@ async def search_events(
     await anyio.to_thread.run_sync(check)
     resumed = last_event_id_cursor(last_event_id)
     cursor = resumed if resumed is not None else after or 0
-    return StreamingResponse(
+    slots: StreamSlots = request.app.state.stream_slots
+    client = request.client.host if request.client else "unknown"
+    slots.take(client)  # no await between the check and the count: one event loop, no race
+    return _SlotStream(
+        slots,
+        client,
         event_stream(request, settings, search_id, cursor),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

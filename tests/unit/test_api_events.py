@@ -182,3 +182,28 @@ def test_events_still_deliver_changes_with_shared_counter_reads(api: Api) -> Non
         ]
         timer.join()
     assert [e["data"]["id"] for e in done] == [cands[0], cands[0]]
+
+
+def test_event_streams_per_client_are_limited_and_a_closed_one_frees_its_slot(tmp_path: Path) -> None:
+    api = make_api(tmp_path, max_streams_per_client=2)
+    search_id, _ = seed_search(api.settings, n=1)
+    with live_server(api) as url, httpx.Client(timeout=10) as client:
+        events = f"{url}/api/searches/{search_id}/events"
+        with contextlib.ExitStack() as stack:
+            readers = []  # kept: a dropped line iterator closes its response
+            for _ in range(2):
+                r = stack.enter_context(client.stream("GET", events))
+                assert r.status_code == 200
+                readers.append(r.iter_lines())
+                next(readers[-1])  # the stream has started
+            refused = client.get(events)
+            assert refused.status_code == 429
+            assert "max_streams_per_client is 2" in refused.json()["detail"]
+            assert "NASBOARD_MAX_STREAMS_PER_CLIENT" in refused.json()["detail"]
+        # Both closed: the server notices the disconnects and gives the slots back.
+        deadline = time.monotonic() + 10
+        while api.client.app.state.stream_slots.open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert api.client.app.state.stream_slots.open == {}
+        with client.stream("GET", events) as again:
+            assert again.status_code == 200
