@@ -96,14 +96,14 @@ def holder_gone(holder: str) -> bool:
 
 
 class _Heartbeat:
-    """Renews a training attempt's lease every third of it while the job runs: an epoch can take longer
-    than the lease on a CPU, and a live holder must never be requeued. `lost` is set when the renewal finds
-    the lease gone (the candidate was requeued), which stops the job at its next check."""
+    """Renews a lease every third of it while the work runs: an epoch can take longer than the lease on a
+    CPU, and a live holder must never be replaced. `renew(session)` says whether the lease is still held;
+    `lost` is set when it is not (the work was handed to another), which stops the work at its next check."""
 
-    def __init__(self, settings: Settings, candidate_id: int, attempt: int) -> None:
-        self.settings, self.candidate_id, self.attempt = settings, candidate_id, attempt
+    def __init__(self, settings: Settings, what: str, renew: Callable[[Session], bool]) -> None:
+        self.settings, self.what, self.renew = settings, what, renew
         self.lost, self._stop = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{candidate_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"lease-{what}", daemon=True)
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
@@ -114,13 +114,12 @@ class _Heartbeat:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        lease = self.settings.lease_seconds
-        while not self._stop.wait(lease / 3):
+        while not self._stop.wait(self.settings.lease_seconds / 3):
             try:
                 with session_scope(self.settings, write=True) as s:
-                    held = repo.renew_lease(s, self.candidate_id, self.attempt, lease)
+                    held = self.renew(s)
             except Exception:  # the database away for a moment: the next beat tries again
-                log.warning("could not renew the lease of candidate %s", self.candidate_id, exc_info=True)
+                log.warning("could not renew the lease of %s", self.what, exc_info=True)
                 continue
             if not held:
                 self.lost.set()
@@ -221,7 +220,7 @@ def advance_search(
         progress = min(1.0, lc.finished_jobs() / spec.budget.max_candidates)
         repo.set_search_progress(s, search_id, best.cid if best else None, progress, lc.stop_reason)
         if lc.finished and not (search.summary or {}).get("finalizing"):
-            repo.update_summary(s, search_id, {"finalizing": True})
+            repo.start_final(s, search_id, settings.lease_seconds)  # leased from dispatch on (the sweeper)
             finalize = True
         repo.save_strategy_state(s, search_id, repo.json_safe({**lc.state_dict(), "version": version + 1}))
         seq = repo.search_head(s, search_id)
@@ -297,7 +296,10 @@ def train_candidate(
     publish_change(settings, search_id, None)
     stop_now = {"now": False}
 
-    with _Heartbeat(settings, candidate_id, attempt) as heartbeat:
+    def renew(s: Session) -> bool:
+        return repo.renew_lease(s, candidate_id, attempt, lease)
+
+    with _Heartbeat(settings, f"candidate {candidate_id}", renew) as heartbeat:
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
             """Store one curve point; True asks the trainer to stop (search cancelled, lease lost, or
@@ -362,12 +364,16 @@ def fail_candidate(
 
 
 def finalize_search(search_id: int, finalizer: Finalizer, settings: Settings | None = None) -> str:
-    """The final stage (retrain, test, export the best), then close the search (completed or failed)."""
+    """The final stage (retrain, test, export the best), then close the search (completed or failed). It
+    holds the final stage's lease while it runs; a duplicate task finds it held and does nothing."""
     settings = settings or get_settings()
+    holder, lease = worker_name(), settings.lease_seconds
     with session_scope(settings, write=True) as s:
         search = repo.lock_search(s, search_id)
         if search.status in TERMINAL_SEARCH:
             return search.status
+        if not repo.take_final(s, search_id, holder, lease):
+            return "held-elsewhere"
         spec = parse_spec(search.spec)
         lc, _ = _lifecycle(s, search, spec, settings)
         ranked = lc.ranked()
@@ -379,8 +385,13 @@ def finalize_search(search_id: int, finalizer: Finalizer, settings: Settings | N
         status = "failed"
         error = "no candidate finished successfully within the constraints; see the candidates' errors"
     else:
+
+        def renew(s: Session) -> bool:
+            return repo.renew_final(s, search_id, holder, lease)
+
         try:
-            final, files = finalizer(search_id, spec, ranked, settings)
+            with _Heartbeat(settings, f"search {search_id}'s final stage", renew):
+                final, files = finalizer(search_id, spec, ranked, settings)
             summary.update(final)
         except Exception as exc:  # the search results stand even when the final step fails
             log.warning("final step of search %s failed: %s", search_id, traceback.format_exc())

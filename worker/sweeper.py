@@ -6,6 +6,8 @@
 - A running search with no candidate training and nothing changed for a lease period lost its next step
   (the coordinator died holding it, or the broker lost the message): it gets a start step again, which
   also re-dispatches candidates left queued.
+- A search whose final stage's lease ran out (the worker retraining its best died, or the message was
+  lost) gets its final task again; the final training starts over.
 
 A sweep only acts on what stayed silent for a whole lease, and every change it makes is re-checked under
 the search's lock, so sweeping twice, or from several processes at once, does no harm.
@@ -39,6 +41,9 @@ class SweepDispatcher(Protocol):
     def start(self, search_id: int) -> None:
         """A start step (`advance_search` with kick): also re-dispatches candidates left queued."""
 
+    def finalize(self, search_id: int) -> None:
+        """The final stage's task (`finalize_search`)."""
+
 
 class TaskNameDispatcher:
     """Publishes the sweeper's work by task name (routed by the app's task_routes), for processes that do
@@ -53,12 +58,16 @@ class TaskNameDispatcher:
     def start(self, search_id: int) -> None:
         self.app.send_task("nasboard.advance_search", args=[search_id], kwargs={"kick": True})
 
+    def finalize(self, search_id: int) -> None:
+        self.app.send_task("nasboard.finalize_search", args=[search_id])
+
 
 @dataclass
 class Swept:
     requeued: list[int] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
     readvanced: list[int] = field(default_factory=list)
+    refinalized: list[int] = field(default_factory=list)
 
 
 def sweep(
@@ -94,6 +103,15 @@ def sweep(
         log.warning("search %s has nothing in flight and no step for a lease period: advancing it", search_id)
         swept.readvanced.append(search_id)
         dispatcher.start(search_id)
+    with session_scope(settings) as s:
+        lost = repo.lost_finals(s, now)
+    for search_id in lost:
+        with session_scope(settings, write=True) as s:
+            again = repo.retry_final(s, search_id, now, settings.lease_seconds)
+        if again:  # re-checked under the lock: one sweeper dispatches it, once per lease
+            log.warning("search %s lost its final stage (lease ran out): dispatching it again", search_id)
+            swept.refinalized.append(search_id)
+            dispatcher.finalize(search_id)
     return swept
 
 

@@ -680,6 +680,75 @@ def finish_search(
     return search
 
 
+# --- the final stage's lease ------------------------------------------------------------------------------
+# A search in its final stage (`summary.finalizing`) holds a lease in its summary, like a training
+# candidate: set when the step dispatches the final task (covering the message in flight), taken over and
+# renewed by the task's heartbeat. One that runs out (the worker died, the message was lost) is
+# dispatched again by the sweeper.
+
+
+def _stamp(when: datetime) -> str:
+    """A sortable UTC text stamp (the lease lives in the summary's JSON)."""
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _until(seconds: float, now: datetime | None = None) -> str:
+    return _stamp((now or utcnow()) + timedelta(seconds=seconds))
+
+
+def start_final(s: Session, search_id: int, seconds: float) -> None:
+    """Mark the search as in its final stage, its task dispatched and leased for `seconds`."""
+    update_summary(
+        s, search_id, {"finalizing": True, "final_lease_until": _until(seconds), "final_holder": None}
+    )
+
+
+def take_final(s: Session, search_id: int, holder: str, seconds: float) -> bool:
+    """Hold the final stage for `holder`: False while another live holder has it."""
+    search = lock_search(s, search_id)
+    summary = search.summary or {}
+    current, until = summary.get("final_holder"), summary.get("final_lease_until")
+    if current not in (None, holder) and until and until > _stamp(utcnow()):
+        return False
+    search.summary = json_safe({**summary, "final_holder": holder, "final_lease_until": _until(seconds)})
+    return True
+
+
+def renew_final(s: Session, search_id: int, holder: str, seconds: float) -> bool:
+    search = lock_search(s, search_id)
+    summary = search.summary or {}
+    if not summary.get("finalizing") or summary.get("final_holder") != holder:
+        return False
+    search.summary = json_safe({**summary, "final_lease_until": _until(seconds)})
+    return True
+
+
+def lost_finals(s: Session, now: datetime) -> list[int]:
+    """Running searches whose final stage's lease ran out (its worker died, or its message was lost)."""
+    rows = s.execute(
+        select(Search.id, Search.summary).where(Search.status == "running").order_by(Search.id)
+    ).all()
+    stamp = _stamp(now)
+    return [
+        sid
+        for sid, summary in rows
+        if (summary or {}).get("finalizing") and ((summary or {}).get("final_lease_until") or "") < stamp
+    ]
+
+
+def retry_final(s: Session, search_id: int, now: datetime, seconds: float) -> bool:
+    """Re-check under the search's lock that its final lease is still lost, then lease the new dispatch."""
+    search = lock_search(s, search_id)
+    summary = search.summary or {}
+    if search.status != "running" or not summary.get("finalizing"):
+        return False
+    if (summary.get("final_lease_until") or "") >= _stamp(now):
+        return False
+    search.summary = json_safe({**summary, "final_holder": None, "final_lease_until": _until(seconds, now)})
+    return True
+
+
 def update_summary(s: Session, search_id: int, summary: dict[str, Any]) -> None:
     search = lock_search(s, search_id)
     search.summary = json_safe({**(search.summary or {}), **summary})

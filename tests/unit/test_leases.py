@@ -285,3 +285,44 @@ def test_publishing_follow_up_work_rides_out_a_short_broker_outage(tmp_path: Any
     conf = make_celery(Settings(data_dir=tmp_path, broker_url="memory://")).conf
     policy = conf.task_publish_retry_policy
     assert conf.task_publish_retry and policy["max_retries"] * policy["interval_max"] >= 30
+
+
+def _finished_search_with_lost_final(settings: Settings, d: SweepQueue) -> int:
+    """A search whose budget is spent: its final task was dispatched, then lost (worker died, or message)."""
+    search_id = _submit(settings)
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    while d.pending and d.pending[0][0] != "finalize":
+        kind, ident = d.pending.popleft()
+        if kind == "train":
+            coordinator.train_candidate(ident, d, ToyEvaluator, settings)
+        else:
+            coordinator.advance_search(ident, d, settings)
+    assert d.pending.popleft() == ("finalize", search_id)  # ... and never run
+    return search_id
+
+
+def test_lost_final_stage_is_dispatched_again_after_its_lease_and_completes(settings: Settings) -> None:
+    d = SweepQueue()
+    search_id = _finished_search_with_lost_final(settings, d)
+    assert sweeper.sweep(d, settings).refinalized == []  # its lease (from the dispatch) still runs
+    later = utcnow() + timedelta(seconds=LEASE + 1)
+    assert sweeper.sweep(d, settings, now=later).refinalized == [search_id]
+    assert sweeper.sweep(d, settings, now=later).refinalized == []  # leased again: dispatched once
+    assert list(d.pending) == [("finalize", search_id)]
+    run_all(d, settings)
+    with session_scope(settings) as s:
+        search = repo.get_search(s, search_id)
+        assert search.status == "completed" and search.summary["final"]
+
+
+def test_final_stage_held_by_a_live_worker_is_not_run_twice(settings: Settings) -> None:
+    d = SweepQueue()
+    search_id = _finished_search_with_lost_final(settings, d)
+    with session_scope(settings, write=True) as s:
+        assert repo.take_final(s, search_id, "other-host:1:2", LEASE)  # a live worker runs it
+    assert coordinator.finalize_search(search_id, toy_finalizer, settings) == "held-elsewhere"
+    assert sweeper.sweep(d, settings).refinalized == []
+    with session_scope(settings, write=True) as s:
+        assert repo.renew_final(s, search_id, "other-host:1:2", LEASE)
+        assert not repo.renew_final(s, search_id, "someone-else", LEASE)
+        assert repo.get_search(s, search_id).status == "running"
