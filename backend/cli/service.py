@@ -86,6 +86,9 @@ def _api(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         log_level=args.log_level,
+        # Several processes share the port (uvicorn's supervisor); each has its own pub/sub connection and
+        # stream limits. The app factory is imported by name, so each process builds its own app.
+        workers=max(1, args.workers),
         # Open SSE streams never end by themselves: without a limit, stopping waits for every browser.
         timeout_graceful_shutdown=3,
     )
@@ -288,6 +291,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(p)
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
+    p.add_argument("--workers", type=int, default=1, help="API processes sharing the port (default 1)")
     p.set_defaults(func=_api)
 
     p = sub.add_parser("worker", help="run a Celery worker for the `search` and/or `train` queues")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 from backend.cli.main import main
 from backend.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -115,5 +118,36 @@ def test_api_tells_the_app_its_bound_host_so_auth_auto_sees_it(
     served: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw, settings=get_settings()))
     assert main(["api", "--host", "0.0.0.0", "--port", "8123", "--data-dir", str(tmp_path)]) == 0
-    assert served["host"] == "0.0.0.0" and served["port"] == 8123
+    assert served["host"] == "0.0.0.0" and served["port"] == 8123 and served["workers"] == 1
     assert served["settings"].host == "0.0.0.0" and served["settings"].auth_enabled  # type: ignore[attr-defined]
+
+
+def test_api_with_several_workers_serves_from_that_many_processes(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NASBOARD_")}
+    argv = [sys.executable, "-m", "backend.cli.main", "api", "--port", str(port), "--workers", "2"]
+    proc = subprocess.Popen([*argv, "--data-dir", str(tmp_path)], env=env, cwd=REPO, stderr=subprocess.PIPE)
+    try:
+        deadline, ok = time.monotonic() + 60, False
+        while time.monotonic() < deadline and not ok:
+            try:
+                ok = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert ok, "the API never answered"
+        children = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) >= 2  # uvicorn's supervisor and its two serving processes
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
