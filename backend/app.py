@@ -6,12 +6,14 @@ Celery dispatcher imports `worker.tasks` on first use, so the API starts in well
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api import candidates, events, health, meta, openapi, pages, searches
 from backend.api.body_limit import BodyLimit
@@ -38,6 +40,22 @@ def _status(code: int):  # type: ignore[no-untyped-def]
     return handler
 
 
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's answer, except that a 405's `Allow` lists every method the OpenAPI document gives the path
+    (the router names only those of the first route it matched, e.g. GET but not DELETE)."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = {
+            method.upper()
+            for template, operations in request.app.openapi()["paths"].items()
+            if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path)
+            for method in operations
+        }
+        if methods:
+            headers["Allow"] = ", ".join(sorted(methods))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -55,6 +73,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.router.on_shutdown.append(app.state.change_hub.close)
     app.state.stream_slots = events.StreamSlots(settings)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(repository.NotFound, _status(404))
     app.add_exception_handler(repository.InvalidTransition, _status(409))
     for module in (searches, candidates, events, meta, health, pages):

@@ -108,6 +108,10 @@ async def get_search(search_id: SearchId, request: Request) -> dict[str, Any]:
     return await run_read(request, read)
 
 
+_NAME = "(?:" + "|".join(views.OPTIONAL_FIELDS) + ")"
+FIELDS_PATTERN = rf"^ *(?:{_NAME} *)?(?:, *(?:{_NAME} *)?)*$"
+
+
 @router.get("/{search_id}/candidates", response_model=CandidatePage, responses={**NOT_FOUND, **INVALID})
 async def candidates_page(
     search_id: SearchId,
@@ -119,7 +123,9 @@ async def candidates_page(
         Query(
             description="comma-separated optional members to send (default: all): "
             + ", ".join(views.OPTIONAL_FIELDS)
-            + "; id, seq, status, rung, epochs and fitness are always sent"
+            + "; id, seq, status, rung, epochs and fitness are always sent",
+            # Documented, not enforced by FastAPI: the check below answers with the allowed names.
+            json_schema_extra={"pattern": FIELDS_PATTERN},
         ),
     ] = None,
 ) -> Response:
@@ -150,17 +156,19 @@ AXIS = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 def pareto(
     search_id: SearchId,
     session: ReadSession,
-    x: Annotated[str | None, Query(pattern=AXIS, description="other axes: the x metric, or fitness")] = None,
-    y: Annotated[str | None, Query(pattern=AXIS, description="and the y metric: both or neither")] = None,
+    x: Annotated[
+        str | None,
+        Query(pattern=AXIS, description="x axis: a metric or fitness (default: the first objective)"),
+    ] = None,
+    y: Annotated[
+        str | None,
+        Query(pattern=AXIS, description="y axis: a metric or fitness (default: the second objective)"),
+    ] = None,
     cloud: Annotated[bool, Query(description="also list every finished candidate (`all`)")] = True,
 ) -> dict[str, Any] | JSONResponse:
     """The non-dominated finished feasible candidates by the search's objectives, or by the axes `x`, `y`
     (any two metrics, each in the search's direction for it or its natural one), with those directions."""
-    if (x is None) != (y is None):
-        missing = "y" if y is None else "x"
-        error = FieldError(field=missing, message="x and y go together: give both or neither")
-        return JSONResponse({"detail": [error.model_dump()]}, status_code=422)
-    terms, front, everything = repository.pareto_candidates(session, search_id, [x, y] if x and y else None)
+    terms, front, everything = repository.pareto_candidates(session, search_id, [x, y])
     space = views.space_for(repository.get_search(session, search_id).spec)
     return {
         "objectives": [t.metric for t in terms],

@@ -248,19 +248,22 @@ def done_curves(s: Session, search_id: int, limit: int) -> list[list[dict[str, A
 
 
 def pareto_candidates(
-    s: Session, search_id: int, axes: Sequence[str] | None = None
+    s: Session, search_id: int, axes: Sequence[str | None] | None = None
 ) -> tuple[list[Term], list[Candidate], list[Candidate]]:
     """The objective terms (metric and resolved goal), the non-dominated done candidates, and every done
     candidate with all objectives; by the engine's objective (its directions and constraints), not a copy.
     `axes`: any metrics (or "fitness") instead of the search's objectives, each with the search's goal for
-    it where it is an objective and its natural direction otherwise."""
+    it where it is an objective and its natural direction otherwise; an axis left None is the search's
+    objective at that place (or fitness)."""
     from worker.nas.objectives import Objective, Term, pareto_front
     from worker.nas.spec import parse_spec
 
     objective = Objective.from_spec(parse_spec(get_search(s, search_id).spec))
-    if axes:
+    if axes and any(a is not None for a in axes):
+        own = [t.metric for t in objective.terms]
+        chosen = [a or (own[i] if i < len(own) else "fitness") for i, a in enumerate(axes)]
         goals = {t.metric: t.goal for t in objective.terms}
-        objective = Objective([Term(a, goals.get(a)) for a in axes], objective.constraints)
+        objective = Objective([Term(a, goals.get(a)) for a in chosen], objective.constraints)
     done = s.execute(
         select(Candidate)
         .where(Candidate.search_id == search_id, Candidate.status == "done")

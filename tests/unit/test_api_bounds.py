@@ -431,3 +431,9 @@ def test_healthz_pings_a_live_redis_broker(tmp_path: Path) -> None:
     except OSError:
         pytest.skip("no Redis at 127.0.0.1:6379")
     assert health_with_broker(tmp_path, "redis://127.0.0.1:6379/0").json()["broker"] == "ok"
+
+
+def test_method_not_allowed_lists_every_method_of_the_path(api: Api) -> None:
+    r = api.client.request("OPTIONS", "/api/searches/1")
+    assert r.status_code == 405
+    assert {"GET", "DELETE"} <= {m.strip() for m in r.headers["allow"].split(",")}
