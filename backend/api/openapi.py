@@ -3,7 +3,7 @@
 FastAPI declares its own `HTTPValidationError` (`{detail: [{loc, msg, type}]}`) for every route with
 parameters, but the app answers 422 with `{detail: [{field, message, allowed}]}` (see app.py). Every
 reference to FastAPI's shape is pointed at ours, and routes with a body also list the 413 of the body
-limit middleware, which sits outside the routes.
+limit middleware, which sits outside the routes, and the 400 of a body that is not UTF-8 JSON.
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ def _patched(schema: dict[str, Any]) -> dict[str, Any]:
         for method in METHODS:
             operation = item.get(method)
             if operation and "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "400",
+                    {
+                        "description": "the body could not be read (not UTF-8 JSON)",
+                        "content": {"application/json": {"schema": {"$ref": MESSAGE}}},
+                    },
+                )
                 operation["responses"].setdefault(
                     "413",
                     {

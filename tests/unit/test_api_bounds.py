@@ -384,8 +384,15 @@ def test_openapi_declares_404_on_id_routes_and_413_on_bodies(api: Api) -> None:
             if "{search_id}" in path or "{candidate_id}" in path:
                 assert "404" in codes, (method, path)
             if "requestBody" in operation:
-                assert "413" in codes, (method, path)
+                assert {"400", "413"} <= codes, (method, path)
     assert "409" in doc["paths"]["/api/searches/{search_id}/pause"]["post"]["responses"]
+
+
+def test_body_that_is_not_utf8_json_is_the_declared_400(api: Api) -> None:
+    r = api.client.post(
+        "/api/searches", content=b"\x80\x81\x17{", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400 and r.json()["detail"]
 
 
 # --- health ------------------------------------------------------------------------------------------------
