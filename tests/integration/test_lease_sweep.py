@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +30,40 @@ SPEC = {
     "final": {"top_k": 0},
     "seed": 3,
 }
+
+
+def _kill_when_training(
+    settings: Any, search_id: int, kill: Callable[[], None], log_dir: Path
+) -> tuple[int, float]:
+    """Wait until the first candidate trains and has reported an epoch, then `kill`; (its id, when)."""
+    from backend.db import repository as repo
+    from backend.db.session import session_scope
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with session_scope(settings) as s:
+            cands, _ = repo.candidates_after(s, search_id, 0, 10)
+            curve = repo.candidate_curve(s, cands[0].id) if cands else []
+        if cands and cands[0].status == "training" and curve:
+            kill()
+            return cands[0].id, time.monotonic()
+        time.sleep(0.2)
+    raise AssertionError(f"candidate never reached training\n{logs(log_dir)}")
+
+
+def _status_when_ended(settings: Any, search_id: int, until: float) -> str | None:
+    """Poll the search until it ends or `until` (monotonic) passes; its last status."""
+    from backend.db import repository as repo
+    from backend.db.session import session_scope
+
+    status = None
+    while time.monotonic() < until:
+        with session_scope(settings) as s:
+            status = repo.get_search(s, search_id).status
+        if status in ("completed", "failed", "cancelled"):
+            break
+        time.sleep(0.3)
+    return status
 
 
 def test_killed_training_worker_loses_its_lease_and_a_fresh_worker_completes_the_search(
@@ -58,19 +94,12 @@ def test_killed_training_worker_loses_its_lease_and_a_fresh_worker_completes_the
         make_celery(settings).send_task(
             "nasboard.advance_search", args=[search_id], kwargs={"kick": True}, queue="search"
         )
-        deadline = time.monotonic() + 120
-        victim = None
-        while time.monotonic() < deadline and victim is None:
-            with session_scope(settings) as s:
-                cands, _ = repo.candidates_after(s, search_id, 0, 10)
-                curve = repo.candidate_curve(s, cands[0].id) if cands else []
-            if cands and cands[0].status == "training" and curve:
-                victim = cands[0].id
-                os.killpg(procs[1].pid, signal.SIGKILL)  # the worker's main process and its children
-                procs[1].wait(timeout=10)
-                killed_at = time.monotonic()
-            time.sleep(0.2)
-        assert victim is not None, f"candidate never reached training\n{logs(tmp_path)}"
+
+        def kill_worker() -> None:
+            os.killpg(procs[1].pid, signal.SIGKILL)  # the worker's main process and its children
+            procs[1].wait(timeout=10)
+
+        victim, killed_at = _kill_when_training(settings, search_id, kill_worker, tmp_path)
         with session_scope(settings) as s:
             held = repo.get_candidate(s, victim)
             assert held.status == "training" and held.attempt == 1  # nobody took it over at once
@@ -84,13 +113,7 @@ def test_killed_training_worker_loses_its_lease_and_a_fresh_worker_completes_the
         assert requeued, f"the lost candidate was not requeued\n{logs(tmp_path)}"
 
         with processes([train], env, tmp_path / "fresh"):
-            status = None
-            while time.monotonic() < killed_at + LEASE_S + 60:
-                with session_scope(settings) as s:
-                    status = repo.get_search(s, search_id).status
-                if status in ("completed", "failed", "cancelled"):
-                    break
-                time.sleep(0.3)
+            status = _status_when_ended(settings, search_id, killed_at + LEASE_S + 60)
             elapsed = time.monotonic() - killed_at
     assert status == "completed", (
         f"search {status} {elapsed:.0f} s after the kill\n{logs(tmp_path)}\n{logs(tmp_path / 'fresh')}"
@@ -123,29 +146,17 @@ def test_nasboard_up_killed_mid_candidate_and_restarted_completes_the_search(tmp
         r = httpx.post(f"{base}/api/searches", json=SPEC, timeout=10)
         assert r.status_code == 201, r.text
         search_id = r.json()["id"]
-        deadline, victim = time.monotonic() + 120, None
-        while time.monotonic() < deadline and victim is None:
-            with session_scope(settings) as s:
-                cands, _ = repo.candidates_after(s, search_id, 0, 10)
-                curve = repo.candidate_curve(s, cands[0].id) if cands else []
-            if cands and cands[0].status == "training" and curve:
-                victim = cands[0].id
-                os.killpg(procs[0].pid, signal.SIGKILL)  # `up`, the API and every worker at once
-                procs[0].wait(timeout=10)
-                killed_at = time.monotonic()
-            time.sleep(0.2)
-        assert victim is not None, f"candidate never reached training\n{logs(tmp_path)}"
+
+        def kill_up() -> None:
+            os.killpg(procs[0].pid, signal.SIGKILL)  # `up`, the API and every worker at once
+            procs[0].wait(timeout=10)
+
+        victim, killed_at = _kill_when_training(settings, search_id, kill_up, tmp_path)
 
     with processes([up], env, tmp_path / "restart"):
-        status = None
         # Generous: the restart itself (three processes importing torch, on a busy CI machine) comes on top
         # of the lease. What matters is that it completes, where it used to stay `training` forever.
-        while time.monotonic() < killed_at + LEASE_S + 180:
-            with session_scope(settings) as s:
-                status = repo.get_search(s, search_id).status
-            if status in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.3)
+        status = _status_when_ended(settings, search_id, killed_at + LEASE_S + 180)
     elapsed = time.monotonic() - killed_at
     assert status == "completed", (
         f"search {status} {elapsed:.0f} s after the kill\n{logs(tmp_path)}\n{logs(tmp_path / 'restart')}"
@@ -189,26 +200,14 @@ def test_training_worker_of_nasboard_up_killed_is_restarted_and_the_search_compl
         r = httpx.post(f"{base}/api/searches", json=SPEC, timeout=10)
         assert r.status_code == 201, r.text
         search_id = r.json()["id"]
-        deadline, victim = time.monotonic() + 120, None
-        while time.monotonic() < deadline and victim is None:
-            with session_scope(settings) as s:
-                cands, _ = repo.candidates_after(s, search_id, 0, 10)
-                curve = repo.candidate_curve(s, cands[0].id) if cands else []
-            if cands and cands[0].status == "training" and curve:
-                victim = cands[0].id
-                worker = _train_worker_of(procs[0].pid)
-                for pid in [worker, *_children(worker)]:  # the worker's main process and its pool child
-                    os.kill(pid, signal.SIGKILL)
-                killed_at = time.monotonic()
-            time.sleep(0.2)
-        assert victim is not None, f"candidate never reached training\n{logs(tmp_path)}"
-        status = None
-        while time.monotonic() < killed_at + LEASE_S + 120:
-            with session_scope(settings) as s:
-                status = repo.get_search(s, search_id).status
-            if status in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.3)
+
+        def kill_train_worker() -> None:
+            worker = _train_worker_of(procs[0].pid)
+            for pid in [worker, *_children(worker)]:  # the worker's main process and its pool child
+                os.kill(pid, signal.SIGKILL)
+
+        victim, killed_at = _kill_when_training(settings, search_id, kill_train_worker, tmp_path)
+        status = _status_when_ended(settings, search_id, killed_at + LEASE_S + 120)
         assert procs[0].poll() is None, "nasboard up stopped instead of restarting its worker"
         assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
     assert status == "completed", f"search {status}\n{logs(tmp_path)}"

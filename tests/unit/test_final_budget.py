@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from worker.nas.evaluation.datasets import load_dataset
 from worker.nas.evaluation.final import EpochBudget, final_train
@@ -19,6 +20,23 @@ class FakeClock:
         return self.now
 
 
+def digits_final(final: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """(spec, splits, space, a sampled genome) of a digits `layers` search with this `final` section."""
+    spec = parse_spec(
+        {
+            "name": "final-budget",
+            "space": {"type": "layers"},
+            "dataset": {"name": "digits"},
+            "training": {"epochs": 1, "batch_size": 64},
+            "final": final,
+        }
+    )
+    splits = load_dataset(DatasetSpec(name="digits"), seed=0)
+    cls = space_class("layers")
+    space = cls(cls.Options.model_validate({}), TaskShape(input_shape=splits.input_shape))
+    return spec, splits, space, space.sample(random.Random(0))
+
+
 def test_epochs_that_fit_follow_the_pace_so_far() -> None:
     clock = FakeClock()
     budget = EpochBudget(100.0, clock)
@@ -31,19 +49,7 @@ def test_epochs_that_fit_follow_the_pace_so_far() -> None:
 
 
 def test_final_training_over_its_budget_is_shortened_and_reports_the_epochs_run() -> None:
-    spec = parse_spec(
-        {
-            "name": "final-budget",
-            "space": {"type": "layers"},
-            "dataset": {"name": "digits"},
-            "training": {"epochs": 1, "batch_size": 64},
-            "final": {"top_k": 1, "epochs": 6, "repeats": 1},
-        }
-    )
-    splits = load_dataset(DatasetSpec(name="digits"), seed=0)
-    cls = space_class("layers")
-    space = cls(cls.Options.model_validate({}), TaskShape(input_shape=splits.input_shape))
-    genome = space.sample(random.Random(0))
+    spec, splits, space, genome = digits_final({"top_k": 1, "epochs": 6, "repeats": 1})
     report = final_train(spec, space, splits, genome, device="cpu", seconds=1e-6)
     summary = report.summary()
     assert summary["planned_epochs"] == 6 and summary["epochs"] == 1, summary
@@ -53,25 +59,12 @@ def test_final_training_over_its_budget_is_shortened_and_reports_the_epochs_run(
 
 
 def test_cancel_ends_the_final_training_after_the_current_epoch() -> None:
-    spec = parse_spec(
-        {
-            "name": "final-cancel",
-            "space": {"type": "layers"},
-            "dataset": {"name": "digits"},
-            "training": {"epochs": 1, "batch_size": 64},
-            "final": {"top_k": 1, "epochs": 50, "repeats": 3},
-        }
-    )
-    splits = load_dataset(DatasetSpec(name="digits"), seed=0)
-    cls = space_class("layers")
-    space = cls(cls.Options.model_validate({}), TaskShape(input_shape=splits.input_shape))
+    spec, splits, space, genome = digits_final({"top_k": 1, "epochs": 50, "repeats": 3})
     asked: list[int] = []
 
     def cancelled() -> bool:
         asked.append(1)
         return len(asked) >= 2  # the cancel arrives during the second epoch
 
-    report = final_train(
-        spec, space, splits, space.sample(random.Random(0)), device="cpu", should_stop=cancelled
-    )
+    report = final_train(spec, space, splits, genome, device="cpu", should_stop=cancelled)
     assert report.cancelled and report.runs == [{"seed": 1000, "status": "cancelled", "epochs": 2}]
