@@ -61,6 +61,7 @@ def toy_finalizer(search_id: int, spec: Any, ranked: list[Any], settings: Settin
 
 
 def drain(d: QueueDispatcher, settings: Settings, limit: int = 500) -> None:
+    """Run the dispatched work in order, like one worker; a `start` (the sweeper's) is a kicked step."""
     for _ in range(limit):
         if not d.pending:
             return
@@ -68,8 +69,8 @@ def drain(d: QueueDispatcher, settings: Settings, limit: int = 500) -> None:
         d.log.append((kind, ident))
         if kind == "train":
             coordinator.train_candidate(ident, d, ToyEvaluator, settings)
-        elif kind == "advance":
-            coordinator.advance_search(ident, d, settings)
+        elif kind in ("advance", "start"):
+            coordinator.advance_search(ident, d, settings, kick=kind == "start")
         else:
             coordinator.finalize_search(ident, toy_finalizer, settings)
     raise AssertionError("work never ran out")

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_coordinator import QueueDispatcher, ToyEvaluator, toy_finalizer
+from test_coordinator import QueueDispatcher, ToyEvaluator, drain, toy_finalizer
 
 from backend.db import repository as repo
 from backend.db.migrate import upgrade_to_head
@@ -30,21 +30,6 @@ class SweepQueue(QueueDispatcher):
 
     def start(self, search_id: int) -> None:
         self.pending.append(("start", search_id))
-
-
-def run_all(d: SweepQueue, settings: Settings, evaluator: Any = ToyEvaluator, limit: int = 500) -> None:
-    for _ in range(limit):
-        if not d.pending:
-            return
-        kind, ident = d.pending.popleft()
-        d.log.append((kind, ident))
-        if kind == "train":
-            coordinator.train_candidate(ident, d, evaluator, settings)
-        elif kind in ("advance", "start"):
-            coordinator.advance_search(ident, d, settings, kick=kind == "start")
-        else:
-            coordinator.finalize_search(ident, toy_finalizer, settings)
-    raise AssertionError("work never ran out")
 
 
 @pytest.fixture()
@@ -102,7 +87,7 @@ def test_expired_lease_is_requeued_once_and_the_search_completes_without_duplica
     with session_scope(settings) as s:
         cand = repo.get_candidate(s, cid)
         assert cand.status == "queued" and cand.lease_expires_at is None
-    run_all(d, settings)
+    drain(d, settings)
     cands = _candidates(settings, search_id)
     assert len(cands) == 2 and len({c.canonical for c in cands}) == 2
     assert {c.status for c in cands} <= {"done", "failed"}
@@ -177,7 +162,7 @@ def test_job_that_loses_its_lease_while_training_stops_and_triggers_nothing(sett
 
     assert SweptMidway.epochs_reported == [False, True]  # the second report asked it to stop
     assert list(d.pending) == [("train", cid)]  # only the sweeper's requeue, no step for a stale result
-    run_all(d, settings)
+    drain(d, settings)
     cands = _candidates(settings, search_id)
     assert len(cands) == 2 and {c.status for c in cands} <= {"done", "failed"}
 
@@ -194,7 +179,7 @@ def test_stalled_running_search_is_advanced_again(settings: Settings) -> None:
     swept = sweeper.sweep(d, settings, now=_after_lease())
 
     assert swept.readvanced == [search_id] and list(d.pending) == [("start", search_id)]
-    run_all(d, settings)
+    drain(d, settings)
     with session_scope(settings) as s:
         assert repo.get_search(s, search_id).status == "completed"
     assert len(_candidates(settings, search_id)) == 2
@@ -207,7 +192,7 @@ def test_stalled_search_with_a_lost_train_message_gets_it_dispatched_again(setti
     d.pending.clear()  # the training message was lost: the candidate stays queued
 
     sweeper.sweep(d, settings, now=_after_lease())
-    run_all(d, settings)
+    drain(d, settings)
 
     with session_scope(settings) as s:
         assert repo.get_search(s, search_id).status == "completed"
@@ -309,7 +294,7 @@ def test_lost_final_stage_is_dispatched_again_after_its_lease_and_completes(sett
     assert sweeper.sweep(d, settings, now=later).refinalized == [search_id]
     assert sweeper.sweep(d, settings, now=later).refinalized == []  # leased again: dispatched once
     assert list(d.pending) == [("finalize", search_id)]
-    run_all(d, settings)
+    drain(d, settings)
     with session_scope(settings) as s:
         search = repo.get_search(s, search_id)
         assert search.status == "completed" and search.summary["final"]
