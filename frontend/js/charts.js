@@ -30,6 +30,7 @@ export class ParetoChart {
     this.fetching = null;
     this.fetchedAt = 0;
     this.fetchMs = 0;
+    this.trailing = null; // timer of a fetch deferred by the rate limit
     this.bound = false;
     this.userChose = false; // until the user picks an axis, the defaults apply as metrics appear
     for (const s of [xSelect, ySelect]) {
@@ -49,7 +50,17 @@ export class ParetoChart {
   refreshFront(force = false) {
     if (!this.fetchFront || this.fetching) return;
     const wait = Math.max(2000, 5 * this.fetchMs);
-    if (!force && Date.now() - this.fetchedAt < wait) return;
+    const early = wait - (Date.now() - this.fetchedAt);
+    if (!force && early > 0) {
+      // A trailing fetch, so the last points drawn are always judged against a fresh front.
+      if (!this.trailing) {
+        this.trailing = setTimeout(() => {
+          this.trailing = null;
+          this.refreshFront(true);
+        }, early);
+      }
+      return;
+    }
     const [x, y] = this.axes();
     const started = Date.now();
     this.fetching = this.fetchFront(x, y)
