@@ -388,6 +388,28 @@ def test_openapi_declares_404_on_id_routes_and_413_on_bodies(api: Api) -> None:
     assert "409" in doc["paths"]["/api/searches/{search_id}/pause"]["post"]["responses"]
 
 
+def test_openapi_types_space_and_strategy_as_one_variant_per_plugin_with_its_options(api: Api) -> None:
+    from worker.nas.registry import SPACES, STRATEGIES, space_class, strategy_class
+
+    doc = api.client.get("/openapi.json").json()["components"]["schemas"]
+    for component, names, class_of, default in (
+        ("SpaceSpec", SPACES, space_class, "layers"),
+        ("StrategySpec", STRATEGIES, strategy_class, "regularized-evolution"),
+    ):
+        variants = {v["title"]: v for v in doc[component]["oneOf"]}
+        assert list(variants) == list(names)
+        for name, variant in variants.items():
+            assert variant["properties"]["type"] == {"const": name}
+            assert set(variant["properties"]) == {"type", *class_of(name).Options.model_fields}
+            assert variant["additionalProperties"] is False
+            # Without `type` only the default plugin matches, as the server reads such a section.
+            assert ("type" in variant.get("required", [])) == (name != default)
+    # What the document allows, the server accepts: every plugin under its own name.
+    for name in STRATEGIES:
+        body = {"space": {"type": "layers"}, "strategy": {"type": name}, "dataset": {"name": "digits"}}
+        assert api.client.post("/api/searches", json=body).status_code == 201, name
+
+
 def test_body_that_is_not_utf8_json_is_the_declared_400(api: Api) -> None:
     r = api.client.post(
         "/api/searches", content=b"\x80\x81\x17{", headers={"Content-Type": "application/json"}
