@@ -32,7 +32,7 @@ from backend.db.models import TERMINAL_CANDIDATE, TERMINAL_SEARCH, Candidate, ut
 from backend.db.session import session_scope
 from backend.events import publish_change
 from backend.settings import Settings, get_settings
-from worker.engine_bridge import space_for
+from worker.engine_bridge import progress_path, space_for
 from worker.nas.factory import make_strategy
 from worker.nas.final_stage import search_summary
 from worker.nas.lifecycle import (
@@ -249,7 +249,7 @@ def _artefact_sizes(artefacts: dict[str, str]) -> dict[str, tuple[str, int]]:
     return {fmt: (path, os.path.getsize(path)) for fmt, path in artefacts.items() if os.path.exists(path)}
 
 
-def _job_of(s: Session, cand: Candidate, spec: SearchSpec, search: Any) -> dict[str, Any]:
+def _job_of(s: Session, cand: Candidate, spec: SearchSpec, search: Any, settings: Settings) -> dict[str, Any]:
     """The evaluator's arguments for this candidate's current job, by the lifecycle's rules."""
     trial = repo.trial_of(cand, repo.artefact_path(s, cand.id, "checkpoint"))
     parents = trial.origin.get("parents") or []
@@ -261,6 +261,7 @@ def _job_of(s: Session, cand: Candidate, spec: SearchSpec, search: Any) -> dict[
         "resume": resume,
         "init_from": init_from,
         "max_seconds": None if left is None else max(left, 1.0),
+        "progress": str(progress_path(settings, search.id, cand.id)),
     }
 
 
@@ -291,10 +292,11 @@ def train_candidate(
         if attempt is None:  # finished meanwhile, or a duplicate message while a live holder trains it
             return "already-finished" if cand.status in TERMINAL_CANDIDATE else "held-elsewhere"
         spec = parse_spec(search.spec)
-        job = _job_of(s, cand, spec, search)
+        job = _job_of(s, cand, spec, search, settings)
         median = stop_rule(spec, repo.done_curves(s, search_id, MEDIAN_CURVES))
     publish_change(settings, search_id, None)
     stop_now = {"now": False}
+    reported: list[int] = []
 
     def renew(s: Session) -> bool:
         return repo.renew_lease(s, candidate_id, attempt, lease)
@@ -305,8 +307,9 @@ def train_candidate(
             """Store one curve point; True asks the trainer to stop (search cancelled, lease lost, or
             below the median)."""
             with session_scope(settings, write=True) as s:
-                held = repo.report_epoch(s, candidate_id, attempt, epoch, metrics, lease)
+                held = repo.report_epoch(s, candidate_id, attempt, epoch, metrics, lease, first=not reported)
                 stop = repo.get_search(s, search_id).status == "cancelled"
+            reported.append(epoch)
             if not held:
                 heartbeat.lost.set()
             else:
@@ -342,6 +345,9 @@ def train_candidate(
     if recorded is None:  # requeued while this ran: the new attempt reports, and triggers the next step
         log.warning("candidate %s lost its lease; its result is dropped", candidate_id)
         return "lost-lease"
+    # The job's outcome is stored: its per-epoch state is no longer a place to continue from. (Only the
+    # attempt that holds the lease removes it; a lost one may still be writing while another continues.)
+    progress_path(settings, search_id, candidate_id).unlink(missing_ok=True)
     publish_change(settings, search_id, None)
     dispatcher.advance(search_id)
     return status

@@ -37,6 +37,11 @@ def search_artefact_dir(settings: Settings, search_id: int) -> Path:
     return Path(settings.artefact_dir) / f"search-{search_id}"
 
 
+def progress_path(settings: Settings, search_id: int, candidate_id: int) -> Path:
+    """Where a candidate's running job keeps its per-epoch state, for an attempt that takes over."""
+    return search_artefact_dir(settings, search_id) / "progress" / f"candidate-{candidate_id}.ckpt"
+
+
 def training_evaluator(search_id: int, spec: SearchSpec, space: Any, settings: Settings) -> Any:
     """The real evaluator of a search, reused across the candidates one worker process trains."""
     from worker.nas.evaluation.evaluator import TrainingEvaluator

@@ -469,16 +469,27 @@ def renew_lease(s: Session, candidate_id: int, attempt: int, lease_seconds: floa
 
 
 def report_epoch(
-    s: Session, candidate_id: int, attempt: int, epoch: int, metrics: dict[str, Any], lease_seconds: float
+    s: Session,
+    candidate_id: int,
+    attempt: int,
+    epoch: int,
+    metrics: dict[str, Any],
+    lease_seconds: float,
+    *,
+    first: bool = False,
 ) -> bool:
     """Store one curve point of a leased attempt and renew its lease; False (nothing stored) when the
-    attempt lost its lease: the candidate was requeued and the new attempt's curve is the one that counts."""
+    attempt lost its lease: the candidate was requeued and the new attempt's curve is the one that counts.
+    `first`: the attempt's first point. A lost attempt's points from this epoch on are dropped then: the
+    new attempt continued from an earlier epoch (its last per-epoch checkpoint, or the start)."""
     search_id = s.execute(select(Candidate.search_id).where(Candidate.id == candidate_id)).scalar()
     if search_id is None:
         raise NotFound(f"candidate {candidate_id} not found")
     seq = _next_seq(s, search_id)  # the search row first, as every writer: no lock-order deadlock
     if not renew_lease(s, candidate_id, attempt, lease_seconds):
         return False
+    if first:
+        s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id, CurvePoint.epoch > epoch))
     add_curve_point(s, candidate_id, epoch, metrics)
     s.execute(
         update(Candidate)
@@ -522,11 +533,8 @@ def requeue_expired(s: Session, candidate_id: int, attempt: int, now: datetime) 
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
-    record = s.execute(select(Candidate.lifecycle).where(Candidate.id == candidate_id)).scalar() or {}
-    if not record.get("rung_scores"):
-        # A first job starts over from epoch 1: the lost attempt's points would only mislead. A promotion
-        # keeps its earlier rungs' points; the new attempt rewrites the later ones epoch by epoch.
-        s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id))
+    # The lost attempt's curve stays: the new one continues from its last per-epoch checkpoint and drops
+    # the points after that with its first report (report_epoch).
     _touch_search(s, search)
     return search_id, search.status
 

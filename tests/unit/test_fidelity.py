@@ -121,3 +121,47 @@ def test_failed_promotion_keeps_the_lower_rung_result(one_thread, tmp_path, monk
     assert len(promoted) == 2
     assert all(c["status"] == "done" and c["result"].metrics["epochs"] == 1 for c in promoted)
     assert "out of memory at epoch 2: test" in promoted[0]["result"].error
+
+
+def test_a_lost_job_continues_from_its_last_epoch_and_ends_as_if_never_interrupted(one_thread, tmp_path):
+    import random
+
+    from worker.nas.evaluation.evaluator import TrainingEvaluator
+    from worker.nas.factory import make_space
+    from worker.nas.types import TaskShape
+
+    spec = parse_spec(
+        {
+            "space": {"type": "layers", "max_depth": 3, "filters": [8, 16]},
+            "strategy": {"type": "random"},
+            "dataset": {"name": "digits", "train_subset": 400},
+            "training": {"epochs": 6, "batch_size": 64},
+            "final": {"top_k": 0},
+        }
+    )
+    probe = TrainingEvaluator(spec, None)
+    space = make_space(spec, TaskShape(probe.splits.input_shape, probe.splits.n_classes))
+    evaluator = TrainingEvaluator(spec, space, artefact_dir=tmp_path, splits=probe.splits)
+    genome = space.sample(random.Random(0))
+    whole = evaluator.evaluate(genome, epochs=4)  # a first rung of 4 of the schedule's 6 epochs
+
+    class WorkerLost(Exception):
+        pass
+
+    def lost_at_3(epoch: int, metrics: dict) -> None:
+        if epoch == 3:
+            raise WorkerLost  # epochs 1-2 reported (their state kept), the worker gone during epoch 3's
+
+    progress = tmp_path / "progress.ckpt"
+    evaluator.evaluate(genome, lost_at_3, epochs=4, progress=progress)
+    seen: list[int] = []
+    again = evaluator.evaluate(genome, lambda e, m: seen.append(e), epochs=4, progress=progress)
+    assert seen == [3, 4] and again.result.metrics["continued_from_epoch"] == 2
+    assert again.result.metrics["val_accuracy"] == whole.result.metrics["val_accuracy"]
+    assert again.result.metrics["val_loss"] == pytest.approx(whole.result.metrics["val_loss"], rel=1e-6)
+    # The promotion to 6 epochs resumes its rung checkpoint (epoch 4); the older file (epoch 2) is ignored.
+    seen.clear()
+    promoted = evaluator.evaluate(
+        genome, lambda e, m: seen.append(e), epochs=6, resume=again.checkpoint, progress=progress
+    )
+    assert seen == [5, 6] and "continued_from_epoch" not in promoted.result.metrics

@@ -131,11 +131,14 @@ def test_report_of_an_attempt_that_lost_its_lease_is_refused(settings: Settings)
     with session_scope(settings) as s:
         cand = repo.get_candidate(s, cid)
         assert (cand.status, cand.attempt, cand.fitness) == ("training", 2, None)
-        assert repo.candidate_curve(s, cid) == []  # the dead attempt's curve went with it
+        # The dead attempt's point (epoch 1) stays until the new attempt reports where it continues from.
+        assert [p["epoch"] for p in repo.candidate_curve(s, cid)] == [1]
 
     with session_scope(settings, write=True) as s:
-        assert repo.report_epoch(s, cid, 2, 1, {"val_accuracy": 0.5}, LEASE) is True
+        assert repo.report_epoch(s, cid, 2, 1, {"val_accuracy": 0.5}, LEASE, first=True) is True
         assert repo.finish_candidate(s, cid, "done", fitness=0.5, attempt=2) is not None
+    with session_scope(settings) as s:
+        assert repo.candidate_curve(s, cid) == [{"epoch": 1, "val_accuracy": 0.5}]  # the new attempt's
 
 
 def test_job_that_loses_its_lease_while_training_stops_and_triggers_nothing(settings: Settings) -> None:

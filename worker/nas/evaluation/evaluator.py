@@ -7,6 +7,7 @@ become a failed `Result` with the reason, so the search records it and goes on.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from worker.nas.evaluation.metrics import (
 from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
 from worker.nas.spec import SearchSpec
 from worker.nas.types import Genome, Result
+
+log = logging.getLogger(__name__)
 
 Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[int, dict[str, float]], bool]
@@ -83,8 +86,14 @@ class TrainingEvaluator:
         init_from: str | Path | None = None,
         should_stop: ShouldStop | None = None,
         max_seconds: float | None = None,
+        progress: str | Path | None = None,
     ) -> EvalOutcome:
-        """Train up to `epochs` (default: the spec's), from `resume` (a checkpoint) or `init_from` weights."""
+        """Train up to `epochs` (default: the spec's), from `resume` (a checkpoint) or `init_from` weights.
+
+        `progress`: where this job keeps its state after every epoch it goes on from. If the file is there
+        when the job starts (an earlier attempt of the same job was lost), training continues from it. The
+        caller removes it once the job's outcome is recorded; a file that does not load is ignored.
+        """
         metrics: dict[str, float] = {}
         trainer: Trainer | None = None
         inherited = 0
@@ -106,11 +115,18 @@ class TrainingEvaluator:
             trainer = Trainer(model, cfg, n_classes=self.splits.n_classes, device=self.device)
             if resume is not None:
                 trainer.load_state_dict(load_checkpoint(resume))
+            last = min(epochs or cfg.epochs, cfg.epochs)
+            continued = _continue_from(trainer, progress, last)
+            if continued:
+                metrics["continued_from_epoch"] = float(continued)
             reset_peak_memory(self.device)
 
             def on_epoch(epoch: int, m: dict[str, float]) -> bool:
                 report(epoch, m)
-                return bool(should_stop and should_stop(epoch, m))
+                stop = bool(should_stop and should_stop(epoch, m))
+                if progress is not None and not stop and epoch < last:
+                    save_checkpoint(trainer.state_dict(), progress)
+                return stop
 
             t0 = time.monotonic()
             run = trainer.fit(
@@ -158,3 +174,19 @@ class TrainingEvaluator:
             return None
         name = checkpoint_name(self.space.canonical(genome))
         return save_checkpoint(trainer.state_dict(), self.artefact_dir / "checkpoints" / name)
+
+
+def _continue_from(trainer: Trainer, progress: str | Path | None, last: int) -> int:
+    """Load a lost attempt's per-epoch state of this job into `trainer`; the epoch it reached (0: none)."""
+    if progress is None or not Path(progress).exists():
+        return 0
+    try:
+        state = load_checkpoint(progress)
+        epoch = int(state["epoch"])
+    except Exception as exc:  # noqa: BLE001 - an unreadable file: the job starts afresh
+        log.warning("ignoring progress checkpoint %s: %s", progress, exc)
+        return 0
+    if not trainer.epoch < epoch < last:
+        return 0  # left by an earlier job of this candidate (e.g. before a promotion), not by this one
+    trainer.load_state_dict(state)
+    return epoch
