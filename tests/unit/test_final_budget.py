@@ -68,3 +68,41 @@ def test_cancel_ends_the_final_training_after_the_current_epoch() -> None:
 
     report = final_train(spec, space, splits, genome, device="cpu", should_stop=cancelled)
     assert report.cancelled and report.runs == [{"seed": 1000, "status": "cancelled", "epochs": 2}]
+
+
+def test_a_lost_final_training_continues_from_its_last_epoch_with_the_time_it_spent(tmp_path) -> None:
+    spec, splits, space, genome = digits_final({"top_k": 1, "epochs": 5, "repeats": 1})
+    epochs_seen: list[int] = []
+
+    class WorkerLost(Exception):
+        pass
+
+    def lost_at_3(repeat: int, epoch: int, metrics: dict) -> None:
+        epochs_seen.append(epoch)
+        if epoch == 3:
+            raise WorkerLost  # state kept after epochs 1-2, the worker gone during epoch 3
+
+    lost = final_train(spec, space, splits, genome, device="cpu", on_epoch=lost_at_3, progress_dir=tmp_path)
+    assert lost.runs[0]["status"] == "failed" and (tmp_path / "repeat-0.ckpt").exists()
+    epochs_seen.clear()
+    report = final_train(
+        spec,
+        space,
+        splits,
+        genome,
+        device="cpu",
+        on_epoch=lambda r, e, m: epochs_seen.append(e),
+        progress_dir=tmp_path,
+        seconds=3600,
+    )
+    assert epochs_seen == [3, 4, 5]  # continued, not restarted
+    run = report.runs[0]
+    assert run["status"] == "done" and run["epochs"] == 5 and run["test_accuracy"] > 0.5
+    assert not (tmp_path / "repeat-0.ckpt").exists()  # done: nothing left to continue from
+
+
+def test_epoch_budget_counts_the_seconds_an_earlier_attempt_spent() -> None:
+    clock = FakeClock()
+    budget = EpochBudget(100.0, clock, spent=60.0)  # 2 epochs in 60 s before the worker was lost
+    clock.now = 30.0  # a third epoch in 30 s: 90 s for 3, nothing more fits
+    assert budget.epochs_that_fit(3) == 3

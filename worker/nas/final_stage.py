@@ -78,7 +78,16 @@ def run_final_stage(
     finals = []
     for t, e in plan:
         rep = final_train(
-            spec, space, splits, t.genome, device=device, epochs=e, seconds=seconds, should_stop=should_stop
+            spec,
+            space,
+            splits,
+            t.genome,
+            device=device,
+            epochs=e,
+            seconds=seconds,
+            should_stop=should_stop,
+            # per-epoch state: a final stage dispatched again after its worker was lost continues from it
+            progress_dir=out_dir / "progress" / f"final-{t.cid}",
         )
         if rep.cancelled:
             done = rep.runs[-1].get("epochs")

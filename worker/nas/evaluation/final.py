@@ -6,19 +6,24 @@ The candidates are chosen by validation figures only; the test set is read here 
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from worker.nas.evaluation.augment import Augmenter
+from worker.nas.evaluation.checkpoints import load_checkpoint, save_checkpoint
 from worker.nas.evaluation.datasets import DatasetSplits
 from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
 from worker.nas.spec import SearchSpec
 from worker.nas.types import Genome
+
+log = logging.getLogger(__name__)
 
 # Datasets whose classes change meaning when mirrored (digits): no horizontal flip for them.
 NO_FLIP = {"digits", "mnist"}
@@ -29,8 +34,14 @@ class EpochBudget:
     stage plans its epochs from the search's speed; this keeps the plan honest when an epoch turns out
     slower (augmentation, a busier machine): the run is shortened, never left to overrun."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds, self.clock, self.start = seconds, clock, clock()
+    def __init__(
+        self, seconds: float, clock: Callable[[], float] = time.monotonic, spent: float = 0.0
+    ) -> None:
+        # `spent`: seconds an earlier attempt of this run already trained (continued from its checkpoint)
+        self.seconds, self.clock, self.start = seconds, clock, clock() - spent
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
 
     def epochs_that_fit(self, done: int) -> int:
         elapsed = self.clock() - self.start
@@ -71,6 +82,7 @@ def final_train(
     epochs: int | None = None,
     seconds: float | None = None,
     should_stop: Callable[[], bool] | None = None,
+    progress_dir: Path | None = None,
 ) -> FinalReport:
     """Train `genome` from scratch `spec.final.repeats` times on train+val; test once per run.
 
@@ -78,6 +90,8 @@ def final_train(
     `seconds` bounds each run: once the pace shows the epochs will not fit, the run is shortened.
     `should_stop` is asked after every epoch (the search was cancelled): the run ends there, recorded as
     cancelled, and no further repeat starts.
+    `progress_dir`: each run keeps its state there after every epoch, and a run whose file is there (its
+    worker was lost) continues from it, with the time it had already spent counted against `seconds`.
     """
     epochs = epochs or spec.final.epochs or spec.training.epochs
     report = FinalReport(genome, epochs)
@@ -85,7 +99,7 @@ def final_train(
     dev = pick_device(device)
     for repeat in range(spec.final.repeats):
         seed = spec.seed + 1000 * (repeat + 1)  # different from the search's seed
-        t0 = time.monotonic()
+        t0, spent = time.monotonic(), 0.0
         try:
             torch.manual_seed(seed)
             model = space.build(genome)
@@ -102,18 +116,30 @@ def final_train(
                     erasing=spec.dataset.erasing,
                 )
             trainer = Trainer(model, cfg, n_classes=splits.n_classes, device=dev, augment=augment)
-            budget = EpochBudget(seconds) if seconds is not None else None
+            saved = progress_dir / f"repeat-{repeat}.ckpt" if progress_dir is not None else None
+            spent = _continue_from(trainer, saved)
+            budget = EpochBudget(seconds if seconds is not None else float("inf"), spent=spent)
 
             def epoch_done(
-                e: int, m: dict[str, float], r: int = repeat, tr: Trainer = trainer, b: Any = budget
+                e: int,
+                m: dict[str, float],
+                r: int = repeat,
+                tr: Trainer = trainer,
+                b: Any = budget,
+                saved: Path | None = saved,
             ) -> bool:
-                if b is not None:
+                if seconds is not None:
                     tr.shorten(b.epochs_that_fit(e))
                 if on_epoch is not None:
                     on_epoch(r, e, m)
-                return bool(should_stop and should_stop())
+                stop = bool(should_stop and should_stop())
+                if saved is not None and not stop and e < tr.cfg.epochs:
+                    save_checkpoint({"trainer": tr.state_dict(), "seconds": b.elapsed()}, saved)
+                return stop
 
             run = trainer.fit(x, y, on_epoch=epoch_done)
+            if saved is not None:
+                saved.unlink(missing_ok=True)  # the run ended (done, failed, cancelled): none to continue
             if run.stopped and run.stopped.startswith("stopped by the search"):
                 report.runs.append({"seed": seed, "status": "cancelled", "epochs": run.epochs_done})
                 report.cancelled = True
@@ -134,9 +160,23 @@ def final_train(
                 "test_loss": test["loss"],
                 "train_loss": run.metrics.get("train_loss"),
                 "epochs": run.epochs_done,
-                "seconds": time.monotonic() - t0,
+                "seconds": time.monotonic() - t0 + spent,
             }
         )
         if report.model is None:
             report.model = trainer.model
     return report
+
+
+def _continue_from(trainer: Trainer, saved: Path | None) -> float:
+    """Load a lost attempt's state of this run; the seconds it had trained (0: starting afresh)."""
+    if saved is None or not saved.exists():
+        return 0.0
+    try:
+        state = load_checkpoint(saved)
+        trainer.load_state_dict(state["trainer"])
+    except Exception as exc:  # noqa: BLE001 - an unreadable file: the run starts afresh
+        log.warning("ignoring final-training checkpoint %s: %s", saved, exc)
+        return 0.0
+    log.warning("final training continues from epoch %s of an earlier attempt", trainer.epoch)
+    return float(state["seconds"])

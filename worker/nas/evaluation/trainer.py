@@ -223,6 +223,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else self._pending_scheduler_state,
             "epoch": self.epoch,
+            "schedule_epochs": self.cfg.epochs,  # `shorten` may have cut the plan; the scheduler matches it
             "history": self.history,
             "best_acc": self.best_acc,
             "since_best": self.since_best,
@@ -236,6 +237,8 @@ class Trainer:
         self._pending_scheduler_state = state["scheduler"]
         self.scheduler = None
         self.epoch = int(state["epoch"])
+        if "schedule_epochs" in state:
+            self.cfg.epochs = min(self.cfg.epochs, int(state["schedule_epochs"]))
         self.history = list(state["history"])
         self.best_acc, self.since_best = float(state["best_acc"]), int(state["since_best"])
         self.gen.set_state(state["gen"])
