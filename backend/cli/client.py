@@ -13,10 +13,11 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
+
+from backend.cli.specfile import SpecFileError, format_field_errors, load_spec
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TERMINAL = ("completed", "failed", "cancelled")
@@ -25,17 +26,6 @@ EXIT_INVALID = 2
 
 class ClientError(RuntimeError):
     """An answer the user must see (unreachable server, 404, 409...)."""
-
-
-def load_spec(path: str) -> dict[str, Any]:
-    """A spec file in YAML or JSON (`-` for stdin); parsed with safe_load, so no object construction."""
-    import yaml
-
-    text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ClientError(f"{path}: a search spec must be a mapping (YAML/JSON object)")
-    return data
 
 
 def auth_headers(token: str | None) -> dict[str, str]:
@@ -61,17 +51,13 @@ def _json_or_fail(response: httpx.Response) -> Any:
     raise ClientError(f"HTTP {response.status_code}: {detail}{hint}")
 
 
-def format_field_errors(detail: list[dict[str, Any]]) -> str:
-    lines = []
-    for err in detail:
-        allowed = f" (allowed: {', '.join(map(str, err['allowed']))})" if err.get("allowed") else ""
-        lines.append(f"  {err['field']}: {err['message']}{allowed}")
-    return "invalid search spec:\n" + "\n".join(lines)
-
-
 # --- commands ---------------------------------------------------------------------------------------------
 def cmd_submit(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
+    try:
+        spec = load_spec(args.spec)
+    except SpecFileError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
     response = _request("POST", f"{args.url}/api/searches", args.token, json=spec)
     if response.status_code == 422:
         print(format_field_errors(response.json()["detail"]), file=sys.stderr)
@@ -111,7 +97,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"search {d['id']} {d['name']!r}: {d['status']} ({d['progress'] * 100:.0f}%)")
     print(f"  candidates: {d['n_candidates']} ({d['n_done']} done, {d['n_failed']} failed)")
     if d["best"]:
-        print(f"  best: candidate {d['best']['candidate_id']} fitness {d['best']['fitness']}")
+        print(f"  best: candidate {d['best']['candidate_id']} fitness {d['best']['fitness']:.4f}")
     if d["elapsed_seconds"] is not None:
         eta = "" if d["eta_seconds"] is None else f", about {d['eta_seconds']:.0f} s left"
         print(f"  elapsed: {d['elapsed_seconds']:.0f} s{eta}")

@@ -11,30 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from backend.cli.service import apply_data_dir
+from backend.cli.specfile import SpecFileError, load_spec, spec_errors
 from worker.nas.lifecycle import WARM_START_TOP
 
 EXPORT_FORMATS = ("onnx", "torchscript", "state_dict", "card")
 _SUFFIX = {"onnx": ".onnx", "torchscript": ".ts", "state_dict": ".pt", "card": ".json"}
 BEST_FIELDS = ("genome", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms")
-
-
-def load_spec_file(path: str) -> dict[str, Any]:
-    """A spec document from YAML or JSON (YAML is a superset; safe_load never builds objects)."""
-    import yaml
-
-    text = Path(path).read_text()
-    data = yaml.safe_load(text) if not path.endswith(".json") else json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a search spec must be a mapping of fields, got {type(data).__name__}")
-    return data
-
-
-def format_validation_error(exc: Any) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "(spec)"
-        lines.append(f"  {loc}: {err.get('msg')}")
-    return "invalid search spec:\n" + "\n".join(lines)
 
 
 def _progress_bar(total: int) -> Any:
@@ -52,18 +34,13 @@ def _progress_bar(total: int) -> Any:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from worker.nas.spec import parse_spec
-
     try:
-        raw = load_spec_file(args.spec)
-        spec = parse_spec(raw)
-    except ValidationError as exc:
-        print(format_validation_error(exc), file=sys.stderr)
+        spec, errors = spec_errors(load_spec(args.spec))
+    except SpecFileError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
-        print(f"spec: {exc}", file=sys.stderr)
+    if errors:
+        print(errors, file=sys.stderr)
         return 2
     if not args.local:
         print(
@@ -119,12 +96,16 @@ def _search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(repo.json_safe(out), indent=2))
     else:
-        acc = best.get("test_accuracy")
+        val, test = _fig(best.get("val_accuracy")), _fig(best.get("test_accuracy"))
         print(
             f"search {search_id}: {out['candidates']} candidates in {out['wall_seconds']:.1f} s; "
-            f"best val_accuracy {best.get('val_accuracy')}, test_accuracy {acc}, params {best.get('params')}"
+            f"best val_accuracy {val}, test_accuracy {test}, params {_fig(best.get('params'), '{:,.0f}')}"
         )
     return 0
+
+
+def _fig(value: Any, fmt: str = "{:.4f}") -> str:
+    return "-" if value is None else fmt.format(value)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -162,7 +143,9 @@ def _export(args: argparse.Namespace) -> int:
     if dest.is_dir():
         dest = dest / Path(path).name
     shutil.copyfile(path, dest)
-    print(str(dest))
+    # stdout: the file alone (for scripts); stderr says what it is, since the default is the current directory
+    print(f"wrote the {args.format} file of candidate {cid} ({dest.stat().st_size:,} bytes)", file=sys.stderr)
+    print(str(dest.resolve()))
     return 0
 
 

@@ -51,6 +51,30 @@ def test_submit_invalid_spec_prints_fields_and_exits_2(
     assert "training.optimizer" in err and "allowed: sgd, adam, adamw" in err
 
 
+def test_submit_and_search_local_word_the_same_typo_the_same_way(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = tmp_path / "typo.yaml"
+    spec_file.write_text(yaml.safe_dump({**NB201_SPEC, "training": {"optimizer": "adan", "epochs": 0}}))
+    with live_server(api) as url:
+        assert main(["submit", str(spec_file), "--url", url]) == 2
+    served = capsys.readouterr().err
+    assert main(["search", str(spec_file), "--local", "--data-dir", str(tmp_path / "d")]) == 2
+    local = capsys.readouterr().err
+    assert local == served and "training.optimizer" in local and "training.epochs" in local
+
+
+@pytest.mark.parametrize("command", [["submit", "--url", "http://127.0.0.1:9"], ["search", "--local"]])
+def test_broken_yaml_is_reported_with_its_line_not_a_traceback(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = tmp_path / "broken.yaml"
+    spec_file.write_text("name: x\nspace: {type: layers\ndataset: {name: digits}\n")
+    assert main([command[0], str(spec_file), *command[1:]]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec_file}:3:" in err and "not valid YAML" in err and "Traceback" not in err
+
+
 def test_status_of_unreachable_server_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "1", "--url", "http://127.0.0.1:9"]) == 1
     assert "cannot reach NASBoard" in capsys.readouterr().err
