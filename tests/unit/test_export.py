@@ -77,3 +77,24 @@ def test_card_says_how_to_load_and_what_input_means(trained):
     assert card["dataset"]["normalisation"]["mean"] == data.mean
     assert set(card["files"]) == {"state_dict", "torchscript", "onnx"}
     assert "onnxruntime" in card["how_to_load"]
+
+
+def test_following_the_card_from_the_shipped_digits_reproduces_the_models_predictions(trained):
+    # The card must be exactly what reproduces the reported accuracy from the data as users hold it: for
+    # digits that is scikit-learn's 0-16 images, not x / 255.
+    from sklearn.datasets import load_digits
+
+    net, data, paths = trained
+    norm = json.loads(Path(paths["card"]).read_text())["dataset"]["normalisation"]
+    digits = load_digits()
+    x = digits.images[:, None].astype(np.float32)
+    mean = np.array(norm["mean"], dtype=np.float32)[None, :, None, None]
+    std = np.array(norm["std"], dtype=np.float32)[None, :, None, None]
+    card_input = ((x / norm["divide_by"] - mean) / std).astype(np.float32)
+    onnx_pred = ort.InferenceSession(paths["onnx"]).run(None, {"input": card_input})[0].argmax(1)
+    with torch.no_grad():
+        ours = torch.cat([data.x_train, data.x_val, data.x_test])
+        labels = torch.cat([data.y_train, data.y_val, data.y_test]).numpy()
+        reported = (net(ours).argmax(1).numpy() == labels).mean()
+    followed = (onnx_pred == digits.target).mean()
+    assert reported > 0.5 and abs(followed - reported) < 0.005, (followed, reported)

@@ -45,6 +45,9 @@ class DatasetSplits:
     input_shape: tuple[int, int, int]
     mean: list[float]  # per channel, of the raw [0, 1] pixels of the training split
     std: list[float]
+    # What the data as it ships is divided by before (x - mean) / std: 255 for 8-bit images, 16 for
+    # scikit-learn's digits (0-16), 1 for float arrays already in [0, 1].
+    divide_by: float = 255.0
 
     def train_and_val(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Training plus validation samples: what the final training uses."""
@@ -55,7 +58,13 @@ class DatasetSplits:
             "name": self.name,
             "n_classes": self.n_classes,
             "input_shape": list(self.input_shape),
-            "normalisation": {"mean": self.mean, "std": self.std, "pixel_scale": "x / 255 for 8-bit images"},
+            "normalisation": {
+                "divide_by": self.divide_by,
+                "mean": self.mean,
+                "std": self.std,
+                "formula": "input = (x / divide_by - mean[c]) / std[c] per channel c, NCHW float32",
+                "x": SOURCE_OF.get(self.name, "the images as the dataset files hold them"),
+            },
             "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)},
         }
 
@@ -95,6 +104,14 @@ def _load_idx(name: str, path: str | None, data_dir: str | Path | None):
         f"t10k-*) not found; looked in: {', '.join(str(d) for d in tried)}. Get them with `{hint}`, or put "
         f"the four IDX files in a directory and name it in dataset.path or NASBOARD_DATA_DIR."
     )
+
+
+# What `x` in the model card's formula is, where it is not simply the dataset's 8-bit files.
+SOURCE_OF = {
+    "digits": "sklearn.datasets.load_digits().images[:, None] (values 0-16)",
+    "npz": "the npz file's x_train / x_test arrays",
+}
+SOURCE_DIVISOR = {"digits": 16.0}  # its loader rescales 0-16 to 0-255; users hold the 0-16 values
 
 
 def _load_digits():
@@ -221,4 +238,5 @@ def load_dataset(spec: DatasetSpec, data_dir: str | Path | None = None, seed: in
         input_shape=tuple(int(s) for s in xtr.shape[1:]),  # type: ignore[arg-type]
         mean=[round(float(m), 6) for m in mean],
         std=[round(float(s), 6) for s in std],
+        divide_by=SOURCE_DIVISOR.get(spec.name, scale),
     )
