@@ -380,6 +380,10 @@ def finalize_search(search_id: int, finalizer: Finalizer, settings: Settings | N
             return search.status
         if not repo.take_final(s, search_id, holder, lease):
             return "held-elsewhere"
+    # Committed before the read-only replay below (which is rolled back): a holder that was never stored
+    # could not renew its lease, and the sweeper would hand the final stage to a second worker.
+    with session_scope(settings, write=True) as s:
+        search = repo.lock_search(s, search_id)
         spec = parse_spec(search.spec)
         lc, _ = _lifecycle(s, search, spec, settings)
         ranked = lc.ranked()

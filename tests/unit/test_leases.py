@@ -314,3 +314,18 @@ def test_final_stage_held_by_a_live_worker_is_not_run_twice(settings: Settings) 
         assert repo.renew_final(s, search_id, "other-host:1:2", LEASE)
         assert not repo.renew_final(s, search_id, "someone-else", LEASE)
         assert repo.get_search(s, search_id).status == "running"
+
+
+def test_final_stage_holds_its_lease_while_it_runs_so_no_sweep_hands_it_to_another(settings: Settings) -> None:
+    d = SweepQueue()
+    search_id = _finished_search_with_lost_final(settings, d)
+    seen: list[Any] = []
+
+    def finalizer(*args: Any) -> Any:
+        with session_scope(settings, write=True) as s:  # what the heartbeat does every third of the lease
+            seen.append(repo.renew_final(s, search_id, coordinator.worker_name(), LEASE))
+        seen.append(sweeper.sweep(d, settings).refinalized)
+        return toy_finalizer(*args)
+
+    assert coordinator.finalize_search(search_id, finalizer, settings) == "completed"
+    assert seen == [True, []] and not d.pending
