@@ -66,7 +66,8 @@ def compute_importance(spec: dict[str, Any], scored: Scored, n: int) -> dict[str
     """The response for a search's scored candidates (engine imported here: scikit-learn is heavy)."""
     from worker.nas.importance import METHOD, NotEnoughData, UnsupportedSpace, decision_importance
 
-    answer: dict[str, Any] = {"items": [], "n_candidates": len(scored), "n_finished": n, "method": METHOD}
+    method = f"{METHOD}; from at most {MAX_CANDIDATES:,} done candidates, evenly spaced by creation order"
+    answer: dict[str, Any] = {"items": [], "n_candidates": len(scored), "n_finished": n, "method": method}
     space = views.space_for(spec)
     if space is None:
         return {**answer, "reason": "the search's space plugin cannot be loaded by this server"}

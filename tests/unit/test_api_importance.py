@@ -67,7 +67,7 @@ def test_large_search_uses_an_evenly_spaced_sample(api: Api, monkeypatch: pytest
     search_id, _ = seeded(api, 25, finished=25)
     body = api.client.get(f"/api/searches/{search_id}/importance").json()
     assert (body["n_candidates"], body["n_finished"]) == (10, 25)
-    assert body["items"]
+    assert body["items"] and "at most 10 done candidates" in body["method"]
 
 
 def test_space_without_named_decisions_answers_a_reason(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
