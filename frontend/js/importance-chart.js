@@ -64,19 +64,38 @@ export class ImportanceChart {
       `From ${answer.n_candidates} finished candidates${sampled}: each decision's share of the fitness ` +
       `variance on its own; together ${(100 * explained).toFixed(0)} %, the rest is interactions and noise` +
       (items.length > MAX_BARS ? `; the ${MAX_BARS} largest of ${items.length}.` : ".");
+    // The dashboard's plotly bundle is core + scattergl (scripts/plotly-bundle), without bar traces:
+    // each bar is a rectangle shape, and a marker at its end carries the hover. Rows are numbered, with
+    // the decisions as tick labels; hovermode "y" shows a row's hover anywhere along it.
     const p = palette();
+    const rows = shown.map((_, i) => i);
     const trace = {
-      type: "bar",
-      orientation: "h",
+      type: "scatter",
+      mode: "markers",
       x: shown.map((it) => it.importance),
-      y: shown.map((it) => it.decision),
+      y: rows,
+      text: shown.map((it) => it.decision),
       customdata: shown.map((it) => [choice(it.best_choice), choice(it.worst_choice)]),
-      marker: { color: p.accent },
-      hovertemplate: "%{y}: %{x:.1%} of the variance<br>best: %{customdata[0]}<br>worst: %{customdata[1]}<extra></extra>",
+      marker: { color: p.accent, size: 6 },
+      hovertemplate: "%{text}: %{x:.1%} of the variance<br>best: %{customdata[0]}<br>worst: %{customdata[1]}<extra></extra>",
     };
+    const bars = shown.map((it, i) => ({
+      type: "rect",
+      xref: "x",
+      yref: "y",
+      x0: 0,
+      x1: it.importance,
+      y0: i - 0.35,
+      y1: i + 0.35,
+      fillcolor: p.accent,
+      line: { width: 0 },
+      layer: "between", // above the grid lines, below the hover markers
+    }));
     const layout = baseLayout({
       xaxis: axisStyle({ title: { text: "share of fitness variance" }, tickformat: ".0%", rangemode: "tozero" }),
-      yaxis: axisStyle({ automargin: true }),
+      yaxis: axisStyle({ tickvals: rows, ticktext: shown.map((it) => it.decision), range: [-0.6, shown.length - 0.4], zeroline: false, showgrid: false }),
+      shapes: bars,
+      hovermode: "y",
       margin: { l: 16, r: 16, t: 16, b: 44 },
       showlegend: false,
       uirevision: "keep",
