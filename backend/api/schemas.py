@@ -200,6 +200,29 @@ class Pareto(BaseModel):
     all: list[CandidateSummary] = Field(description="every finished candidate, for the background cloud")
 
 
+class ImportanceItem(BaseModel):
+    decision: str = Field(description="a decision named by the space, e.g. `edge 0→3` or `layer 2 filters`")
+    importance: float = Field(description="share of the fitness variance the decision explains alone (0-1)")
+    best_choice: str | int | float | bool | None = Field(
+        description="the value with the highest mean fitness (null: does not apply, e.g. no such layer)"
+    )
+    worst_choice: str | int | float | bool | None = Field(
+        description="the value with the lowest mean fitness"
+    )
+
+
+class Importance(BaseModel):
+    items: list[ImportanceItem] = Field(description="decisions that vary, most important first")
+    n_candidates: int = Field(
+        description="finished candidates used (an evenly spaced sample of 2,000 when there are more)"
+    )
+    n_finished: int = Field(description="done candidates with a fitness")
+    method: str
+    reason: str | None = Field(
+        None, description="why `items` is empty (too few candidates, an unsupported space)"
+    )
+
+
 class StrategyStats(BaseModel):
     model_config = ConfigDict(extra="allow")
     strategy: str

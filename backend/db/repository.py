@@ -275,6 +275,31 @@ def pareto_candidates(
     return list(objective.terms), [scored[i][0] for i in front], [c for c, _ in scored]
 
 
+def _scored(search_id: int) -> ColumnElement[bool]:
+    """Done candidates with a fitness: what decision importance learns from."""
+    return (Candidate.search_id == search_id) & (Candidate.status == "done") & Candidate.fitness.is_not(None)
+
+
+def scored_version(s: Session, search_id: int) -> tuple[int, int]:
+    """How many done candidates with a fitness the search has, and the last change among them (their
+    largest `seq`): a cache key that moves whenever the importance's input could have changed."""
+    get_search(s, search_id)
+    count, last = s.execute(select(func.count(), func.max(Candidate.seq)).where(_scored(search_id))).one()
+    return int(count), int(last or 0)
+
+
+def scored_sample(s: Session, search_id: int, limit: int) -> list[tuple[dict[str, Any], float]]:
+    """(genome, fitness) of at most `limit` done candidates, evenly spread over creation order, so a
+    long search is represented from its exploration to its latest candidates."""
+    ids = list(s.execute(select(Candidate.id).where(_scored(search_id)).order_by(Candidate.id)).scalars())
+    if len(ids) > limit:
+        ids = [ids[i * len(ids) // limit] for i in range(limit)]
+    rows = s.execute(
+        select(Candidate.genome, Candidate.fitness).where(Candidate.id.in_(ids)).order_by(Candidate.id)
+    )
+    return [(genome, float(fitness)) for genome, fitness in rows]
+
+
 def best_genomes(s: Session, search_id: int, k: int) -> list[dict[str, Any]]:
     """Genomes of a search's k best done candidates (to warm-start a new search)."""
     get_search(s, search_id)

@@ -88,6 +88,7 @@ export const api = {
     request("GET", `/api/searches/${id}/candidates${q({ after, limit, fields })}`),
   pareto: (id, query = {}) => request("GET", `/api/searches/${id}/pareto?${new URLSearchParams(query)}`),
   strategyStats: (id) => request("GET", `/api/searches/${id}/strategy`),
+  importance: (id) => request("GET", `/api/searches/${id}/importance`),
   control: (id, action) => request("POST", `/api/searches/${id}/${action}`),
   clone: (id) => request("POST", `/api/searches/${id}/clone`),
   deleteSearch: (id) => request("DELETE", `/api/searches/${id}`),

@@ -217,3 +217,38 @@ def test_candidate_page_draws_nb201_cell_with_one_labelled_edge_per_operation(
     )
     assert sorted(labels) == sorted(e["label"] for e in edges)
     page.screenshot(path=str(artifacts / "candidate-nb201.png"), full_page=True)
+
+
+def test_search_page_draws_the_servers_decision_importance(page, service: str, artifacts: Path) -> None:
+    spec = {
+        "name": "browser decision importance",
+        "dataset": {"name": "digits"},
+        "space": {"type": "nb201", "C": 8, "N": 1},
+        "strategy": {"type": "random"},
+        "training": {"epochs": 1},
+        "budget": {"max_candidates": 10},
+        "final": {"top_k": 0},
+    }
+    created = page.request.post(f"{service}/api/searches", data=spec)
+    assert created.status == 201, created.text()
+    search_id = created.json()["id"]
+    page.goto(f"{service}/searches/{search_id}")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#search-status').textContent.includes('completed')", timeout=300_000
+    )
+    served = page.request.get(f"{service}/api/searches/{search_id}/importance").json()
+    assert served["n_candidates"] == 10 and served["items"], served
+    # The page draws the server's answer (one bar per decision, best and worst choice for the hover);
+    # the search has ended, so its last fetch came after the last candidate.
+    bars = "Number(document.getElementById('importance-chart').dataset.items || 0)"
+    page.wait_for_function(f"{bars} === {len(served['items'])}", timeout=20_000)
+    drawn = page.evaluate("document.getElementById('importance-chart').data[0]")
+    top = served["items"][0]
+    assert drawn["text"][-1] == top["decision"]  # the most important bar on top
+    assert drawn["customdata"][-1] == [str(top["best_choice"]), str(top["worst_choice"])]
+    last = len(drawn["x"]) - 1
+    page.evaluate(f"Plotly.Fx.hover('importance-chart', [{{curveNumber: 0, pointNumber: {last}}}])")
+    hover = page.locator("#importance-chart .hovertext").text_content() or ""  # SVG: no inner_text
+    assert f"best: {top['best_choice']}" in hover and f"worst: {top['worst_choice']}" in hover, hover
+    page.screenshot(path=str(artifacts / "search-importance.png"), full_page=True)

@@ -171,3 +171,15 @@ def test_graph_and_description_cover_the_genome(space: SearchSpace, seed: int) -
     assert all(e["source"] in ids and e["target"] in ids for e in graph["edges"])
     assert isinstance(space.describe(genome), str) and space.describe(genome)
     json.dumps(graph)  # the dashboard receives it as JSON
+
+
+@PROPERTY_SETTINGS
+@given(seed=seeds)
+def test_decision_features_name_plain_values(space: SearchSpace, seed: int) -> None:
+    """What decision importance reads: names to JSON scalars, the same for a genome's normal form."""
+    genome = space.sample(random.Random(seed))
+    features = space.decision_features(genome)
+    assert features and all(isinstance(k, str) and k for k in features)
+    assert all(isinstance(v, str | int | float | bool) for v in features.values())
+    assert json.loads(json.dumps(features)) == features
+    assert space.decision_features(space.validate(json.loads(json.dumps(genome)))) == features

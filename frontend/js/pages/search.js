@@ -4,6 +4,7 @@
 import { PAGE_LIMIT, api, idFromLocation, readAllCandidates, readAllCandidatesParallel } from "../api.js";
 import { FitnessChart, setGenerationResolver } from "../fitness-chart.js";
 import { ParetoChart, drawController } from "../charts.js";
+import { ImportanceChart } from "../importance-chart.js";
 import { CandidateTable } from "../table.js";
 import { LiveFeed } from "../live.js";
 import { plotlyReady } from "../theme.js";
@@ -38,6 +39,11 @@ const pareto = new ParetoChart($("pareto-chart"), {
   xSelect: $("pareto-x"),
   ySelect: $("pareto-y"),
   fetchFront: (x, y) => api.pareto(searchId, { x, y, cloud: false }),
+});
+// Refreshed while candidates can still finish; the server does the work (and caches it per version).
+const importance = new ImportanceChart($("importance-chart"), $("importance-note"), {
+  fetchImportance: () => api.importance(searchId),
+  isRunning: () => Boolean(search) && (search.status === "queued" || search.status === "running"),
 });
 const table = new CandidateTable($("candidate-table"), {
   onOpen: openCandidate,
@@ -76,6 +82,7 @@ function renderHeader() {
   if (!search) return;
   renderSearchHeader(search, searchFetchedAt);
   if (feed) feed.setTerminal(search.status);
+  if (feed && importance.isRunning()) importance.wake(); // a resumed search
 }
 
 setInterval(renderHeader, 1000); // elapsed and ETA tick between server updates
@@ -243,6 +250,7 @@ async function start() {
   document.body.dataset.ready = "1";
   for (const c of initial) if (fitness.plotted.has(c.id)) probe.plottedAt[c.id] = Date.now();
   loadController();
+  importance.start(); // after the page is interactive: it is a summary, not the live view
   feed = new LiveFeed(searchId, cursor, {
     onCandidates: mergeCandidates,
     onSearch: (upd) => {

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict
 
 from worker.nas.types import Genome, TaskShape
 
+# One named decision's value in a genome: an op, a width, a flag (see `SearchSpace.decision_features`).
+DecisionValue = str | int | float | bool
+
 
 class SpaceOptions(BaseModel):
     """Options of a space (the fields beside `type` in the spec). Subclassed per space."""
@@ -93,3 +96,11 @@ class SearchSpace(ABC):
     def describe(self, genome: Genome) -> str:
         """Short human label for tables and charts."""
         return self.canonical(genome)
+
+    # --- analysis --------------------------------------------------------------------------------------
+    def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
+        """The genome's design decisions by human name (e.g. `{"edge 0→1": "nor_conv_3x3"}`), for
+        decision importance. A decision that does not apply to this genome (a layer it lacks) is left out.
+        Unlike `decisions`/`encode`, names are stable across spaces' options and values are the real ones.
+        """
+        raise NotImplementedError(f"space {self.name!r} does not name its decisions")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
-from worker.nas.spaces.base import SearchSpace, SpaceOptions
+from worker.nas.spaces.base import DecisionValue, SearchSpace, SpaceOptions
 from worker.nas.types import Genome
 
 
@@ -172,3 +172,8 @@ class CategoricalSpace(SearchSpace):
 
     def describe(self, genome: Genome) -> str:
         return ", ".join(f"{n}={genome['choices'][n]}" for n in self.names)
+
+    # --- analysis --------------------------------------------------------------------------------------
+    def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
+        """The named choices themselves."""
+        return {n: genome["choices"][n] for n in self.names}

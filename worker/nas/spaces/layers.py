@@ -42,7 +42,7 @@ import random
 from typing import Any, ClassVar
 
 from worker.nas.spaces import layers_encoding
-from worker.nas.spaces.base import SearchSpace
+from worker.nas.spaces.base import DecisionValue, SearchSpace
 from worker.nas.spaces.layers_cost import layer_label, trace
 from worker.nas.spaces.layers_genome import FIELDS, Layer, normalise, repair_offspring
 from worker.nas.spaces.layers_options import LayersOptions
@@ -140,6 +140,17 @@ class LayersSpace(SearchSpace):
     def describe(self, genome: Genome) -> str:
         labels = [layer_label(layer) for layer in self.validate(genome)["layers"]]
         return "-".join(labels) or "linear"
+
+    # --- analysis --------------------------------------------------------------------------------------
+    def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
+        """Depth, then each layer's kind and the fields that kind uses, named by position: `layer 2`
+        is its kind, `layer 2 filters` its width (present only where layer 2 is a conv)."""
+        layers = self.validate(genome)["layers"]
+        out: dict[str, DecisionValue] = {"depth": len(layers)}
+        for i, layer in enumerate(layers, start=1):
+            out[f"layer {i}"] = layer["type"]
+            out.update({f"layer {i} {field}": layer[field] for field in FIELDS[layer["type"]]})
+        return out
 
     # --- helpers ---------------------------------------------------------------------------------------
     def _repair(self, layers: list[Layer]) -> Genome:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from worker.nas.spaces.base import SearchSpace, SpaceOptions
+from worker.nas.spaces.base import DecisionValue, SearchSpace, SpaceOptions
 from worker.nas.types import Genome
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -196,3 +196,8 @@ class NB201Space(SearchSpace):
 
     def describe(self, genome: Genome) -> str:
         return genome["arch"]
+
+    # --- analysis --------------------------------------------------------------------------------------
+    def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
+        """Each edge's operation, named `edge <source>→<target>` (nodes 0 input .. 3 output)."""
+        return {f"edge {s}→{t}": op for (t, s), op in zip(EDGES, self.ops(genome), strict=True)}

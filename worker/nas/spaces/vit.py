@@ -43,7 +43,7 @@ import random
 from typing import Any, ClassVar
 
 from worker.nas.spaces import vit_encoding
-from worker.nas.spaces.base import SearchSpace
+from worker.nas.spaces.base import DecisionValue, SearchSpace
 from worker.nas.spaces.steps import chain_graph, totals
 from worker.nas.spaces.vit_cost import block_token, trace
 from worker.nas.spaces.vit_genome import Block, normalise, repair_offspring
@@ -155,6 +155,20 @@ class ViTSpace(SearchSpace):
         if g["dropout"]:
             parts.append(f"dr{g['dropout']:g}")
         return "-".join(parts)
+
+    # --- analysis --------------------------------------------------------------------------------------
+    def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
+        """Stem, patch, width, pooling, dropout, block count, then each block's mixer and its settings
+        (`block 2 heads` only where block 2 exists and is an attention block)."""
+        g = self.validate(genome)
+        stem = g["stem"]
+        out: dict[str, DecisionValue] = {"stem": stem["type"], "patch": stem["patch"]}
+        if stem["type"] == "conv":
+            out["stem channels"] = stem["channels"]
+        out.update({"dim": g["dim"], "pool": g["pool"], "dropout": g["dropout"], "blocks": len(g["blocks"])})
+        for i, block in enumerate(g["blocks"], start=1):
+            out.update({f"block {i} {k}": v for k, v in block.items()})
+        return out
 
     # --- helpers ---------------------------------------------------------------------------------------
     def _repair(self, genome: Genome) -> Genome:

@@ -1,0 +1,105 @@
+"""Decision importance of a search: which design decisions explain the fitness (worker/nas/importance.py).
+
+Fitting the forest takes about a second for 2,000 candidates, and the search page asks every several
+seconds per viewer, so answers are cached per app under the search's scored-candidate version (count and
+last change): a poll between two finished candidates costs one small count query. One computation per
+search runs at a time; pollers arriving meanwhile wait for it instead of fitting the same forest again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
+
+from backend.api import views
+from backend.api.deps import run_read
+from backend.api.params import SearchId
+from backend.api.schemas import INVALID, NOT_FOUND, Importance
+from backend.db import repository
+from backend.db.session import session_factory
+
+router = APIRouter(prefix="/api/searches", tags=["searches"])
+
+# Bounds the forest's cost (roughly linear in candidates) on 10,000-candidate searches; the sample is
+# evenly spread over creation order, so it still covers the whole search.
+MAX_CANDIDATES = 2000
+
+Key = tuple[int, int, int]  # search id, scored candidates, their last seq
+
+
+class ImportanceCache:
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[Key, dict[str, Any]]] = {}  # latest answer per search
+        self._lock = threading.Lock()
+        self._computing: dict[int, threading.Lock] = {}
+        self.computed = 0  # forests fitted (for tests)
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        hit = self._entries.get(key[0])
+        return hit[1] if hit is not None and hit[0] == key else None
+
+    def get_or_compute(self, key: Key, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            computing = self._computing.setdefault(key[0], threading.Lock())
+        with computing:
+            answer = self.get(key)
+            if answer is None:
+                answer = compute()
+                self.computed += 1
+                with self._lock:
+                    if len(self._entries) >= self.max_entries:
+                        self._entries.clear()
+                    self._entries[key[0]] = (key, answer)
+        return answer
+
+
+Scored = list[tuple[dict[str, Any], float]]
+
+
+def compute_importance(spec: dict[str, Any], scored: Scored, n: int) -> dict[str, Any]:
+    """The response for a search's scored candidates (engine imported here: scikit-learn is heavy)."""
+    from worker.nas.importance import METHOD, NotEnoughData, UnsupportedSpace, decision_importance
+
+    method = f"{METHOD}; from at most {MAX_CANDIDATES:,} done candidates, evenly spaced by creation order"
+    answer: dict[str, Any] = {"items": [], "n_candidates": len(scored), "n_finished": n, "method": method}
+    space = views.space_for(spec)
+    if space is None:
+        return {**answer, "reason": "the search's space plugin cannot be loaded by this server"}
+    try:
+        items = decision_importance(space, scored)
+    except (UnsupportedSpace, NotEnoughData) as exc:
+        return {**answer, "reason": str(exc)}
+    return {**answer, "items": [item.as_dict() for item in items], "reason": None}
+
+
+@router.get("/{search_id}/importance", response_model=Importance, responses={**NOT_FOUND, **INVALID})
+async def importance(search_id: SearchId, request: Request) -> dict[str, Any]:
+    """Which design decisions explain the fitness: a random forest on the finished candidates' decisions,
+    decomposed fANOVA-style into each decision's share of the variance, with its best and worst choice.
+    Uses at most 2,000 candidates (evenly spaced by creation order); fewer than 10 give no items and a
+    `reason`."""
+    cache: ImportanceCache = request.app.state.importances
+
+    def version(session: Session) -> tuple[Key, dict[str, Any]]:
+        spec = repository.get_search(session, search_id).spec
+        return (search_id, *repository.scored_version(session, search_id)), spec
+
+    key, spec = await run_read(request, version)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+
+    def compute() -> dict[str, Any]:
+        # Read inside the computation lock, so waiting pollers do not each load 2,000 genomes first.
+        with session_factory(request.app.state.settings)() as session:
+            scored = repository.scored_sample(session, search_id, MAX_CANDIDATES)
+        return compute_importance(spec, scored, key[1])
+
+    # The forest runs outside any database session: a second of CPU must not hold a connection.
+    return await anyio.to_thread.run_sync(cache.get_or_compute, key, compute)
