@@ -316,7 +316,7 @@ def test_final_stage_held_by_a_live_worker_is_not_run_twice(settings: Settings) 
         assert repo.get_search(s, search_id).status == "running"
 
 
-def test_final_stage_holds_its_lease_while_it_runs_so_no_sweep_hands_it_to_another(settings: Settings) -> None:
+def test_final_stage_holds_its_lease_while_it_runs_so_no_sweep_hands_it_on(settings: Settings) -> None:
     d = SweepQueue()
     search_id = _finished_search_with_lost_final(settings, d)
     seen: list[Any] = []
