@@ -7,6 +7,7 @@ Celery dispatcher imports `worker.tasks` on first use, so the API starts in well
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,7 +20,7 @@ from backend.api import candidates, events, health, importance, meta, openapi, p
 from backend.api.body_limit import BodyLimit
 from backend.api.deps import CeleryDispatcher, Dispatcher
 from backend.api.docs import add_docs
-from backend.api.heads import SearchHeads
+from backend.api.heads import ChangeReads, SearchHeads
 from backend.api.security import SecurityMiddleware
 from backend.api.summary_cache import SummaryCache
 from backend.api.validation import request_errors
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.summaries = SummaryCache()
     app.state.importances = importance.ImportanceCache()
     app.state.search_heads = SearchHeads(settings)
+    app.state.change_reads = ChangeReads(partial(events.read_changes, settings))
     app.state.change_hub = ChangeHub(settings)
     app.router.on_shutdown.append(app.state.change_hub.close)
     app.state.stream_slots = events.StreamSlots(settings)

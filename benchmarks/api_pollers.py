@@ -15,13 +15,21 @@ every --interval seconds: GET /api/searches/{id}, then GET /api/searches/{id}/ca
 Prints p50/p95/p99 per endpoint, the server's CPU time per request (its processes' /proc counters, which
 other load on the machine does not inflate) and the load average, so the latencies can be read in context.
 
-Goal (docs/benchmarks.md): p99 < 100 ms on both endpoints with 10,000 candidates stored and 100 pollers.
+--sse N holds N event streams open through the run (with --redis, fed by Redis pub/sub as in production).
+--interval 0 turns the pollers into a saturating load (each sends its next request when the last returns),
+the figure to compare across --workers.
+
+Goal (issue 17, docs/benchmarks.md): p99 < 100 ms on both endpoints with 10,000 candidates stored, 100
+pollers at 1 request/s and 10 event streams, on PostgreSQL without a manual vacuum (--no-vacuum).
 `--check` exits 1 when the worst endpoint's p99 is 100 ms or more or any request failed; the figures are
 printed either way.
 
     .venv/bin/python benchmarks/api_pollers.py --db sqlite --mode live
     .venv/bin/python benchmarks/api_pollers.py --db postgres --mode history --keep
     .venv/bin/python benchmarks/api_pollers.py --db sqlite --keep --mode live --state realistic --check
+    .venv/bin/python benchmarks/api_pollers.py --db postgres --keep --no-vacuum --sse 10 \
+        --redis redis://127.0.0.1:6379/14 --workers 2 --check
+    .venv/bin/python benchmarks/api_pollers.py --db postgres --keep --interval 0 --workers 1   # saturating
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ from sqlalchemy import create_engine, text
 
 from backend.db import repository
 from backend.db.session import get_engine, session_scope
+from backend.events import publish_change
 from backend.settings import Settings
 
 
@@ -101,26 +110,62 @@ def writer(settings: Settings, search_id: int, rate: float, fresh: list[Any], st
             return
         with session_scope(settings, write=True) as s:
             added = repository.add_candidates(s, search_id, [(genome, key, origin)])
+        publish_change(settings, search_id, None)
         if added:
             with session_scope(settings, write=True) as s:
                 acc = rng.uniform(0.6, 0.93)
                 repository.finish_candidate(
                     s, added[0].id, "done", fitness=acc, metrics={"val_accuracy": acc}
                 )
+            publish_change(settings, search_id, None)
             with done.get_lock():
                 done.value += 1
 
 
-async def run_pollers(url: str, search_id: int, head: int, args: Any, seeds: range, clock: Any) -> dict:  # type: ignore[type-arg]
-    out: dict[str, list[Any]] = {"search": [], "candidates": [], "errors": [], "items": []}
-    await asyncio.gather(*(poller(url, search_id, head, args, clock, i, out) for i in seeds))
+async def sse_client(url: str, search_id: int, head: int, clock: Any, out: dict) -> None:  # type: ignore[type-arg]
+    """One open event stream from the head of the cursor for the whole run; counts the events it gets."""
+    host, port = url.split("//", 1)[1].split(":")
+    _, stop_at = clock  # opened at once: the streams are held through the warm-up and the window
+    try:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"GET /api/searches/{search_id}/events?after={head} HTTP/1.1\r\nHost: {host}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        status = (await reader.readline()).split()[1]
+        if status != b"200":
+            out["errors"].append(f"SSE HTTP {status.decode()}")
+            return
+        while time.time() < stop_at:
+            try:
+                line = await asyncio.wait_for(reader.readline(), max(0.1, stop_at - time.time()))
+            except TimeoutError:
+                break
+            if not line:
+                out["errors"].append("SSE closed")
+                return
+            if line.startswith(b"event: "):
+                out["sse_events"].append(line[7:].strip().decode())
+        writer.close()
+    except OSError as exc:
+        out["errors"].append(f"SSE {type(exc).__name__}")
+
+
+async def run_pollers(
+    url: str, search_id: int, head: int, args: Any, seeds: range, clock: Any, streams: int
+) -> dict:  # type: ignore[type-arg]
+    out: dict[str, list[Any]] = {"search": [], "candidates": [], "errors": [], "items": [], "sse_events": []}
+    await asyncio.gather(
+        *(poller(url, search_id, head, args, clock, i, out) for i in seeds),
+        *(sse_client(url, search_id, head, clock, out) for _ in range(streams)),
+    )
     return out
 
 
 def client_process(
-    url: str, search_id: int, head: int, args: Any, seeds: range, clock: Any, results: Any
+    url: str, search_id: int, head: int, args: Any, seeds: range, clock: Any, streams: int, results: Any
 ) -> None:
-    results.put(asyncio.run(run_pollers(url, search_id, head, args, seeds, clock)))
+    results.put(asyncio.run(run_pollers(url, search_id, head, args, seeds, clock, streams)))
 
 
 def poll_from_processes(url: str, search_id: int, args: argparse.Namespace) -> dict[str, list[Any]]:
@@ -134,12 +179,13 @@ def poll_from_processes(url: str, search_id: int, args: argparse.Namespace) -> d
     procs = []
     for k in range(args.client_procs):
         seeds = range(k, args.pollers, args.client_procs)
+        streams = len(range(k, args.sse, args.client_procs))
         proc = mp.Process(
-            target=client_process, args=(url, search_id, head, args, seeds, clock_wall, results)
+            target=client_process, args=(url, search_id, head, args, seeds, clock_wall, streams, results)
         )
         proc.start()
         procs.append(proc)
-    merged: dict[str, list[Any]] = {"search": [], "candidates": [], "errors": [], "items": []}
+    merged: dict[str, list[Any]] = {k: [] for k in ("search", "candidates", "errors", "items", "sse_events")}
     for _ in procs:
         part = results.get()
         for key in merged:
@@ -180,6 +226,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds not measured at the start")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--client-procs", type=int, default=2, help="processes the pollers are spread over")
+    parser.add_argument("--sse", type=int, default=0, help="event streams held open during the run")
+    parser.add_argument(
+        "--redis",
+        help="Redis URL for change notifications (as in production: the writer publishes, each API process "
+        "holds one pub/sub connection); without it the streams poll the database",
+    )
     parser.add_argument("--data-dir", help="SQLite: keep the database here (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stored search for the next run")
     parser.add_argument(
@@ -191,6 +243,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with bench_settings(args.db, args.data_dir, args.keep) as settings:
+        settings.redis_url = args.redis
         # A live run adds candidates to the stored search; later runs reuse it (at least N candidates).
         search_id, store_s = find_stored(settings, args.candidates), None
         if search_id is None:
@@ -241,6 +294,10 @@ def main() -> int:
         "uvicorn_workers": args.workers,
         "requests_measured": measured,
         "requests_per_s": round(measured / args.duration, 1),
+        "sse_streams": args.sse,
+        "sse_events_received": len(out["sse_events"]),
+        "notifications": "redis" if args.redis else "database polling",
+        "vacuumed_first": args.db == "postgres" and not args.no_vacuum,
         "errors": len(out["errors"]),
         "error_kinds": {kind: out["errors"].count(kind) for kind in sorted(set(out["errors"]))},
         "mean_items_per_page": round(sum(out["items"]) / max(1, len(out["items"])), 1),

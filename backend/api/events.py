@@ -20,7 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
 from backend.api import views
-from backend.api.heads import SearchHeads
+from backend.api.heads import ChangeReads, SearchHeads
 from backend.api.params import MAX_CURSOR, SearchId
 from backend.api.params import last_event_id as last_event_id_cursor
 from backend.api.schemas import INVALID, NOT_FOUND, Message
@@ -66,17 +66,18 @@ async def event_stream(
     request: Request, settings: Settings, search_id: int, cursor: int
 ) -> AsyncIterator[str]:
     heads: SearchHeads = request.app.state.search_heads
+    reads: ChangeReads = request.app.state.change_reads
     hub: ChangeHub = request.app.state.change_hub
-    last_sent, seen_head, woken = time.monotonic(), None, False
+    last_sent, seen_head, woken_at = time.monotonic(), None, None
     yield "retry: 1000\n\n"  # reconnect quickly; the cursor makes a reconnect lossless
     async with hub.listen(search_id) as listener:
         while not await request.is_disconnected():
             # The counter moves with every change, so an unchanged one means nothing to read. It is read
             # before the changes: a commit landing in between moves it again and is read next round.
-            head = await heads.head(search_id, fresh=woken)
+            head = await heads.head(search_id, since=woken_at)
             events: list[str] = []
             if head != seen_head:
-                events, cursor = await anyio.to_thread.run_sync(read_changes, settings, search_id, cursor)
+                events, cursor = await reads.changes(search_id, cursor, head)
                 if len(events) < PAGE:
                     seen_head = head
             for text in events:
@@ -89,6 +90,7 @@ async def event_stream(
                 yield ": heartbeat\n\n"
                 last_sent = time.monotonic()
             woken = await listener.wait(min(HEARTBEAT_SECONDS, SAFETY_POLL_SECONDS)) and listener.pubsub
+            woken_at = time.monotonic() if woken else None
 
 
 class StreamSlots:

@@ -207,3 +207,32 @@ def test_event_streams_per_client_are_limited_and_a_closed_one_frees_its_slot(tm
         assert api.client.app.state.stream_slots.open == {}
         with client.stream("GET", events) as again:
             assert again.status_code == 200
+
+
+def test_streams_at_one_cursor_after_one_change_share_one_change_read() -> None:
+    import asyncio
+
+    from backend.api.heads import ChangeReads
+
+    calls: list[tuple[int, int]] = []
+
+    def read(search_id: int, cursor: int) -> tuple[list[str], int]:
+        calls.append((search_id, cursor))
+        if cursor == 99:
+            raise RuntimeError("database away")
+        time.sleep(0.05)  # long enough for every stream to ask while it runs
+        return [f"event after {cursor}"], cursor + 1
+
+    async def scenario() -> None:
+        reads = ChangeReads(read)
+        answers = await asyncio.gather(*(reads.changes(1, 7, head=8) for _ in range(10)))
+        assert answers == [(["event after 7"], 8)] * 10 and calls == [(1, 7)]
+        await reads.changes(1, 8, head=9)  # the next change: a read of its own
+        await reads.changes(2, 7, head=8)  # another search
+        assert calls == [(1, 7), (1, 8), (2, 7)]
+        for _ in range(2):  # a failed read is not kept: the next ask reads again
+            with pytest.raises(RuntimeError):
+                await reads.changes(1, 99, head=100)
+        assert calls[-2:] == [(1, 99), (1, 99)]
+
+    asyncio.run(scenario())
