@@ -468,8 +468,8 @@ def take_lease(
         dead = bool(holder_gone and cand.worker and holder_gone(cand.worker))
         if lease is not None and lease > now and not dead:
             return None
-        # A redelivery after a worker died restarts training: drop the dead attempt's curve.
-        s.execute(delete(CurvePoint).where(CurvePoint.candidate_id == candidate_id))
+        # A redelivery after a worker died continues from the dead attempt's last per-epoch state; its
+        # curve past that point is dropped by the new attempt's first report (report_epoch).
     cand.status, cand.worker, cand.started_at = "training", holder, now
     cand.attempt = (cand.attempt or 0) + 1
     cand.lease_expires_at = None if lease_seconds is None else now + timedelta(seconds=lease_seconds)
