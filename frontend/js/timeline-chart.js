@@ -54,7 +54,7 @@ export class TimelineChart {
     const t0 = Math.min(...bars.map((b) => b.start));
     const t1 = Math.max(...bars.map((b) => b.end));
     const span = Math.max(1000, t1 - t0);
-    const minLength = span / 1000; // an instant failure still shows as a sliver
+    const minLength = span / 300; // an instant failure still shows, as a sliver of a few pixels
     const rowPx = Math.max(22, Math.min(48, 260 / workers.length));
     const traces = STATUSES.map((status) => ({
       name: status,
