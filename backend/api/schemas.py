@@ -231,6 +231,53 @@ class StrategyStats(BaseModel):
     )
 
 
+class TimelineItem(BaseModel):
+    candidate_id: int
+    label: str | None = None
+    worker: str
+    status: str
+    attempt: int = Field(description="training attempts so far (a promotion or a lost worker adds one)")
+    queued_at: datetime | None = Field(None, description="when the candidate was created (queued)")
+    started_at: datetime = Field(description="start of its latest attempt")
+    finished_at: datetime | None = Field(None, description="None while it trains")
+
+
+class WorkerTime(BaseModel):
+    worker: str
+    busy_seconds: float = Field(description="time with at least one candidate training")
+    idle_seconds: float = Field(description="gaps between the worker's first start and its last end")
+    candidates: int
+
+
+class QueueWait(BaseModel):
+    median_seconds: float | None = None
+    max_seconds: float | None = None
+    n: int = Field(description="candidates measured: those on their first attempt")
+
+
+class Timeline(BaseModel):
+    items: list[TimelineItem] = Field(description="started candidates, oldest start first")
+    workers: list[WorkerTime]
+    queue_wait: QueueWait = Field(description="seconds from queued to started")
+    now: datetime = Field(description="the server's clock: the end of the bars still training")
+    limit: int = Field(description="at most this many candidates, the latest started")
+    truncated: bool = Field(description="older started candidates were left out")
+
+
+class FailureGroup(BaseModel):
+    reason: str = Field(description="the error with numbers and ids replaced by <n> and <id>")
+    count: int
+    candidate_ids: list[int] = Field(description="the newest of the group (at most 50)")
+    example: str | None = Field(None, description="the newest error of the group, as recorded")
+
+
+class Failures(BaseModel):
+    groups: list[FailureGroup] = Field(description="largest first")
+    n_failed: int = Field(description="failed candidates read")
+    limit: int = Field(description="at most this many failed candidates, the newest")
+    truncated: bool
+
+
 class PluginInfo(BaseModel):
     name: str
     description: str = ""

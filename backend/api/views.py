@@ -75,6 +75,11 @@ def _label(space: Any | None, canonical: str, genome: Callable[[], Any]) -> str:
     return label
 
 
+def row_label(space: Any | None, canonical: str, genome_json: str) -> str:
+    """`label_of` for a row that carries its genome as stored text (decoded only on a cache miss)."""
+    return _label(space, canonical, lambda: json.loads(genome_json))
+
+
 def candidate_summary(cand: Candidate, space: Any | None) -> dict[str, Any]:
     return {
         "id": cand.id,

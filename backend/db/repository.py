@@ -812,6 +812,55 @@ def candidate_durations(s: Session) -> list[float]:
     return [max(0.0, (end - start).total_seconds()) for start, end in rows]
 
 
+def started_rows(s: Session, search_id: int, limit: int) -> tuple[list[Any], bool]:
+    """The timeline's rows: candidates a worker took (training, or finished after training), the
+    `limit` latest by start, oldest first, and whether older ones were left out. A queued row is left
+    out even with a worker set: it waits for a promotion or a retry, and its old start is no longer
+    current. Genomes come as stored text, decoded only when a label is not cached."""
+    get_search(s, search_id)
+    rows = list(
+        s.execute(
+            select(
+                Candidate.id,
+                Candidate.canonical,
+                cast(Candidate.genome, Text).label("genome_json"),
+                Candidate.status,
+                Candidate.worker,
+                Candidate.attempt,
+                Candidate.created_at,
+                Candidate.started_at,
+                Candidate.finished_at,
+            )
+            .where(
+                Candidate.search_id == search_id,
+                Candidate.worker.is_not(None),
+                Candidate.started_at.is_not(None),
+                Candidate.status != "queued",
+            )
+            .order_by(Candidate.started_at.desc(), Candidate.id.desc())
+            .limit(limit + 1)
+        ).all()
+    )
+    return rows[:limit][::-1], len(rows) > limit
+
+
+# Enough of an error to tell its kind: a long traceback is not read whole for every failed candidate.
+ERROR_HEAD_CHARS = 2000
+
+
+def failed_errors(s: Session, search_id: int, limit: int) -> tuple[list[tuple[int, str | None]], bool]:
+    """(id, first ERROR_HEAD_CHARS of the error) of the `limit` latest failed candidates, newest first,
+    and whether older ones were left out."""
+    get_search(s, search_id)
+    rows = s.execute(
+        select(Candidate.id, func.substr(Candidate.error, 1, ERROR_HEAD_CHARS))
+        .where(Candidate.search_id == search_id, Candidate.status == "failed")
+        .order_by(Candidate.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return [(int(cid), error) for cid, error in rows[:limit]], len(rows) > limit
+
+
 def candidate_rows_after(s: Session, search_id: int, after: int, limit: int) -> list[Any]:
     """`candidates_after` for the hot polling path: only the summary columns, with the JSON columns
     (genome, metrics, origin) as their stored text, so the API can splice them into its answer instead of

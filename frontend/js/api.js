@@ -86,6 +86,8 @@ export const api = {
   createSearch: (spec) => request("POST", "/api/searches", spec),
   candidatesAfter: (id, after, limit, fields) =>
     request("GET", `/api/searches/${id}/candidates${q({ after, limit, fields })}`),
+  timeline: (id) => request("GET", `/api/searches/${id}/timeline`),
+  failures: (id) => request("GET", `/api/searches/${id}/failures`),
   pareto: (id, query = {}) => request("GET", `/api/searches/${id}/pareto?${new URLSearchParams(query)}`),
   strategyStats: (id) => request("GET", `/api/searches/${id}/strategy`),
   importance: (id) => request("GET", `/api/searches/${id}/importance`),

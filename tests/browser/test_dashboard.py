@@ -252,3 +252,82 @@ def test_search_page_draws_the_servers_decision_importance(page, service: str, a
     hover = page.locator("#importance-chart .hovertext").text_content() or ""  # SVG: no inner_text
     assert f"best: {top['best_choice']}" in hover and f"worst: {top['worst_choice']}" in hover, hover
     page.screenshot(path=str(artifacts / "search-importance.png"), full_page=True)
+
+
+def test_search_page_draws_worker_timeline_and_failures_by_reason(
+    page, artifacts: Path, tmp_path: Path
+) -> None:
+    """A seeded search (no training: the times, workers and errors are written as a history would leave
+    them) on an in-process server: one timeline row per worker, one bar per started candidate, the
+    failures grouped by reason, and a click on a bar opens that candidate with its full error."""
+    from datetime import timedelta
+
+    from unit.api_support import live_server, make_api, seed_search
+
+    from backend.db.models import Candidate, utcnow
+    from backend.db.session import session_scope
+
+    api = make_api(tmp_path)
+    search_id, cands = seed_search(api.settings, n=12)
+    t0 = utcnow() - timedelta(minutes=10)
+    workers = ["node-a:101:7", "node-a:101:8", "node-b:55:3"]
+    # (worker, queued, started, finished or None: training, status, error), seconds after t0
+    history = [
+        (0, 0, 5, 60, "done", None),
+        (1, 0, 6, 40, "failed", "time limit of 30 s reached after 34.21 s"),
+        (2, 0, 9, 130, "done", None),
+        (1, 0, 45, 100, "failed", "time limit of 30 s reached after 31.7 s"),
+        (0, 50, 70, 200, "done", None),
+        (1, 90, 110, 111, "failed", "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"),
+        (2, 120, 150, 320, "done", None),
+        (1, 100, 140, 250, "failed", "time limit of 30 s reached after 30.02 s"),
+        (0, 150, 240, 420, "done", None),
+        (2, 300, 340, None, "training", None),
+    ]
+    with session_scope(api.settings, write=True) as s:
+        for cid, (w, queued, start, end, status, error) in zip(cands, history, strict=False):
+            cand = s.get(Candidate, cid)
+            cand.worker, cand.status, cand.error, cand.attempt = workers[w], status, error, 1
+            cand.created_at = t0 + timedelta(seconds=queued)
+            cand.started_at = t0 + timedelta(seconds=start)
+            cand.finished_at = None if end is None else t0 + timedelta(seconds=end)
+            cand.fitness = 0.9 if status == "done" else None
+    started = len(history)
+    with live_server(api) as url:
+        page.goto(f"{url}/searches/{search_id}")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        page.wait_for_function(
+            f"Number(document.getElementById('timeline-chart').dataset.bars) === {started}", timeout=20_000
+        )
+        rows = "document.querySelectorAll('#timeline-workers tbody tr').length"
+        page.wait_for_function(f"{rows} === {len(workers)}", timeout=10_000)
+        assert page.evaluate(
+            "document.getElementById('timeline-chart').layout.yaxis.categoryarray"
+        ) == sorted(workers)
+        page.wait_for_selector("#failures table.failures", timeout=10_000)
+        counts = page.eval_on_selector_all("#failures tbody tr", "rs => rs.map(r => Number(r.dataset.count))")
+        assert counts == [3, 1]
+        assert page.locator("#failures tbody tr").first.locator("a").count() == 3
+        panels = [page.locator(sel).bounding_box() for sel in ("#timeline-panel", "#failures-panel")]
+        top, bottom = panels[0]["y"], panels[1]["y"] + panels[1]["height"]
+        clip = {"x": panels[0]["x"], "y": top, "width": panels[0]["width"], "height": bottom - top}
+        page.screenshot(path=str(artifacts / "timeline.png"), full_page=True, clip=clip)
+
+        # Click the middle of the failed candidate's bar that ran 45 s → 100 s on the second worker.
+        target = cands[3]
+        page.locator("#timeline-chart").scroll_into_view_if_needed()
+        mid_ms = int((t0 + timedelta(seconds=72)).timestamp() * 1000)
+        x, y = page.evaluate(
+            "([ms, worker]) => { const el = document.getElementById('timeline-chart');"
+            " const fl = el._fullLayout, r = el.getBoundingClientRect();"
+            " return [r.left + fl.xaxis._offset + fl.xaxis.d2p(ms),"
+            " r.top + fl.yaxis._offset + fl.yaxis.d2p(worker)]; }",
+            [mid_ms, workers[1]],
+        )
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        page.wait_for_url(re.compile(rf".*/candidates/{target}$"), timeout=10_000)
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert page.inner_text("#cand-error") == "time limit of 30 s reached after 31.7 s"
+        assert page.inner_text("#cand-error-title") == "Why it failed"
+        page.goto("about:blank")  # close the page's event stream before the server stops

@@ -46,6 +46,8 @@ def test_search_id_beyond_int32_is_404_not_500(api: Api, bad: int) -> None:
         c.get(f"/api/searches/{bad}/pareto"),
         c.get(f"/api/searches/{bad}/importance"),
         c.get(f"/api/searches/{bad}/strategy"),
+        c.get(f"/api/searches/{bad}/timeline"),
+        c.get(f"/api/searches/{bad}/failures"),
         c.get(f"/api/searches/{bad}/events"),
         c.post(f"/api/searches/{bad}/pause"),
         c.post(f"/api/searches/{bad}/resume"),

@@ -39,6 +39,19 @@ function rungsLine(rungs) {
   return `${steps} <span class="muted">(${promoted ? `promoted ${promoted}×` : "not promoted"})</span>`;
 }
 
+// The recorded reason, in full and as written (a traceback keeps its lines), headed by what it explains.
+const ERROR_TITLES = {
+  failed: "Why it failed",
+  infeasible: "Why it is infeasible",
+  cancelled: "Why it was cancelled",
+};
+
+function showError(c) {
+  $("cand-error-panel").classList.toggle("hidden", !c.error);
+  $("cand-error-title").textContent = ERROR_TITLES[c.status] || "Note";
+  $("cand-error").textContent = c.error || "";
+}
+
 const LIVE = new Set(["queued", "training"]);
 const REFRESH_MS = 2000;
 
@@ -50,7 +63,7 @@ function renderDetails(c) {
     (typeof c.fitness === "number" ? ` · fitness <b>${fmtNumber(c.fitness)}</b>` : "") +
     (c.epochs ? ` · ${c.epochs} epochs` : "");
   $("cand-rungs").innerHTML = rungsLine(c.rungs || []);
-  $("page-error").textContent = c.error ? `Failed: ${c.error}` : "";
+  showError(c);
   $("downloads").innerHTML = downloads(c);
   $("metrics").innerHTML = metricsList(c);
   const curve = c.curve || [];

@@ -11,6 +11,7 @@ import { plotlyReady } from "../theme.js";
 import { loadSnapshot, saveSnapshot } from "../cache.js";
 import { renderSearchHeader } from "../search-header.js";
 import { fmtNumber } from "../format.js";
+import { startActivity } from "../activity.js";
 
 const searchId = idFromLocation();
 const READ_PARTS = 4;
@@ -266,6 +267,12 @@ async function start() {
   feed.setTerminal(search.status);
   feed.start();
   keepSnapshot(search.created_at);
+  // Summaries, not the live view: started once the page is interactive and the feed is running.
+  startActivity({
+    searchId,
+    isRunning: () => Boolean(search) && (search.status === "queued" || search.status === "running"),
+    onSelect: openCandidate,
+  });
 }
 
 /** Store the candidates for the next visit now (off the critical path) and again as they change. */
