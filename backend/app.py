@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.summaries = SummaryCache()
     app.state.importances = importance.ImportanceCache()
     app.state.search_heads = SearchHeads(settings)
-    app.state.change_reads = ChangeReads(partial(events.read_changes, settings))
+    app.state.change_reads = ChangeReads(partial(events.read_changes, settings, app.state.summaries))
     app.state.change_hub = ChangeHub(settings)
     app.router.on_shutdown.append(app.state.change_hub.close)
     app.state.stream_slots = events.StreamSlots(settings)

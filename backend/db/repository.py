@@ -152,10 +152,24 @@ def _aware(ts: datetime | None) -> datetime | None:
     return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
 
 
-def search_summary(s: Session, search_id: int) -> dict[str, Any]:
-    """Counts, best candidate and timings (elapsed, a simple rate-based ETA) of one search."""
+def candidate_statuses_after(s: Session, search_id: int, after: int) -> list[tuple[int, str, int]]:
+    """(id, status, seq) of the candidates changed after change-cursor `after`, in cursor order: applying
+    them to the statuses read before keeps exact counts without a scan of the search's rows."""
+    rows = s.execute(
+        select(Candidate.id, Candidate.status, Candidate.seq)
+        .where(Candidate.search_id == search_id, Candidate.seq > after)
+        .order_by(Candidate.seq)
+    ).all()
+    return [(int(i), str(status), int(seq)) for i, status, seq in rows]
+
+
+def search_summary(s: Session, search_id: int, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """Counts, best candidate and timings (elapsed, a simple rate-based ETA) of one search.
+
+    `counts` (by status) may come from a caller that keeps them current (the API's summary cache)."""
     search = get_search(s, search_id)
-    counts = candidate_counts(s, search_id)
+    if counts is None:
+        counts = candidate_counts(s, search_id)
     best = None
     if search.best_candidate_id is not None:
         cand = s.get(Candidate, search.best_candidate_id)
