@@ -97,6 +97,11 @@ class TrainingSpec(_Strict):
     early_stopping_patience: int | None = Field(None, ge=1, le=500)
     max_seconds: float | None = Field(None, gt=0, description="time limit per candidate")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split used")
+    zero_cost_proxies: bool = Field(
+        True,
+        description="score every candidate at initialisation on one batch (NASWOT, synflow, grad-norm), "
+        "stored as the metrics zc_naswot, zc_synflow (natural log), zc_grad_norm and zc_seconds",
+    )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
         description="autocast dtype; auto = bf16 on cuda (fp16 where bf16 is missing) and on CPUs with "
