@@ -73,6 +73,14 @@ class StrategySpec(_Typed):
 
 
 class DatasetSpec(_Strict):
+    # Stated in the JSON schema too, so clients and fuzzers know an npz dataset needs its file.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"name": {"const": "npz"}}, "required": ["name"]},
+            "then": {"required": ["path"], "properties": {"path": {"type": "string"}}},
+        }
+    )
+
     name: DatasetName = "digits"
     path: str | None = Field(None, description="directory (IDX, CIFAR batches) or .npz file")
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
