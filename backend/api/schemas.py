@@ -299,3 +299,23 @@ class Health(BaseModel):
     database: str = Field(description="ok, or error: <what failed>")
     broker: str = Field("ok", description="ok, unchecked (a broker without a cheap probe), or error: ...")
     version: str
+
+
+class HypervolumePoint(BaseModel):
+    evaluation: int = Field(description="finished candidates so far (done, failed, infeasible), from 1")
+    hypervolume: float = Field(description="of the front so far; holds until the next point")
+
+
+class Hypervolume(BaseModel):
+    objectives: list[str]
+    goals: list[Literal["maximize", "minimize"]]
+    reference: list[float] | None = Field(
+        description="the reference point, one value per objective in the metric's own units (null: no "
+        "feasible candidate yet)"
+    )
+    reference_rule: str = Field(description="how the reference point was chosen")
+    n_evaluations: int
+    points: list[HypervolumePoint] = Field(
+        description="a step curve: where the hypervolume changes, and the last evaluation"
+    )
+    reason: str | None = Field(None, description="why `points` is empty (a single objective, no results)")

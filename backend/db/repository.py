@@ -275,6 +275,18 @@ def pareto_candidates(
     return list(objective.terms), [scored[i][0] for i in front], [c for c, _ in scored]
 
 
+def evaluations(s: Session, search_id: int) -> list[tuple[str, float | None, dict[str, Any] | None]]:
+    """(status, fitness, metrics) of every finished candidate (done, failed, infeasible) in the order
+    it finished, ties by id (the dashboard's "evaluation #"); one never stamped finished comes last."""
+    get_search(s, search_id)
+    rows = s.execute(
+        select(Candidate.status, Candidate.fitness, Candidate.metrics)
+        .where(Candidate.search_id == search_id, Candidate.status.in_(("done", "failed", "infeasible")))
+        .order_by(Candidate.finished_at.is_(None), Candidate.finished_at, Candidate.id)
+    )
+    return [(status, fitness, metrics) for status, fitness, metrics in rows]
+
+
 def _scored(search_id: int) -> ColumnElement[bool]:
     """Done candidates with a fitness: what decision importance learns from."""
     return (Candidate.search_id == search_id) & (Candidate.status == "done") & Candidate.fitness.is_not(None)
