@@ -21,6 +21,7 @@ from backend.api import (
     candidates,
     convergence,
     events,
+    groups,
     health,
     importance,
     meta,
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(repository.NotFound, _status(404))
     app.add_exception_handler(repository.InvalidTransition, _status(409))
-    for module in (searches, importance, convergence, activity, candidates, events, meta, health, pages):
+    routers = (searches, importance, convergence, groups, activity, candidates, events, meta, health, pages)
+    for module in routers:
         app.include_router(module.router)
     add_docs(app)
     openapi.install(app)  # declare the 422/413 bodies the app really sends

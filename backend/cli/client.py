@@ -66,8 +66,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.json and not args.follow:
         print(json.dumps(created))
         return 0
-    print(f"search {created['id']} {created['status']}: {args.url}/searches/{created['id']}")
-    return follow(args.url, created["id"], token=args.token) if args.follow else 0
+    ids = created.get("search_ids") or [created["id"]]
+    if created.get("group_id") is not None:
+        print(
+            f"group {created['group_id']}: searches {', '.join(map(str, ids))} {created['status']} "
+            f"(one per seed): {args.url}/api/groups/{created['group_id']}"
+        )
+    else:
+        print(f"search {created['id']} {created['status']}: {args.url}/searches/{created['id']}")
+    if not args.follow:
+        return 0
+    # A group's searches run side by side; following them in turn still shows every event of each.
+    return max(follow(args.url, search_id, token=args.token) for search_id in ids)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

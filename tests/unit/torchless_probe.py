@@ -39,13 +39,15 @@ def main() -> None:
     multi_id, cands = seed_search(api.settings, MULTI_SPEC, n=3)
     for i, cand in enumerate(cands):
         finish(api.settings, cand, 0.5 + 0.1 * i, params=1e5 * (3 - i))
-    ids = {"search_id": str(multi_id), "candidate_id": str(cands[0])}
+    group = api.client.post("/api/searches", json={**MULTI_SPEC, "repeats": 2}).json()["group_id"]
+    ids = {"search_id": str(multi_id), "candidate_id": str(cands[0]), "group_id": str(group)}
+    query = {"/api/groups/compare": {"ids": f"{group},{group}"}}  # read routes that need a parameter
     responses: dict[str, int] = {}
     for template, operations in api.client.get("/openapi.json").json()["paths"].items():
         if "get" not in operations or template.endswith("/events"):
             continue
         path = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
-        responses[template] = api.client.get(path).status_code
+        responses[template] = api.client.get(path, params=query.get(template)).status_code
     with live_server(api) as url, httpx.stream("GET", f"{url}/api/searches/{multi_id}/events") as r:
         responses["/api/searches/{search_id}/events"] = r.status_code
         next(line for line in r.iter_lines() if line.startswith("event:"))
