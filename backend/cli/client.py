@@ -106,6 +106,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"search {d['id']} {d['name']!r}: {d['status']} ({d['progress'] * 100:.0f}%)")
     print(f"  candidates: {d['n_candidates']} ({d['n_done']} done, {d['n_failed']} failed)")
+    if d.get("group_id") is not None:
+        print(
+            f"  group: {d['group_id']} (one seed of a repeated search: {args.url}/api/groups/{d['group_id']})"
+        )
     if d["best"]:
         print(f"  best: candidate {d['best']['candidate_id']} fitness {d['best']['fitness']:.4f}")
     if d["elapsed_seconds"] is not None:

@@ -52,6 +52,8 @@ def test_submit_with_repeats_prints_the_group_and_its_searches(
         ids = ", ".join(map(str, group["search_ids"]))
         assert out.startswith(f"group {group['id']}: searches {ids} queued")
         assert f"{url}/api/groups/{group['id']}" in out
+        assert main(["status", str(group["search_ids"][1]), "--url", url]) == 0
+        assert f"group: {group['id']} (one seed" in capsys.readouterr().out
 
 
 def test_search_local_refuses_repeats_and_points_to_submit(
