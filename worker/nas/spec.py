@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from worker.nas.objectives import METRIC_GOALS
 from worker.nas.registry import SPACES, STRATEGIES, space_class, strategy_class
@@ -33,6 +33,7 @@ DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz"]
 # Ids and cursors live in PostgreSQL INTEGER columns; seeds feed numpy's 32-bit seeding.
 MAX_ID = 2**31 - 1
 MAX_SEED = 2**32 - 1
+MAX_REPEATS = 20  # searches in one group: each runs the whole budget
 
 
 class _Strict(BaseModel):
@@ -186,10 +187,32 @@ class SearchSpec(_Strict):
     final: FinalTraining = Field(default_factory=FinalTraining)
     parallelism: int = Field(1, ge=1, le=256)
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    repeats: int = Field(
+        1,
+        ge=1,
+        le=MAX_REPEATS,
+        description="run the whole search this many times, with seeds seed, seed+1, ..., as one group "
+        "(the group's page compares them); not final.repeats, which retrains the picked network",
+    )
     warm_start_from: int | None = Field(
         None, ge=1, le=MAX_ID, description="id of an earlier search to seed from"
     )
     inherit_weights: bool = Field(False, description="start a mutated child from its parent's weights")
+
+    @field_validator("repeats")
+    @classmethod
+    def _seeds_fit(cls, repeats: int, info: ValidationInfo) -> int:
+        seed = info.data.get("seed")
+        if seed is not None and seed + repeats - 1 > MAX_SEED:
+            raise ValueError(f"seeds {seed}..{seed + repeats - 1} pass the largest seed {MAX_SEED}")
+        return repeats
+
+
+def repeat_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The searches a spec with `repeats: k` runs: the same spec k times with seeds seed, seed+1, ...,
+    each with `repeats: 1` (a member cloned later is one search)."""
+    base = int(spec.get("seed", 0))
+    return [{**spec, "seed": base + i, "repeats": 1} for i in range(int(spec.get("repeats", 1)))]
 
 
 def parse_spec(data: dict[str, Any]) -> SearchSpec:
