@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from worker.nas.objectives import Goal
 
 STRATEGY_HELP = "search strategy (see worker.nas.registry)"
 
@@ -25,8 +28,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--table", required=True, help="CSV file, one row per architecture")
     p.add_argument("--arch-column", required=True, help="column naming the architecture (e.g. arch_str)")
-    p.add_argument("--fitness-column", required=True, help="search signal the strategy sees")
-    p.add_argument("--report-column", required=True, help="figure reported for the picked architecture")
+    p.add_argument(
+        "--objective",
+        action="append",
+        default=[],
+        metavar="COLUMN:minimize|maximize",
+        help="an objective with its direction (repeatable; two or more: Pareto search). The first is the "
+        "search signal; the others are costs known without training. Replaces --fitness-column and "
+        "--cost-column",
+    )
+    p.add_argument("--fitness-column", default=None, help="search signal the strategy sees (maximized)")
+    p.add_argument(
+        "--report-column",
+        default=None,
+        help="figure reported for the picked architecture (with --objective: default the first objective)",
+    )
     p.add_argument("--space", default="nb201", help="nb201 or categorical (default nb201)")
     p.add_argument("--choice-columns", default="", help="A,B,...: columns of a categorical space")
     p.add_argument(
@@ -37,7 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=int, default=100, help="distinct evaluations per search")
     p.add_argument("--repeats", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="repeat i uses seed + i")
-    p.add_argument("--hv-reference", default=None, help="report,cost,...: hypervolume reference point")
+    p.add_argument(
+        "--hv-reference",
+        default=None,
+        help="report,cost,...: hypervolume reference point in the columns' units (default: the worst "
+        "table values; with --objective, 10%% of each column's range beyond them)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_tabular)
 
@@ -72,6 +93,36 @@ def parse_strategy_options(items: list[str], strategy: str) -> dict[str, Any]:
     return options
 
 
+def parse_objectives(items: list[str]) -> list[tuple[str, Goal]]:
+    """`COLUMN:minimize|maximize` items as (column, goal) pairs."""
+    out: list[tuple[str, Goal]] = []
+    for item in items:
+        column, sep, goal = item.rpartition(":")
+        if not sep or not column or goal not in ("minimize", "maximize"):
+            raise UsageError(f"--objective: expected COLUMN:minimize or COLUMN:maximize, got {item!r}")
+        if column in (c for c, _ in out):
+            raise UsageError(f"--objective: column {column!r} given twice")
+        out.append((column, goal))  # type: ignore[arg-type]  # checked just above
+    return out
+
+
+def resolve_columns(args: argparse.Namespace) -> tuple[str, str, list[str], list[Goal] | None, float]:
+    """(fitness column, report column, cost columns, goals, hypervolume reference margin) from either
+    `--objective` or the older `--fitness-column/--report-column/--cost-column` options."""
+    from worker.nas.bench import OBJECTIVE_REFERENCE_MARGIN
+
+    if not args.objective:
+        if args.fitness_column is None or args.report_column is None:
+            raise UsageError("--fitness-column and --report-column are required without --objective")
+        return args.fitness_column, args.report_column, list(args.cost_column), None, 0.0
+    if args.fitness_column is not None or args.cost_column:
+        raise UsageError("--objective: replaces --fitness-column and --cost-column; give one or the other")
+    objectives = parse_objectives(args.objective)
+    (first, _), costs = objectives[0], [c for c, _ in objectives[1:]]
+    goals = [g for _, g in objectives]
+    return first, args.report_column or first, costs, goals, OBJECTIVE_REFERENCE_MARGIN
+
+
 def parse_reference(text: str | None) -> list[float] | None:
     if text is None:
         return None
@@ -98,18 +149,14 @@ def _run_tabular(args: argparse.Namespace) -> int:
     if args.space not in ("nb201", "categorical"):
         raise UsageError(f"--space: unknown {args.space!r}; allowed: nb201, categorical")
     options = parse_strategy_options(args.strategy_option, args.strategy)
+    fitness_column, report_column, cost_columns, goals, margin = resolve_columns(args)
     reference = parse_reference(args.hv_reference)
-    if reference is not None and not args.cost_column:
-        raise UsageError("--hv-reference: needs at least one --cost-column")
+    if reference is not None and not cost_columns:
+        raise UsageError("--hv-reference: needs two or more objectives (or a --cost-column)")
     choice_columns = [c for c in args.choice_columns.split(",") if c]
     try:
         table = TabularTable(
-            args.table,
-            args.arch_column,
-            args.fitness_column,
-            args.report_column,
-            args.cost_column,
-            choice_columns,
+            args.table, args.arch_column, fitness_column, report_column, cost_columns, choice_columns
         )
         space = bench_space(table, args.space)
     except FileNotFoundError:
@@ -129,8 +176,8 @@ def _run_tabular(args: argparse.Namespace) -> int:
 
     try:
         out = run_tabular_bench(
-            table, space, args.strategy, options, args.budget, args.repeats, args.seed, args.cost_column,
-            progress=progress, hv_reference=reference,
+            table, space, args.strategy, options, args.budget, args.repeats, args.seed, cost_columns,
+            progress=progress, hv_reference=reference, goals=goals, hv_margin=margin,
         )  # fmt: skip
     except ValueError as err:
         raise UsageError(str(err)) from None

@@ -23,7 +23,15 @@ from worker.nas.sink import MemorySink
 from worker.nas.spec import parse_spec
 from worker.nas.types import Result
 
-STRATEGIES = ["random", "genetic", "regularized-evolution", "nsga2", "reinforce", "predictor-evolution"]
+STRATEGIES = [
+    "random",
+    "genetic",
+    "regularized-evolution",
+    "nsga2",
+    "reinforce",
+    "predictor-evolution",
+    "predictor-ranking",
+]
 SCHEDULES = ["none", "median-stopping", "asha", "async-hyperband", "successive-halving", "hyperband"]
 
 

@@ -13,7 +13,14 @@ from worker.nas.registry import strategy_class
 from worker.nas.strategies.base import SpaceExhausted
 from worker.nas.types import Result
 
-STRATEGIES = ["genetic", "regularized-evolution", "nsga2", "reinforce", "predictor-evolution"]
+STRATEGIES = [
+    "genetic",
+    "regularized-evolution",
+    "nsga2",
+    "reinforce",
+    "predictor-evolution",
+    "predictor-ranking",
+]
 TARGET = [3, 1, 0, 2, 3, 1]
 # Small options so the toys stay fast; defaults are exercised by the benchmark script.
 FAST = {
@@ -22,6 +29,7 @@ FAST = {
     "nsga2": {"population_size": 10},
     "reinforce": {"hidden_size": 16},
     "predictor-evolution": {"initial_samples": 8, "random_candidates": 20},
+    "predictor-ranking": {"initial_samples": 8, "pool_size": 200},
 }
 
 
@@ -45,7 +53,7 @@ def flaky(evaluate):
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_strategy_reaches_optimum_of_matching_positions(name: str) -> None:
-    budget = {"reinforce": 200, "predictor-evolution": 120}.get(name, 300)
+    budget = {"reinforce": 200, "predictor-evolution": 120, "predictor-ranking": 120}.get(name, 300)
     strategy = make(name, ToySpace())
     proposed = run_search(strategy, onemax_result(TARGET), budget)
     assert max(matches(g, TARGET) for g in proposed) == len(TARGET)

@@ -15,13 +15,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from worker.nas.evaluation.tabular import NotInTable, TabularEvaluator, TabularTable
-from worker.nas.objectives import Objective, Term, hypervolume, pareto_front
+from worker.nas.objectives import Goal, Objective, Term, hypervolume, pareto_front
 from worker.nas.registry import strategy_class
 from worker.nas.strategies.base import SpaceExhausted
 from worker.nas.types import Result
 
 # A strategy that keeps proposing already-evaluated networks is broken; stop it instead of spinning.
 MAX_ASKS_PER_QUERY = 50
+# Default hypervolume reference with `--objective`: each axis's worst table value plus this share of its
+# range, i.e. 1.1 on objectives scaled to [0, 1] by the table's min/max (HW-GPT-Bench's convention).
+OBJECTIVE_REFERENCE_MARGIN = 0.1
 
 
 def summary(values: Sequence[float]) -> dict[str, float | None]:
@@ -34,39 +37,57 @@ def summary(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def bench_objective(table: TabularTable, cost_columns: Sequence[str]) -> Objective:
-    """Maximize the fitness column; minimize each cost column in the objective vector.
+def bench_objective(
+    table: TabularTable, cost_columns: Sequence[str], goals: Sequence[Goal] | None = None
+) -> Objective:
+    """The fitness column first (weight 1), then each cost column (weight 0), with their `goals`.
 
-    Costs get weight 0 in the scalar fitness, so single-objective strategies still search on the fitness
-    column alone while multi-objective ones rank on the full vector.
+    Default goals: maximize the fitness column, minimize each cost. Costs get weight 0 in the scalar
+    fitness, so single-objective strategies still search on the fitness column alone while
+    multi-objective ones rank on the full vector.
     """
-    terms = [Term(table.fitness_column, "maximize", 1.0)]
-    terms += [Term(c, "minimize", 0.0) for c in cost_columns]
+    goals = list(goals) if goals is not None else ["maximize"] + ["minimize"] * len(cost_columns)
+    if len(goals) != 1 + len(cost_columns):
+        raise ValueError(f"objectives: need {1 + len(cost_columns)} goals, got {len(goals)}")
+    terms = [Term(table.fitness_column, goals[0], 1.0)]
+    terms += [Term(c, g, 0.0) for c, g in zip(cost_columns, goals[1:], strict=True)]
     return Objective(terms)
 
 
 class FrontScorer:
-    """Hypervolume of (report, costs) points relative to the table's true front over the same axes."""
+    """Hypervolume of (report, costs) points relative to the table's true front over the same axes.
 
-    def __init__(self, table: TabularTable, cost_columns: Sequence[str], reference: Sequence[float] | None):
-        self.table, self.cost_columns = table, tuple(cost_columns)
+    The first axis is the report column with the fitness column's goal; the others are the cost columns
+    with theirs. Points are oriented (bigger is better) by the objective's own terms.
+    """
+
+    def __init__(
+        self,
+        table: TabularTable,
+        objective: Objective,
+        reference: Sequence[float] | None,
+        margin: float = 0.0,
+    ):
+        first, *costs = objective.terms
+        self.terms = (Term(table.report_column, first.goal), *costs)
+        self.columns = [table.report, *(table.costs[t.metric] for t in costs)]
         points = [self.point(i) for i in range(len(table))]
         finite = [p for p in points if all(math.isfinite(v) for v in p)]  # rows with a missing figure: out
-        if reference is None:  # the worst value of each axis in the table
-            reference = [min(p[0] for p in finite)]
-            reference += [max(-p[j] for p in finite) for j in range(1, len(finite[0]))]
-        if len(reference) != 1 + len(self.cost_columns):
-            raise ValueError(
-                f"hv-reference: need {1 + len(self.cost_columns)} values (report, then each cost column)"
-            )
+        if reference is None:  # each axis's worst table value, `margin` of its range further out
+            worst = [min(p[j] for p in finite) for j in range(len(self.terms))]
+            span = [max(p[j] for p in finite) - worst[j] for j in range(len(self.terms))]
+            ref_point = [w - margin * s for w, s in zip(worst, span, strict=True)]
+            reference = [t.oriented(r) for t, r in zip(self.terms, ref_point, strict=True)]  # back to units
+        if len(reference) != len(self.terms):
+            raise ValueError(f"hv-reference: need {len(self.terms)} values (report, then each cost column)")
         self.reference = [float(r) for r in reference]
-        self.ref_point = (self.reference[0], *(-r for r in self.reference[1:]))
+        self.ref_point = tuple(t.oriented(r) for t, r in zip(self.terms, self.reference, strict=True))
         front = pareto_front(finite)
         self.true_hv = hypervolume([finite[i] for i in front], self.ref_point)
 
     def point(self, row: int) -> tuple[float, ...]:
-        """Maximized coordinates: the report value, then each cost negated."""
-        return (self.table.report[row], *(-self.table.costs[c][row] for c in self.cost_columns))
+        """Oriented coordinates (bigger is better): the report value, then each cost."""
+        return tuple(t.oriented(col[row]) for t, col in zip(self.terms, self.columns, strict=True))
 
     def ratio(self, rows: Sequence[int]) -> float:
         points = [p for p in (self.point(r) for r in rows) if all(math.isfinite(v) for v in p)]
@@ -145,7 +166,11 @@ def run_tabular_bench(
     cost_columns: Sequence[str],
     progress: Callable[[int, int], None] | None = None,
     hv_reference: Sequence[float] | None = None,
+    goals: Sequence[Goal] | None = None,
+    hv_margin: float = 0.0,
 ) -> dict[str, Any]:
+    """`goals`: the fitness column's, then each cost column's (default maximize, then minimize);
+    `hv_margin`: how far beyond the worst table values the default hypervolume reference lies."""
     if budget < 1 or repeats < 1:
         raise ValueError("budget and repeats must be at least 1")
     unknown = [c for c in cost_columns if c not in table.cost_columns]
@@ -154,9 +179,9 @@ def run_tabular_bench(
             f"cost-column: {unknown} not loaded with the table; loaded: {list(table.cost_columns)}"
         )
     start = time.perf_counter()
-    objective = bench_objective(table, cost_columns)
+    objective = bench_objective(table, cost_columns, goals)
     evaluator = TabularEvaluator(table, space, objective)
-    scorer = FrontScorer(table, cost_columns, hv_reference) if cost_columns else None
+    scorer = FrontScorer(table, objective, hv_reference, hv_margin) if cost_columns else None
     runs = []
     for i in range(repeats):
         t0 = time.perf_counter()
@@ -199,6 +224,7 @@ def run_tabular_bench(
         "fitness_column": table.fitness_column,
         "report_column": table.report_column,
         "cost_columns": list(cost_columns),
+        "objectives": [{"column": t.metric, "goal": t.goal} for t in objective.terms],
         "report": summary([r["best_report"] for r in runs if r["best_report"] is not None]),
         "best_fitness": summary([r["best_fitness"] for r in runs if r["best_fitness"] is not None]),
     }

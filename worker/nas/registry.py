@@ -19,6 +19,7 @@ STRATEGIES: dict[str, str] = {
     "nsga2": "worker.nas.strategies.nsga2:NSGA2",
     "reinforce": "worker.nas.strategies.reinforce:Reinforce",
     "predictor-evolution": "worker.nas.strategies.predictor_evolution:PredictorEvolution",
+    "predictor-ranking": "worker.nas.strategies.predictor_ranking:PredictorRanking",
 }
 
 

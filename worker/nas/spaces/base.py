@@ -81,6 +81,18 @@ class SearchSpace(ABC):
     def encode(self, genome: Genome) -> list[int]:
         """Inverse of `decode` (up to canonical equivalence)."""
 
+    # --- surrogate support -----------------------------------------------------------------------------
+    def features(self, genome: Genome) -> list[float]:
+        """Numbers describing a genome for regression surrogates; by default one-hot of its decisions."""
+        out: list[float] = []
+        for code, size in zip(self.encode(genome), self.decisions(), strict=True):
+            out.extend(1.0 if i == code else 0.0 for i in range(size))
+        return out
+
+    def genomes(self) -> list[Genome] | None:
+        """Every genome of the space when it is a short explicit list (a table's rows), else None."""
+        return None
+
     # --- description and cost ------------------------------------------------------------------------
     @abstractmethod
     def to_graph(self, genome: Genome) -> dict[str, Any]:

@@ -4,6 +4,10 @@ Genome: `{"choices": {name: value}}`. With `allowed` rows (e.g. every row of a t
 genome that sampling, mutation, crossover or decoding produces is one of those rows: mutation moves to a
 nearest allowed neighbour that differs in one chosen column, and anything else is repaired to the nearest
 allowed row (fewest differing columns).
+
+Conditional spaces: the value `""` (an empty table cell) means "not present", e.g. the per-layer columns
+above a network's depth. It is an ordinary value for identity, distance and repair (a 10-layer row is
+4 + 1 columns away from its 12-layer twin), and is left out of descriptions and decision features.
 """
 
 from __future__ import annotations
@@ -17,6 +21,22 @@ from pydantic import Field, model_validator
 
 from worker.nas.spaces.base import DecisionValue, SearchSpace, SpaceOptions
 from worker.nas.types import Genome
+
+ABSENT = ""  # an empty cell: the decision does not apply to this genome
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _feature_kind(values: list[str]) -> tuple[bool, bool]:
+    """(gives its number, gives one-hot) for a column with these values; see `CategoricalSpace.features`."""
+    present = [v for v in values if v != ABSENT]
+    numeric = bool(present) and all(_number(v) is not None for v in present)
+    return numeric, ABSENT not in values or not numeric
 
 
 class CategoricalOptions(SpaceOptions):
@@ -54,6 +74,7 @@ class CategoricalSpace(SearchSpace):
         self.names = list(options.choices)
         self.values = {n: list(v) for n, v in options.choices.items()}
         self.index_of = {n: {v: i for i, v in enumerate(vs)} for n, vs in self.values.items()}
+        self.feature_kinds = {n: _feature_kind(vs) for n, vs in self.values.items()}
         self.rows: np.ndarray | None = None
         if options.allowed is not None:
             codes = {tuple(self.index_of[n][row[n]] for n in self.names) for row in options.allowed}
@@ -152,9 +173,32 @@ class CategoricalSpace(SearchSpace):
     def encode(self, genome: Genome) -> list[int]:
         return list(self._code(genome))
 
+    # --- surrogate support -----------------------------------------------------------------------------
+    def genomes(self) -> list[Genome] | None:
+        return [self._genome(code) for code in self.rows.tolist()] if self.rows is not None else None
+
+    def features(self, genome: Genome) -> list[float]:
+        """Per column: its number when every present value is numeric (absent: 0), and one-hot of its
+        values when the column is never absent or not numeric.
+
+        Unconditional decisions (width, depth) are few and often act non-linearly, so they get both; a
+        conditional per-layer column gets its number only: one-hot of every layer's values would give a
+        regression more weights than a 100-evaluation search can pin down.
+        """
+        out: list[float] = []
+        for name in self.names:
+            value = genome["choices"][name]
+            numeric, onehot = self.feature_kinds[name]
+            if numeric:
+                out.append(0.0 if value == ABSENT else float(value))
+            if onehot:
+                out.extend(1.0 if value == v else 0.0 for v in self.values[name])
+        return out
+
     # --- description and cost --------------------------------------------------------------------------
     def to_graph(self, genome: Genome) -> dict[str, Any]:
-        labels = ["input"] + [f"{n}={genome['choices'][n]}" for n in self.names] + ["output"]
+        present = [n for n in self.names if genome["choices"][n] != ABSENT]
+        labels = ["input"] + [f"{n}={genome['choices'][n]}" for n in present] + ["output"]
         return {
             "kind": "chain",
             "nodes": [{"id": i, "label": label} for i, label in enumerate(labels)],
@@ -171,9 +215,9 @@ class CategoricalSpace(SearchSpace):
         )
 
     def describe(self, genome: Genome) -> str:
-        return ", ".join(f"{n}={genome['choices'][n]}" for n in self.names)
+        return ", ".join(f"{n}={v}" for n, v in genome["choices"].items() if v != ABSENT)
 
     # --- analysis --------------------------------------------------------------------------------------
     def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
-        """The named choices themselves."""
-        return {n: genome["choices"][n] for n in self.names}
+        """The named choices themselves; absent ones are left out."""
+        return {n: genome["choices"][n] for n in self.names if genome["choices"][n] != ABSENT}
