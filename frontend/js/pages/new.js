@@ -4,7 +4,9 @@
 
 import { api, ApiError } from "../api.js";
 import { esc } from "../format.js";
-import { fieldHtml, objectFieldsHtml, readInput, resolve, setPath } from "../schema-form.js";
+import { fieldHtml, fieldLabel, helpKey, objectFieldsHtml, readInput, resolve, setPath } from "../schema-form.js";
+import { has, t } from "../i18n.js";
+import { serverText } from "../server-text.js";
 import { toYaml } from "../yaml.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,8 +20,10 @@ let root = null;
 let catalog = { space: [], strategy: [] };
 let datasets = [];
 
+/** A section's legend ("Training", "训练"); a section the catalogue lacks shows its name made readable. */
 function title(name) {
-  return name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+  const key = `section.${name}`;
+  return has(key) ? t(key) : fieldLabel(name);
 }
 
 function errorHolder(path) {
@@ -36,7 +40,7 @@ function typedSection(name, prop) {
     .map((e) => `<option value="${esc(e.name)}"${e.name === chosen ? " selected" : ""}>${esc(e.name)}</option>`)
     .join("");
   return `<fieldset data-section="${name}"><legend>${title(name)}</legend>
-    <div class="fields"><div class="field" data-field="${name}.type"><label for="f-${name}-type">type</label>
+    <div class="fields"><div class="field" data-field="${name}.type"><label for="f-${name}-type">${esc(fieldLabel("type"))}</label>
       <select id="f-${name}-type" name="${name}.type" data-path="${name}.type" data-kind="enum">${options}</select>
       <div class="help" data-description-for="${name}"></div>${errorHolder(`${name}.type`)}</div></div>
     <div class="fields" data-options-for="${name}"></div>${errorHolder(name)}</fieldset>`;
@@ -46,14 +50,15 @@ function renderTypedOptions(name) {
   const type = form.querySelector(`[data-path="${name}.type"]`).value;
   const entry = catalog[name].find((e) => e.name === type);
   const box = form.querySelector(`[data-options-for="${name}"]`);
-  form.querySelector(`[data-description-for="${name}"]`).textContent = (entry && entry.description) || "";
+  const key = `help.${name}.${type}`; // the class's description, translated where the catalogue has it
+  form.querySelector(`[data-description-for="${name}"]`).textContent = has(key) ? t(key) : (entry && entry.description) || "";
   if (!entry || !entry.options) {
     box.innerHTML = "";
     return;
   }
   const optionsRoot = entry.options; // each class's Options schema resolves its own $refs
   const defaults = entry.defaults || {};
-  box.innerHTML = objectFieldsHtml(name, optionsRoot, optionsRoot, defaults, ["type"], defaults);
+  box.innerHTML = objectFieldsHtml(name, optionsRoot, optionsRoot, defaults, ["type"], defaults, `${name}.${type}`);
 }
 
 // --- dataset --------------------------------------------------------------------------------------------
@@ -64,13 +69,13 @@ function datasetSection(prop) {
   const chosen = datasets.some((d) => d.name === fallback && d.available) ? fallback : firstAvailable?.name || fallback;
   const options = datasets
     .map((d) => {
-      const note = d.available ? "" : " (not found)";
+      const note = d.available ? "" : ` ${t("form.not_found")}`;
       const tip = d.where ? ` title="${esc(d.where)}"` : "";
       return `<option value="${esc(d.name)}"${d.name === chosen ? " selected" : ""}${tip}>${esc(d.name)}${note}</option>`;
     })
     .join("");
-  return `<fieldset data-section="dataset"><legend>Dataset</legend><div class="fields">
-    <div class="field" data-field="dataset.name"><label for="f-dataset-name">name</label>
+  return `<fieldset data-section="dataset"><legend>${esc(title("dataset"))}</legend><div class="fields">
+    <div class="field" data-field="dataset.name"><label for="f-dataset-name">${esc(fieldLabel("name"))}</label>
       <select id="f-dataset-name" name="dataset.name" data-path="dataset.name" data-kind="enum">${options}</select>
       <div class="help" id="dataset-where"></div>${errorHolder("dataset.name")}</div>
     ${objectFieldsHtml("dataset", s, root, {}, ["name"])}</div>${errorHolder("dataset")}</fieldset>`;
@@ -79,7 +84,8 @@ function datasetSection(prop) {
 function showDatasetWhere() {
   const sel = form.querySelector('[data-path="dataset.name"]');
   const d = datasets.find((x) => x.name === sel.value);
-  $("dataset-where").textContent = d ? `${d.available ? "found" : "missing"}${d.where ? `: ${d.where}` : ""}` : "";
+  const state = d && t(d.available ? "form.found" : "form.missing");
+  $("dataset-where").textContent = d ? `${state}${d.where ? `: ${d.where}` : ""}` : "";
 }
 
 // --- lists of objects (objectives) ----------------------------------------------------------------------
@@ -87,8 +93,8 @@ function listSection(name, prop) {
   const s = resolve(prop, root);
   return `<fieldset data-section="${name}" data-list="${name}"><legend>${title(name)}</legend>
     <div data-rows-for="${name}"></div>
-    <button type="button" data-add="${name}">Add ${esc(name.replace(/s$/, ""))}</button>
-    ${s.description ? `<div class="help">${esc(s.description)}</div>` : ""}${errorHolder(name)}</fieldset>`;
+    <button type="button" data-add="${name}">${esc(t("form.add_row"))}</button>
+    ${s.description ? `<div class="help">${esc(has(helpKey(name)) ? t(helpKey(name)) : s.description)}</div>` : ""}${errorHolder(name)}</fieldset>`;
 }
 
 function addListRow(name, values = {}) {
@@ -100,7 +106,7 @@ function addListRow(name, values = {}) {
   row.className = "objective-row";
   row.dataset.row = String(i);
   row.innerHTML = `${objectFieldsHtml(`${name}.${i}`, itemSchema, root, values)}
-    <button type="button" data-remove="${name}" aria-label="remove">✕</button>`;
+    <button type="button" data-remove="${name}" aria-label="${esc(t("form.remove"))}">✕</button>`;
   box.appendChild(row);
 }
 
@@ -130,9 +136,9 @@ function render() {
       sections.push(`<fieldset data-section="${name}"><legend>${title(name)}</legend>
         <div class="fields">${objectFieldsHtml(name, s, root)}</div>${errorHolder(name)}</fieldset>`);
     } else if (s.type === "array" && resolve(s.items || {}, root).properties) lists.push(listSection(name, prop));
-    else general.push(fieldHtml(name, name.replace(/_/g, " "), prop, root));
+    else general.push(fieldHtml(name, fieldLabel(name), prop, root));
   }
-  fieldsBox.innerHTML = `<fieldset data-section="general"><legend>General</legend>
+  fieldsBox.innerHTML = `<fieldset data-section="general"><legend>${esc(title("general"))}</legend>
     <div class="fields">${general.join("")}</div></fieldset>${sections.join("")}${lists.join("")}`;
   for (const name of TYPED) if (props[name]) renderTypedOptions(name);
   for (const el of form.querySelectorAll("[data-list]")) addListRow(el.dataset.list);
@@ -184,21 +190,23 @@ function showErrors(detail) {
     // The API sends {field: "training.epochs", message, allowed}; plain FastAPI sends {loc, msg}.
     const path = d.field !== undefined ? String(d.field).split(".") : (d.loc || []).map(String);
     const loc = path.filter((p, i) => !(i === 0 && p === "body") && p !== "");
-    const allowed = Array.isArray(d.allowed) && d.allowed.length ? ` (allowed: ${d.allowed.join(", ")})` : "";
-    const msg = `${String(d.message ?? d.msg ?? JSON.stringify(d)).replace(/^Value error, /, "")}${allowed}`;
+    // The message in the page's language where it follows a known pattern; allowed values as sent.
+    const allowed = Array.isArray(d.allowed) && d.allowed.length ? ` ${t("form.allowed", { values: d.allowed.join(", ") })}` : "";
+    const msg = `${serverText(d.message ?? d.msg ?? JSON.stringify(d))}${allowed}`;
     let holder = null;
     for (let n = loc.length; n > 0 && !holder; n--) {
       holder = form.querySelector(`[data-error-for="${CSS.escape(loc.slice(0, n).join("."))}"]`);
     }
     if (!holder) {
-      loose.push(`${loc.join(".") || "spec"}: ${msg}`);
+      const where = loc.length ? `${title(loc[loc.length - 1])} (${loc.join(".")})` : t("form.spec");
+      loose.push(`${where}: ${msg}`);
       continue;
     }
     holder.textContent = holder.textContent ? `${holder.textContent}; ${msg}` : msg;
     const field = holder.closest(".field");
     if (field) field.classList.add("invalid");
   }
-  $("form-error").textContent = loose.length ? loose.join("\n") : "The spec has errors; see the marked fields.";
+  $("form-error").textContent = loose.length ? loose.join("\n") : t("form.errors_marked");
   const first = form.querySelector(".field.invalid, .field-error:not(:empty)");
   if (first) first.scrollIntoView({ block: "center" });
 }
@@ -228,7 +236,7 @@ for (const r of document.querySelectorAll('input[name="spec-format"]')) r.addEve
 $("copy-spec").addEventListener("click", async () => {
   try {
     await navigator.clipboard.writeText($("spec-text").textContent);
-    $("copy-spec").textContent = "Copied";
+    $("copy-spec").textContent = t("form.copied");
   } catch {
     // Clipboard access needs a secure context; selecting the text lets the user copy by hand.
     getSelection().selectAllChildren($("spec-text"));
@@ -250,7 +258,7 @@ form.addEventListener("submit", async (ev) => {
   } catch (err) {
     button.disabled = false;
     if (err instanceof ApiError && (err.status === 422 || err.status === 400)) showErrors(err.detail);
-    else $("form-error").textContent = `Could not submit: ${err.message}`;
+    else $("form-error").textContent = t("form.submit_failed", { error: err.message });
   }
 });
 
@@ -270,5 +278,5 @@ async function start() {
 }
 
 start().catch((err) => {
-  $("form-error").textContent = `Could not load the form: ${err.message}`;
+  $("form-error").textContent = t("form.load_failed", { error: err.message });
 });
