@@ -106,6 +106,7 @@ export const api = {
   strategies: () => request("GET", "/api/strategies"),
   datasets: () => request("GET", "/api/datasets"),
   specSchema: () => request("GET", "/api/spec/schema"),
+  specExamples: () => request("GET", "/api/spec/examples"),
   modelUrl: (id, format) => `/api/candidates/${id}/model${q({ format })}`,
   eventsUrl: (id, after) => `/api/searches/${id}/events${q({ after })}`,
 };

@@ -20,7 +20,8 @@ export function fmtInt(v) {
 
 function fmtFixed(v, digits) {
   if (!fixed.has(digits)) {
-    fixed.set(digits, new Intl.NumberFormat(lang, { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false }));
+    const options = { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false };
+    fixed.set(digits, new Intl.NumberFormat(lang, options));
   }
   return fixed.get(digits).format(v);
 }

@@ -60,7 +60,8 @@ export class ImportanceChart {
       if (this.el.data) plotly().purge(this.el);
       return;
     }
-    const sampled = answer.n_candidates < answer.n_finished ? t("importance.sampled", { n: fmtInt(answer.n_finished) }) : "";
+    const sampled =
+      answer.n_candidates < answer.n_finished ? t("importance.sampled", { n: fmtInt(answer.n_finished) }) : "";
     const shown = items.slice(0, MAX_BARS).reverse(); // Plotly draws the first category at the bottom
     const explained = items.reduce((s, it) => s + it.importance, 0);
     this.note.textContent =
@@ -95,7 +96,13 @@ export class ImportanceChart {
     }));
     const layout = baseLayout({
       xaxis: axisStyle({ title: { text: t("importance.axis") }, tickformat: ".0%", rangemode: "tozero" }),
-      yaxis: axisStyle({ tickvals: rows, ticktext: shown.map((it) => nameText(it.decision)), range: [-0.6, shown.length - 0.4], zeroline: false, showgrid: false }),
+      yaxis: axisStyle({
+        tickvals: rows,
+        ticktext: trace.text,
+        range: [-0.6, shown.length - 0.4],
+        zeroline: false,
+        showgrid: false,
+      }),
       shapes: bars,
       hovermode: "y",
       margin: { l: 16, r: 16, t: 16, b: 44 },

@@ -115,7 +115,13 @@ export class TimelineChart {
   }
 }
 
-const HEAD = [t("timeline.col.worker"), t("timeline.col.candidates"), t("timeline.col.busy"), t("timeline.col.idle"), t("timeline.col.busy_share")]
+const HEAD = [
+  t("timeline.col.worker"),
+  t("timeline.col.candidates"),
+  t("timeline.col.busy"),
+  t("timeline.col.idle"),
+  t("timeline.col.busy_share"),
+]
   .map((title) => `<th>${esc(title)}</th>`)
   .join("");
 const pct = (part, whole) => (whole > 0 ? `${Math.round((100 * part) / whole)} %` : "–");

@@ -52,9 +52,10 @@ async function refresh() {
     const empty = `<tr><td colspan="8" class="muted">${esc(t("index.empty"))}</td></tr>`;
     table.innerHTML = `<thead><tr>${HEAD}</tr></thead><tbody>${items.map(row).join("") || empty}</tbody>`;
     const total = page.total ?? items.length;
+    const last = Math.min(total, offset + PAGE);
     pager.innerHTML =
       `<button type="button" data-off="${offset - PAGE}" ${offset === 0 ? "disabled" : ""}>‹</button>` +
-      `<span>${esc(t("pager.range", { from: fmtInt(total ? offset + 1 : 0), to: fmtInt(Math.min(total, offset + PAGE)), total: fmtInt(total) }))}</span>` +
+      `<span>${esc(t("pager.range", { from: fmtInt(total ? offset + 1 : 0), to: fmtInt(last), total: fmtInt(total) }))}</span>` +
       `<button type="button" data-off="${offset + PAGE}" ${offset + PAGE >= total ? "disabled" : ""}>›</button>`;
     errorBox.textContent = "";
   } catch (err) {

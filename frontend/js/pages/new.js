@@ -7,6 +7,7 @@ import { esc } from "../format.js";
 import { fieldHtml, fieldLabel, helpKey, objectFieldsHtml, readInput, resolve, setPath } from "../schema-form.js";
 import { has, t } from "../i18n.js";
 import { serverText } from "../server-text.js";
+import { applyRules } from "../form-rules.js";
 import { toYaml } from "../yaml.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,6 +20,7 @@ const TYPED = ["space", "strategy"]; // {type, ...options of the chosen class}
 let root = null;
 let catalog = { space: [], strategy: [] };
 let datasets = [];
+let examples = []; // the example specs offered as presets (GET /api/spec/examples)
 
 /** A section's legend ("Training", "训练"); a section the catalogue lacks shows its name made readable. */
 function title(name) {
@@ -91,10 +93,11 @@ function showDatasetWhere() {
 // --- lists of objects (objectives) ----------------------------------------------------------------------
 function listSection(name, prop) {
   const s = resolve(prop, root);
+  const help = has(helpKey(name)) ? t(helpKey(name)) : s.description;
   return `<fieldset data-section="${name}" data-list="${name}"><legend>${title(name)}</legend>
     <div data-rows-for="${name}"></div>
     <button type="button" data-add="${name}">${esc(t("form.add_row"))}</button>
-    ${s.description ? `<div class="help">${esc(has(helpKey(name)) ? t(helpKey(name)) : s.description)}</div>` : ""}${errorHolder(name)}</fieldset>`;
+    ${help ? `<div class="help">${esc(help)}</div>` : ""}${errorHolder(name)}</fieldset>`;
 }
 
 function addListRow(name, values = {}) {
@@ -143,7 +146,56 @@ function render() {
   for (const name of TYPED) if (props[name]) renderTypedOptions(name);
   for (const el of form.querySelectorAll("[data-list]")) addListRow(el.dataset.list);
   if (props.dataset) showDatasetWhere();
+  applyRules(form, readInput);
   updateSpecView();
+}
+
+// --- presets --------------------------------------------------------------------------------------------
+function setInput(el, value) {
+  if (el.dataset.kind === "boolean") el.checked = Boolean(value);
+  else if (Array.isArray(value) && el.dataset.kind === "array") el.value = value.join(", ");
+  else if (el.dataset.kind === "json") el.value = JSON.stringify(value);
+  else el.value = value === null || value === undefined ? "" : String(value);
+}
+
+/** Fill the form from a spec: the defaults first, then the spec's classes, rows and values. */
+function fillForm(spec) {
+  render();
+  for (const name of TYPED) {
+    const select = form.querySelector(`[data-path="${name}.type"]`);
+    if (select && spec[name] && spec[name].type) {
+      select.value = spec[name].type;
+      renderTypedOptions(name);
+    }
+  }
+  for (const box of form.querySelectorAll("[data-rows-for]")) {
+    const name = box.dataset.rowsFor;
+    if (!Array.isArray(spec[name])) continue;
+    box.replaceChildren();
+    for (const item of spec[name]) addListRow(name, item);
+  }
+  const unknown = [];
+  const walk = (value, path) => {
+    const el = form.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (el) setInput(el, value);
+    else if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+    } else unknown.push(path);
+  };
+  for (const [k, v] of Object.entries(spec)) if (!form.querySelector(`[data-rows-for="${k}"]`)) walk(v, k);
+  if (spec.dataset) showDatasetWhere();
+  applyRules(form, readInput);
+  updateSpecView();
+  $("form-error").textContent = unknown.length ? t("form.preset_unknown", { fields: unknown.join(", ") }) : "";
+}
+
+function presetOptions() {
+  const select = $("preset");
+  select.replaceChildren(
+    new Option(t("form.preset_defaults"), ""),
+    ...examples.map((e, i) => new Option(`${e.name} (${e.file})`, String(i))),
+  );
+  select.closest(".preset").classList.toggle("hidden", !examples.length);
 }
 
 function defaultOf(path) {
@@ -158,7 +210,7 @@ export function readSpec() {
   for (const el of form.querySelectorAll("[data-path]")) {
     const path = el.dataset.path;
     const value = readInput(el);
-    if (value === undefined) continue;
+    if (value === undefined || el.dataset.inapplicable) continue;
     // Inside a list item (an objective) the choice fields stay even at their default, so each item
     // still says what it is; other defaults and empty optionals are left out as elsewhere.
     const keep = ALWAYS.has(path) || (/\.\d+\./.test(path) && el.dataset.kind === "enum");
@@ -182,7 +234,30 @@ function clearErrors() {
   for (const el of form.querySelectorAll(".field.invalid")) el.classList.remove("invalid");
 }
 
-/** Put each 422 message beside the deepest field its `loc` names; the rest go above the form. */
+function addError(holder, msg) {
+  holder.textContent = holder.textContent ? `${holder.textContent}; ${msg}` : msg;
+  const field = holder.closest(".field");
+  if (field) field.classList.add("invalid");
+}
+
+/**
+ * The fields under `section` that a cross-field message names ("min_depth (9) must be <= max_depth (5)"
+ * on `space`): each gets the message too, so every field to change is marked, not only the section.
+ */
+function namedFields(section, message) {
+  const holders = [];
+  for (const el of form.querySelectorAll(`[data-path^="${CSS.escape(section)}."]`)) {
+    const name = el.dataset.path.slice(section.length + 1);
+    if (name.includes(".") || el.dataset.inapplicable) continue;
+    if (new RegExp(`(^|[^\\w])${name}([^\\w]|$)`).test(message)) {
+      holders.push(form.querySelector(`[data-error-for="${CSS.escape(el.dataset.path)}"]`));
+    }
+  }
+  return holders.filter(Boolean);
+}
+
+/** Put every 422 message beside the deepest field its `loc` names (a cross-field one beside each field
+ * it names); what names no input goes above the form. All of them at once: the API reports them so. */
 function showErrors(detail) {
   const loose = [];
   const list = Array.isArray(detail) ? detail : [{ loc: [], msg: String(detail) }];
@@ -191,8 +266,10 @@ function showErrors(detail) {
     const path = d.field !== undefined ? String(d.field).split(".") : (d.loc || []).map(String);
     const loc = path.filter((p, i) => !(i === 0 && p === "body") && p !== "");
     // The message in the page's language where it follows a known pattern; allowed values as sent.
-    const allowed = Array.isArray(d.allowed) && d.allowed.length ? ` ${t("form.allowed", { values: d.allowed.join(", ") })}` : "";
-    const msg = `${serverText(d.message ?? d.msg ?? JSON.stringify(d))}${allowed}`;
+    const values = Array.isArray(d.allowed) ? d.allowed.join(", ") : "";
+    const allowed = values ? ` ${t("form.allowed", { values })}` : "";
+    const raw = String(d.message ?? d.msg ?? JSON.stringify(d));
+    const msg = `${serverText(raw)}${allowed}`;
     let holder = null;
     for (let n = loc.length; n > 0 && !holder; n--) {
       holder = form.querySelector(`[data-error-for="${CSS.escape(loc.slice(0, n).join("."))}"]`);
@@ -202,9 +279,9 @@ function showErrors(detail) {
       loose.push(`${where}: ${msg}`);
       continue;
     }
-    holder.textContent = holder.textContent ? `${holder.textContent}; ${msg}` : msg;
-    const field = holder.closest(".field");
-    if (field) field.classList.add("invalid");
+    const named = holder.closest(".field") ? [] : namedFields(holder.dataset.errorFor, raw);
+    if (named.length) for (const h of named) addError(h, msg);
+    else addError(holder, msg);
   }
   $("form-error").textContent = loose.length ? loose.join("\n") : t("form.errors_marked");
   const first = form.querySelector(".field.invalid, .field-error:not(:empty)");
@@ -216,6 +293,7 @@ form.addEventListener("change", (ev) => {
   if (path === "space.type") renderTypedOptions("space");
   if (path === "strategy.type") renderTypedOptions("strategy");
   if (path === "dataset.name") showDatasetWhere();
+  applyRules(form, readInput);
   updateSpecView();
 });
 form.addEventListener("input", updateSpecView);
@@ -244,7 +322,16 @@ $("copy-spec").addEventListener("click", async () => {
 });
 $("reset-form").addEventListener("click", () => {
   clearErrors();
+  $("preset").value = "";
+  $("preset-note").textContent = "";
   render();
+});
+$("preset").addEventListener("change", () => {
+  clearErrors();
+  const example = examples[Number($("preset").value)];
+  $("preset-note").textContent = example ? example.description : "";
+  if (example) fillForm(example.spec);
+  else render();
 });
 
 form.addEventListener("submit", async (ev) => {
@@ -263,16 +350,19 @@ form.addEventListener("submit", async (ev) => {
 });
 
 async function start() {
-  const [schema, spaces, strategies, ds] = await Promise.all([
+  const [schema, spaces, strategies, ds, ex] = await Promise.all([
     api.specSchema(),
     api.spaces(),
     api.strategies(),
     api.datasets(),
+    api.specExamples().catch(() => []), // presets are a convenience: the form works without them
   ]);
   root = schema;
   catalog = { space: spaces, strategy: strategies };
   datasets = ds;
+  examples = ex;
   render();
+  presetOptions();
   window.nasboard = { ready: true };
   document.body.dataset.ready = "1";
 }
