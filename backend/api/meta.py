@@ -110,3 +110,25 @@ def list_datasets(settings: SettingsDep) -> list[DatasetInfo]:
     from worker.nas.spec import DatasetName
 
     return [dataset_status(name, Path(settings.dataset_dir)) for name in typing.get_args(DatasetName)]
+
+
+# The example specs users copy (benchmarks/*.yaml in a checkout): the form offers them as presets.
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@router.get("/spec/examples")
+def spec_examples() -> list[dict[str, Any]]:
+    """Each example spec as `{name, file, description, spec}`: description is the file's first comment
+    line. Empty where the service runs without the repository's benchmarks folder."""
+    import yaml
+
+    out = []
+    for path in sorted(EXAMPLES_DIR.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        spec = yaml.safe_load(text)
+        if not isinstance(spec, dict):
+            continue
+        first = next((line for line in text.splitlines() if line.startswith("#")), "")
+        name = str(spec.get("name") or path.stem)
+        out.append({"name": name, "file": path.name, "description": first.lstrip("# ").strip(), "spec": spec})
+    return out

@@ -1,6 +1,10 @@
 // Thin fetch wrappers for the NASBoard REST API. Every error becomes an ApiError that keeps the server's
 // `detail` so forms can show a validation message next to the field it names.
 
+import { esc } from "./format.js";
+import { t } from "./i18n.js";
+import { serverText } from "./server-text.js";
+
 export class ApiError extends Error {
   constructor(status, detail, url) {
     super(ApiError.describe(status, detail, url));
@@ -10,9 +14,12 @@ export class ApiError extends Error {
   }
 
   static describe(status, detail, url) {
-    if (typeof detail === "string") return `${status}: ${detail}`;
-    if (Array.isArray(detail)) return `${status}: ${detail.map((d) => d.msg || JSON.stringify(d)).join("; ")}`;
-    return `${status} from ${url}`;
+    if (typeof detail === "string") return `${status}: ${serverText(detail)}`;
+    if (Array.isArray(detail)) {
+      const parts = detail.map((d) => (d.message || d.msg ? serverText(d.message || d.msg) : JSON.stringify(d)));
+      return `${status}: ${parts.join("; ")}`;
+    }
+    return t("api.status_from", { status, url });
   }
 }
 
@@ -26,10 +33,10 @@ function askToken(message) {
     dialog.className = "token-dialog";
     dialog.setAttribute("aria-labelledby", "token-dialog-title");
     dialog.innerHTML = `<form method="dialog">
-      <h2 id="token-dialog-title">API token</h2><p class="muted"></p>
-      <label>Token <input name="token" type="password" autocomplete="off" required></label>
-      <div class="actions"><button value="cancel" formnovalidate>Cancel</button>
-      <button class="primary" value="ok">Use token</button></div></form>`;
+      <h2 id="token-dialog-title">${esc(t("token.title"))}</h2><p class="muted"></p>
+      <label>${esc(t("token.label"))} <input name="token" type="password" autocomplete="off" required></label>
+      <div class="actions"><button value="cancel" formnovalidate>${esc(t("common.cancel"))}</button>
+      <button class="primary" value="ok">${esc(t("token.use"))}</button></div></form>`;
     dialog.querySelector("p").textContent = message;
     dialog.addEventListener("close", () => {
       const token = dialog.returnValue === "ok" ? dialog.querySelector("input").value.trim() : "";
@@ -58,8 +65,8 @@ async function request(method, url, body) {
     if (res.status !== 401) break;
     if (localStorage.getItem(TOKEN_KEY) !== token) continue; // a token was entered meanwhile: use it
     if (token) localStorage.removeItem(TOKEN_KEY);
-    const why = token ? "The saved token was refused." : "This NASBoard needs an API token.";
-    if (!(await askToken(`${why} Create one with \`nasboard token create NAME\`.`))) break;
+    const why = token ? t("token.refused") : t("token.needed");
+    if (!(await askToken(`${why} ${t("token.create_hint")}`))) break;
   }
   if (res.status === 204) return null;
   const text = await res.text();
@@ -99,6 +106,7 @@ export const api = {
   strategies: () => request("GET", "/api/strategies"),
   datasets: () => request("GET", "/api/datasets"),
   specSchema: () => request("GET", "/api/spec/schema"),
+  specExamples: () => request("GET", "/api/spec/examples"),
   modelUrl: (id, format) => `/api/candidates/${id}/model${q({ format })}`,
   eventsUrl: (id, after) => `/api/searches/${id}/events${q({ after })}`,
 };

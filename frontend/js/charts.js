@@ -1,8 +1,9 @@
 // Smaller charts: the Pareto view with selectable axes, the RL controller's statistics and the
 // per-epoch training curves (one candidate, or several overlaid on the compare page).
 
-import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
+import { baseLayout, bindPointClick, palette, plotConfig, axisStyle } from "./theme.js";
 import { metricLabel } from "./format.js";
+import { t } from "./i18n.js";
 
 // plotly.js is a classic script that may finish loading after this module: look it up at call time.
 const plotly = () => window.Plotly;
@@ -117,7 +118,7 @@ export class ParetoChart {
     const p = palette();
     const traces = [
       {
-        name: "candidates",
+        name: t("chart.candidates"),
         type: "scattergl",
         mode: "markers",
         x: pts.map((q) => q.x),
@@ -128,7 +129,7 @@ export class ParetoChart {
         hovertemplate: "#%{customdata} %{text}<br>%{x}, %{y}<extra></extra>",
       },
       {
-        name: "Pareto front",
+        name: t("chart.pareto_front"),
         type: "scatter",
         mode: "lines+markers",
         x: front.map((q) => q.x),
@@ -141,7 +142,7 @@ export class ParetoChart {
       },
     ];
     const log = (a) => (/(params|flops)/.test(a) ? "log" : "linear");
-    const better = (i) => (answer ? ` (${answer.goals[i] === "minimize" ? "lower" : "higher"} is better)` : "");
+    const better = (i) => (answer ? t(answer.goals[i] === "minimize" ? "chart.lower_better" : "chart.higher_better") : "");
     const layout = baseLayout({
       xaxis: axisStyle({ title: { text: `${metricLabel(xa)}${better(0)}` }, type: log(xa) }),
       yaxis: axisStyle({ title: { text: `${metricLabel(ya)}${better(1)}` }, type: log(ya) }),
@@ -150,10 +151,7 @@ export class ParetoChart {
     const done = plotly().react(this.el, traces, layout, plotConfig);
     if (!this.bound) {
       this.bound = true;
-      this.el.on("plotly_click", (ev) => {
-        const pt = ev.points && ev.points[0];
-        if (pt && pt.customdata !== undefined && this.onSelect) this.onSelect(Number(pt.customdata));
-      });
+      bindPointClick(this.el, this.onSelect);
     }
     this.el.dataset.front = answer ? String(front.length) : "";
     return done;
@@ -178,14 +176,14 @@ export function drawController(el, stats) {
   if (!el.data) el.replaceChildren(); // drop the "nothing recorded yet" note before the first plot
   const p = palette();
   const traces = [
-    { name: "reward", x: s.step, y: s.reward, type: "scatter", mode: "lines+markers", line: { color: p.accent } },
-    { name: "baseline", x: s.step, y: s.baseline, type: "scatter", mode: "lines", line: { color: p.good, dash: "dash" } },
-    { name: "entropy", x: s.step, y: s.entropy, type: "scatter", mode: "lines", yaxis: "y2", line: { color: p.warn } },
+    { name: t("chart.reward"), x: s.step, y: s.reward, type: "scatter", mode: "lines+markers", line: { color: p.accent } },
+    { name: t("chart.baseline"), x: s.step, y: s.baseline, type: "scatter", mode: "lines", line: { color: p.good, dash: "dash" } },
+    { name: t("chart.entropy"), x: s.step, y: s.entropy, type: "scatter", mode: "lines", yaxis: "y2", line: { color: p.warn } },
   ];
   const layout = baseLayout({
-    xaxis: axisStyle({ title: { text: "controller step" } }),
-    yaxis: axisStyle({ title: { text: "reward" } }),
-    yaxis2: axisStyle({ title: { text: "entropy" }, overlaying: "y", side: "right", showgrid: false }),
+    xaxis: axisStyle({ title: { text: t("chart.controller_step") } }),
+    yaxis: axisStyle({ title: { text: t("chart.reward") } }),
+    yaxis2: axisStyle({ title: { text: t("chart.entropy") }, overlaying: "y", side: "right", showgrid: false }),
     uirevision: "keep",
   });
   plotly().react(el, traces, layout, plotConfig);
@@ -232,9 +230,9 @@ export function drawCurves(el, runs) {
     }
   });
   const layout = baseLayout({
-    xaxis: axisStyle({ title: { text: "epoch" }, dtick: 1 }),
-    yaxis: axisStyle({ title: { text: "loss" } }),
-    yaxis2: axisStyle({ title: { text: "accuracy / F1" }, overlaying: "y", side: "right", showgrid: false }),
+    xaxis: axisStyle({ title: { text: t("chart.epoch") }, dtick: 1 }),
+    yaxis: axisStyle({ title: { text: t("chart.loss") } }),
+    yaxis2: axisStyle({ title: { text: t("chart.accuracy_f1") }, overlaying: "y", side: "right", showgrid: false }),
     legend: { orientation: "h", y: -0.25 },
     margin: { l: 56, r: 56, t: 16, b: 64 },
   });

@@ -3,7 +3,9 @@
 // any other graph (an NB-201 cell) becomes a left-to-right DAG with one labelled, curved edge per operation.
 
 import { baseLayout, palette, plotConfig } from "./theme.js";
-import { fmtCount } from "./format.js";
+import { fmtCount, fmtInt } from "./format.js";
+import { t } from "./i18n.js";
+import { nameText } from "./server-text.js";
 
 // plotly.js is a classic script that may finish loading after this module: look it up at call time.
 const plotly = () => window.Plotly;
@@ -30,7 +32,7 @@ function nodeDetails(n) {
       if (Array.isArray(v)) rows.push(`${k}: ${v.join("×")}`);
       continue;
     }
-    rows.push(`${k}: ${k === "params" && typeof v === "number" ? v.toLocaleString("en") : v}`);
+    rows.push(`${k}: ${k === "params" && typeof v === "number" ? fmtInt(v) : v}`);
   }
   return rows.join("<br>");
 }
@@ -88,13 +90,13 @@ function drawStack(el, graph) {
       layer: "below",
     });
     const params = nodeParams(n);
-    const sub = [nodeShape(n), params !== null ? `${fmtCount(params)} params` : ""].filter(Boolean).join(" · ");
+    const sub = [nodeShape(n), params !== null ? t("diagram.params", { n: fmtCount(params) }) : ""].filter(Boolean).join(" · ");
     const label = String(n.label ?? "");
     const title = !label || label === kind ? kind || String(n.id) : label.startsWith(kind) ? label : `${kind}: ${label}`;
     annotations.push({
       x: 5,
       y: top - H / 2,
-      text: `<b>${title}</b>${sub ? `<br><span style="font-size:11px">${sub}</span>` : ""}`,
+      text: `<b>${nameText(title)}</b>${sub ? `<br><span style="font-size:11px">${sub}</span>` : ""}`,
       showarrow: false,
       font: { color: p.fg, size: 12 },
     });
@@ -243,7 +245,7 @@ function drawDag(el, graph) {
     mode: "markers+text",
     x: nodes.map((n) => pos.get(n.id).x),
     y: nodes.map((n) => pos.get(n.id).y),
-    text: nodes.map((n) => String(n.label ?? n.id)),
+    text: nodes.map((n) => nameText(n.label ?? n.id)),
     hovertext: nodes.map(nodeDetails),
     hoverinfo: "text",
     textposition: "bottom center", // under the node, clear of the edges running through its middle
@@ -271,7 +273,7 @@ function drawDag(el, graph) {
 
 export function drawArchitecture(el, graph) {
   if (!graph || !Array.isArray(graph.nodes) || !graph.nodes.length) {
-    el.textContent = "This candidate has no architecture graph.";
+    el.textContent = t("diagram.none");
     return Promise.resolve();
   }
   graph = { ...graph, edges: graph.edges || [] };

@@ -2,12 +2,23 @@
 // candidates on a strip below, and generation means when the strategy works in generations.
 // New results are appended with Plotly.extendTraces; only a changed fitness forces a full Plotly.react.
 
-import { baseLayout, palette, plotConfig } from "./theme.js";
+import { baseLayout, bindPointClick, palette, plotConfig } from "./theme.js";
 import { parseTime } from "./format.js";
+import { t } from "./i18n.js";
 
 // plotly.js is a classic script that may finish loading after this module: look it up at call time.
 const plotly = () => window.Plotly;
 const FINISHED = new Set(["done", "failed", "infeasible"]); // infeasible: on the strip, with its reason
+// Looked up once: hover templates and trace names are set on every full draw.
+const L = {
+  candidate: t("chart.candidate"),
+  best: t("chart.best_so_far"),
+  failed: t("chart.failed"),
+  generationMean: t("chart.generation_mean"),
+  evalHover: t("chart.eval_hover"),
+  failedHover: t("chart.failed_hover"),
+  meanHover: t("chart.mean_hover"),
+};
 
 /** Candidates in the order they finished (ties by id); each timestamp is parsed once, not per comparison. */
 function sortByFinish(list) {
@@ -61,7 +72,7 @@ export class FitnessChart {
     const p = palette();
     const traces = [
       {
-        name: "candidate",
+        name: L.candidate,
         type: "scattergl",
         mode: "markers",
         x: cols.x,
@@ -69,10 +80,10 @@ export class FitnessChart {
         customdata: cols.ids,
         text: cols.text,
         marker: { size: 6, color: p.accent, opacity: 0.75 },
-        hovertemplate: "#%{customdata} %{text}<br>eval %{x}: %{y:.4f}<extra></extra>",
+        hovertemplate: `#%{customdata} %{text}<br>${L.evalHover}<extra></extra>`,
       },
       {
-        name: "best so far",
+        name: L.best,
         type: "scattergl",
         mode: "lines",
         x: step.x,
@@ -83,7 +94,7 @@ export class FitnessChart {
         hoverinfo: "skip",
       },
       {
-        name: "failed",
+        name: L.failed,
         type: "scattergl",
         mode: "markers",
         x: cols.fx,
@@ -92,27 +103,24 @@ export class FitnessChart {
         text: cols.ftext,
         yaxis: "y2",
         marker: { symbol: "x", size: 8, color: p.bad },
-        hovertemplate: "#%{customdata} failed: %{text}<extra></extra>",
+        hovertemplate: `#%{customdata} ${L.failedHover}: %{text}<extra></extra>`,
       },
       this._generationTrace(),
     ];
     const layout = baseLayout({
       // The x axis sits under the failed strip, so its ticks do not cut between the two.
-      xaxis: { title: { text: "evaluation #" }, rangemode: "tozero", anchor: "y2", tickformat: ",d" },
-      yaxis: { title: { text: "fitness" }, domain: [0.12, 1] },
+      xaxis: { title: { text: t("chart.evaluation") }, rangemode: "tozero", anchor: "y2", tickformat: ",d" },
+      yaxis: { title: { text: t("chart.fitness") }, domain: [0.12, 1] },
       yaxis2: { domain: [0, 0.06], showticklabels: false, showgrid: false, zeroline: false, fixedrange: true },
       annotations: [
-        { text: "failed", xref: "paper", yref: "paper", x: 0, y: 0.03, xanchor: "right", showarrow: false },
+        { text: L.failed, xref: "paper", yref: "paper", x: 0, y: 0.03, xanchor: "right", showarrow: false },
       ],
       uirevision: "keep",
     });
     const done = plotly().react(this.el, traces, layout, plotConfig);
     if (!this.drawn) {
       this.drawn = true;
-      this.el.on("plotly_click", (ev) => {
-        const pt = ev.points && ev.points[0];
-        if (pt && pt.customdata !== undefined && this.onSelect) this.onSelect(Number(pt.customdata));
-      });
+      bindPointClick(this.el, this.onSelect);
     }
     this.el.dataset.points = String(this.plotted.size);
     return done;
@@ -180,7 +188,7 @@ export class FitnessChart {
       } else {
         cols.fx.push(this.n);
         cols.fids.push(c.id);
-        cols.ftext.push((c.error || "failed").slice(0, 120));
+        cols.ftext.push((c.error || L.failed).slice(0, 120));
         this.plotted.set(c.id, null);
       }
     }
@@ -193,15 +201,15 @@ export class FitnessChart {
     const stat = (g) => this.generations.get(g);
     const p = palette();
     return {
-      name: "generation mean",
+      name: L.generationMean,
       type: "scatter",
       mode: "lines+markers",
       x: gens.map((g) => stat(g).xsum / stat(g).n),
       y: gens.map((g) => stat(g).sum / stat(g).n),
-      text: gens.map((g) => `generation ${g}`),
+      text: gens.map((g) => t("chart.generation", { n: g })),
       line: { color: p.warn, dash: "dot" },
       marker: { size: 7, color: p.warn },
-      hovertemplate: "%{text}: mean %{y:.4f}<extra></extra>",
+      hovertemplate: `%{text}: ${L.meanHover}<extra></extra>`,
       visible: gens.length > 0,
     };
   }

@@ -4,6 +4,9 @@
 // candidate and a 10,000-candidate search stays fast.
 
 import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
+import { fmtInt } from "./format.js";
+import { t } from "./i18n.js";
+import { nameText, serverText } from "./server-text.js";
 
 // plotly.js is a classic script that may finish loading after this module: look it up at call time.
 const plotly = () => window.Plotly;
@@ -12,7 +15,7 @@ const plotly = () => window.Plotly;
 const MIN_WAIT_MS = 10_000;
 const MAX_BARS = 20; // a layers search names ~50 decisions; the tail explains next to nothing
 
-const choice = (v) => (v === null || v === undefined ? "(absent)" : String(v));
+const choice = (v) => (v === null || v === undefined ? t("importance.absent") : String(v));
 
 export class ImportanceChart {
   /** `fetchImportance()` resolves to the API's answer; `isRunning()` says whether to keep refreshing. */
@@ -53,17 +56,17 @@ export class ImportanceChart {
     const items = answer.items || [];
     this.el.dataset.items = String(items.length);
     if (!items.length) {
-      this.note.textContent = answer.reason ? `No decision importance yet: ${answer.reason}.` : "";
+      this.note.textContent = answer.reason ? t("importance.none", { reason: serverText(answer.reason) }) : "";
       if (this.el.data) plotly().purge(this.el);
       return;
     }
-    const sampled = answer.n_candidates < answer.n_finished ? ` (a sample of ${answer.n_finished})` : "";
+    const sampled =
+      answer.n_candidates < answer.n_finished ? t("importance.sampled", { n: fmtInt(answer.n_finished) }) : "";
     const shown = items.slice(0, MAX_BARS).reverse(); // Plotly draws the first category at the bottom
     const explained = items.reduce((s, it) => s + it.importance, 0);
     this.note.textContent =
-      `From ${answer.n_candidates} finished candidates${sampled}: each decision's share of the fitness ` +
-      `variance on its own; together ${(100 * explained).toFixed(0)} %, the rest is interactions and noise` +
-      (items.length > MAX_BARS ? `; the ${MAX_BARS} largest of ${items.length}.` : ".");
+      t("importance.note", { n: fmtInt(answer.n_candidates), sampled, share: (100 * explained).toFixed(0) }) +
+      (items.length > MAX_BARS ? t("importance.largest", { n: MAX_BARS, total: items.length }) : t("importance.end"));
     // The dashboard's plotly bundle is core + scattergl (scripts/plotly-bundle), without bar traces:
     // each bar is a rectangle shape, and a marker at its end carries the hover. Rows are numbered, with
     // the decisions as tick labels; hovermode "y" shows a row's hover anywhere along it.
@@ -74,10 +77,10 @@ export class ImportanceChart {
       mode: "markers",
       x: shown.map((it) => it.importance),
       y: rows,
-      text: shown.map((it) => it.decision),
+      text: shown.map((it) => nameText(it.decision)),
       customdata: shown.map((it) => [choice(it.best_choice), choice(it.worst_choice)]),
       marker: { color: p.accent, size: 6 },
-      hovertemplate: "%{text}: %{x:.1%} of the variance<br>best: %{customdata[0]}<br>worst: %{customdata[1]}<extra></extra>",
+      hovertemplate: t("importance.hover"),
     };
     const bars = shown.map((it, i) => ({
       type: "rect",
@@ -92,8 +95,14 @@ export class ImportanceChart {
       layer: "between", // above the grid lines, below the hover markers
     }));
     const layout = baseLayout({
-      xaxis: axisStyle({ title: { text: "share of fitness variance" }, tickformat: ".0%", rangemode: "tozero" }),
-      yaxis: axisStyle({ tickvals: rows, ticktext: shown.map((it) => it.decision), range: [-0.6, shown.length - 0.4], zeroline: false, showgrid: false }),
+      xaxis: axisStyle({ title: { text: t("importance.axis") }, tickformat: ".0%", rangemode: "tozero" }),
+      yaxis: axisStyle({
+        tickvals: rows,
+        ticktext: trace.text,
+        range: [-0.6, shown.length - 0.4],
+        zeroline: false,
+        showgrid: false,
+      }),
       shapes: bars,
       hovermode: "y",
       margin: { l: 16, r: 16, t: 16, b: 44 },

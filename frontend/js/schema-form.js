@@ -3,6 +3,24 @@
 // those paths back into a spec object, and a 422's `loc` finds its input the same way.
 
 import { esc } from "./format.js";
+import { has, t } from "./i18n.js";
+
+/** A field's label: the catalogue's human name for it ("Learning rate"), else its name made readable. */
+export function fieldLabel(name) {
+  const key = `field.${name}`;
+  return has(key) ? t(key) : String(name).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+}
+
+/** The catalogue key of a field's help: its path with list indices dropped ("objectives.0.goal" → …goal). */
+export function helpKey(path) {
+  return `help.${path.replace(/\.\d+(?=\.|$)/g, "")}`;
+}
+
+/** An enum value as shown in a select: translated where the catalogue knows the word, else as is. */
+function choiceLabel(value) {
+  const key = `choice.${value}`;
+  return has(key) ? t(key) : String(value);
+}
 
 /** Follow `$ref` into `$defs` and unwrap `anyOf: [X, null]` into X with `nullable`. */
 export function resolve(schema, root) {
@@ -48,10 +66,12 @@ function numberAttrs(s) {
   return attrs.join(" ");
 }
 
-/** Help text: the description plus the bounds, so the limits are visible before submitting. */
-function helpText(s) {
+/** Help text: the description (from the catalogue where it has one) plus the bounds, so the limits are
+ * visible before submitting. */
+function helpText(s, key) {
   const bits = [];
-  if (s.description) bits.push(s.description);
+  if (has(key)) bits.push(t(key));
+  else if (s.description) bits.push(s.description);
   const lo = s.minimum ?? s.exclusiveMinimum;
   const hi = s.maximum ?? s.exclusiveMaximum;
   if (lo !== undefined || hi !== undefined) {
@@ -59,12 +79,12 @@ function helpText(s) {
     const h = hi === undefined ? "" : `${s.exclusiveMaximum !== undefined ? "<" : "≤"} ${hi}`;
     bits.push([l, h].filter(Boolean).join(", "));
   }
-  if (s.nullable) bits.push("optional");
+  if (s.nullable) bits.push(t("form.optional"));
   return bits.join(" · ");
 }
 
 /** One labelled input for a scalar (or list-of-scalars) property. */
-export function fieldHtml(path, label, schema, root, value, fallbackDefault) {
+export function fieldHtml(path, label, schema, root, value, fallbackDefault, help = helpKey(path)) {
   const s = resolve(schema, root);
   const kind = fieldKind(s);
   // pydantic leaves `default` out of the schema for default_factory fields; the API's `defaults` fill in.
@@ -78,7 +98,7 @@ export function fieldHtml(path, label, schema, root, value, fallbackDefault) {
   if (kind === "enum") {
     const opts = (s.nullable ? [""] : []).concat(s.enum);
     input = `<select ${common}>${opts
-      .map((o) => `<option value="${esc(o)}"${o === v ? " selected" : ""}>${esc(o === "" ? "—" : o)}</option>`)
+      .map((o) => `<option value="${esc(o)}"${o === v ? " selected" : ""}>${esc(o === "" ? "—" : choiceLabel(o))}</option>`)
       .join("")}</select>`;
   } else if (kind === "boolean") {
     input = `<input type="checkbox" ${common}${v ? " checked" : ""}>`;
@@ -87,7 +107,7 @@ export function fieldHtml(path, label, schema, root, value, fallbackDefault) {
   } else if (kind === "array") {
     const item = resolve(s.items || {}, root);
     const text = Array.isArray(v) ? v.join(", ") : "";
-    input = `<input type="text" ${common} data-item="${esc(item.type || "string")}" value="${esc(text)}" placeholder="comma-separated${
+    input = `<input type="text" ${common} data-item="${esc(item.type || "string")}" value="${esc(text)}" placeholder="${esc(t("form.comma_separated"))}${
       item.enum ? `: ${esc(item.enum.join(", "))}` : ""
     }">`;
   } else if (kind === "const") {
@@ -97,20 +117,23 @@ export function fieldHtml(path, label, schema, root, value, fallbackDefault) {
   } else {
     input = `<input type="text" ${common} value="${v === null || v === undefined ? "" : esc(v)}">`;
   }
-  const help = helpText(s);
-  return `<div class="field" data-field="${esc(path)}"><label for="${id}">${esc(s.title || label)}</label>${input}${
-    help ? `<div class="help">${esc(help)}</div>` : ""
+  const helpLine = helpText(s, help);
+  return `<div class="field" data-field="${esc(path)}"><label for="${id}">${esc(label)}</label>${input}${
+    helpLine ? `<div class="help">${esc(helpLine)}</div>` : ""
   }<div class="field-error" data-error-for="${esc(path)}"></div></div>`;
 }
 
-/** Fields for every scalar property of an object schema (nested objects are the caller's business). */
-export function objectFieldsHtml(prefix, schema, root, values = {}, skip = [], defaults = {}) {
+/**
+ * Fields for every scalar property of an object schema (nested objects are the caller's business).
+ * `helpPrefix` names the help keys where the path does not (a space's options: "space.layers").
+ */
+export function objectFieldsHtml(prefix, schema, root, values = {}, skip = [], defaults = {}, helpPrefix = prefix) {
   const s = resolve(schema, root);
   return Object.entries(s.properties || {})
     .filter(([name]) => !skip.includes(name))
     .map(([name, prop]) => {
       const path = prefix ? `${prefix}.${name}` : name;
-      return fieldHtml(path, name.replace(/_/g, " "), prop, root, values[name], defaults[name]);
+      return fieldHtml(path, fieldLabel(name), prop, root, values[name], defaults[name], helpKey(`${helpPrefix}.${name}`));
     })
     .join("");
 }

@@ -1,7 +1,8 @@
 // The search page's header: name, status, progress, counts, best fitness, elapsed time and ETA,
 // and which of pause / resume / cancel the status allows.
 
-import { esc, fmtCount, fmtDuration, fmtNumber, parseTime, statusBadge } from "./format.js";
+import { esc, fmtCount, fmtDuration, fmtInt, fmtNumber, parseTime, statusBadge } from "./format.js";
+import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -29,14 +30,15 @@ function etaSeconds(s, fetchedAt) {
 }
 
 export function renderSearchHeader(s, fetchedAt) {
-  document.title = `${s.name || `search ${s.id}`} · NASBoard`;
-  $("search-name").textContent = s.name || `search ${s.id}`;
+  const name = s.name || t("search.unnamed", { id: s.id });
+  document.title = `${name} · NASBoard`;
+  $("search-name").textContent = name;
   $("search-status").innerHTML = statusBadge(s.status);
   const pct = progressOf(s) * 100;
   $("progress").firstElementChild.style.width = `${pct.toFixed(1)}%`;
   $("progress-text").textContent = `${pct.toFixed(0)} %`;
-  $("stat-candidates").textContent = `${s.n_done ?? 0} done / ${s.n_candidates ?? 0}`;
-  $("stat-failed").textContent = String(s.n_failed ?? 0);
+  $("stat-candidates").textContent = t("search.done_of", { done: fmtInt(s.n_done ?? 0), total: fmtInt(s.n_candidates ?? 0) });
+  $("stat-failed").textContent = fmtInt(s.n_failed ?? 0);
   const best = s.best;
   $("stat-best").innerHTML =
     best && typeof best.fitness === "number"
@@ -48,9 +50,9 @@ export function renderSearchHeader(s, fetchedAt) {
   renderResult(s.result);
   const spec = s.spec || {};
   $("spec-summary").innerHTML = [
-    spec.space && `space <b>${esc(spec.space.type)}</b>`,
-    spec.strategy && `strategy <b>${esc(spec.strategy.type)}</b>`,
-    spec.dataset && `dataset <b>${esc(spec.dataset.name)}</b>`,
+    spec.space && `${esc(t("common.space"))} <b>${esc(spec.space.type)}</b>`,
+    spec.strategy && `${esc(t("common.strategy"))} <b>${esc(spec.strategy.type)}</b>`,
+    spec.dataset && `${esc(t("common.dataset"))} <b>${esc(spec.dataset.name)}</b>`,
   ]
     .filter(Boolean)
     .join(" · ");
@@ -71,22 +73,30 @@ function renderResult(r) {
   if (!r) return;
   const test =
     typeof r.test_accuracy === "number"
-      ? `test accuracy <b id="result-test">${fmtNumber(r.test_accuracy)}</b>` +
-        (r.repeats > 1 && typeof r.test_accuracy_std === "number" ? ` ± ${fmtNumber(r.test_accuracy_std)} (${r.repeats} runs)` : "")
-      : "not tested";
+      ? `${esc(t("result.test_accuracy"))} <b id="result-test">${fmtNumber(r.test_accuracy)}</b>` +
+        (r.repeats > 1 && typeof r.test_accuracy_std === "number"
+          ? ` ± ${fmtNumber(r.test_accuracy_std)} ${esc(t("result.runs", { n: r.repeats }))}`
+          : "")
+      : esc(t("result.not_tested"));
   const parts = [
-    `<a href="/candidates/${r.candidate_id}">candidate ${r.candidate_id}</a> <code>${esc(r.label || "")}</code>`,
-    typeof r.params === "number" && `${fmtCount(r.params)} params`,
-    typeof r.flops === "number" && `${fmtCount(r.flops)}FLOPs`,
-    r.final_epochs && `${r.final_epochs} final epochs`,
+    `<a href="/candidates/${r.candidate_id}">${esc(t("result.candidate", { id: r.candidate_id }))}</a> <code>${esc(r.label || "")}</code>`,
+    typeof r.params === "number" && esc(t("result.params", { n: fmtCount(r.params) })),
+    typeof r.flops === "number" && esc(t("result.flops", { n: fmtCount(r.flops) })),
+    r.final_epochs && esc(t("result.final_epochs", { n: r.final_epochs })),
     typeof r.wall_seconds === "number" &&
-      `${fmtDuration(r.wall_seconds)} (search ${fmtDuration(r.search_seconds)}, final ${fmtDuration(r.final_seconds)})`,
+      esc(
+        t("result.wall", {
+          wall: fmtDuration(r.wall_seconds),
+          search: fmtDuration(r.search_seconds),
+          final: fmtDuration(r.final_seconds),
+        }),
+      ),
   ].filter(Boolean);
   const downloads = (r.artefacts || [])
     .map((f) => `<a href="/api/candidates/${r.candidate_id}/model?format=${encodeURIComponent(f)}">${esc(f)}</a>`)
     .join(" ");
   box.innerHTML =
-    `Result: ${test} · ${parts.join(" · ")}` +
-    (downloads ? ` · download ${downloads}` : "") +
-    (r.final_error ? `<br><span class="error-box">final stage: ${esc(r.final_error)}</span>` : "");
+    `${esc(t("result.title"))} ${test} · ${parts.join(" · ")}` +
+    (downloads ? ` · ${esc(t("result.download"))} ${downloads}` : "") +
+    (r.final_error ? `<br><span class="error-box">${esc(t("result.final_error"))} ${esc(r.final_error)}</span>` : "");
 }

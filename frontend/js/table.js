@@ -1,7 +1,8 @@
 // The candidate table: sortable, filterable and paginated, so 10,000 rows cost one page of DOM.
 // Rows link to the candidate page; checkboxes pick candidates for the compare page.
 
-import { esc, fmtCount, fmtNumber, parseTime, statusBadge } from "./format.js";
+import { esc, fmtClock, fmtCount, fmtInt, fmtNumber, metricLabel, parseTime, statusBadge } from "./format.js";
+import { t } from "./i18n.js";
 import { generationOf } from "./fitness-chart.js";
 
 const PAGE_SIZE = 50;
@@ -54,13 +55,13 @@ export class CandidateTable {
     return [
       { key: "select", title: "", sortable: false },
       { key: "id", title: "#" },
-      { key: "status", title: "status" },
-      { key: "label", title: "architecture" },
-      { key: "fitness", title: "fitness" },
-      ...(this.showRung ? [{ key: "rung", title: "rung" }] : []),
-      ...this.metrics.map((m) => ({ key: `m:${m}`, title: m.replace(/_/g, " ") })),
-      { key: "generation", title: "gen" },
-      { key: "finished", title: "finished" },
+      { key: "status", title: t("table.status") },
+      { key: "label", title: t("table.architecture") },
+      { key: "fitness", title: t("table.fitness") },
+      ...(this.showRung ? [{ key: "rung", title: t("table.rung") }] : []),
+      ...this.metrics.map((m) => ({ key: `m:${m}`, title: metricLabel(m) })),
+      { key: "generation", title: t("table.generation") },
+      { key: "finished", title: t("table.finished") },
     ];
   }
 
@@ -129,7 +130,7 @@ export class CandidateTable {
   _cell(r, key) {
     if (key === "select") {
       const checked = this.selected.has(r.id) ? " checked" : "";
-      return `<input type="checkbox" aria-label="select #${r.id}" data-select="${r.id}"${checked}>`;
+      return `<input type="checkbox" aria-label="${esc(t("table.select", { id: r.id }))}" data-select="${r.id}"${checked}>`;
     }
     if (key === "id") return `<a href="/candidates/${r.id}">${r.id}</a>`;
     if (key === "status") {
@@ -139,10 +140,10 @@ export class CandidateTable {
     if (key === "label") return `<span class="mono clip" title="${esc(r.label)}">${esc(r.label || "")}</span>`;
     if (key === "fitness") return fmtNumber(r.fitness);
     if (key === "rung") {
-      const epochs = r.epochs === null || r.epochs === undefined ? "" : ` · ${r.epochs} ep`;
-      return `<span title="rung ${r.rung}: promoted ${r.rung} time(s) or started there">${r.rung}${epochs}</span>`;
+      const epochs = r.epochs === null || r.epochs === undefined ? "" : ` · ${esc(t("table.epochs_short", { n: r.epochs }))}`;
+      return `<span title="${esc(t("table.rung_tip", { n: r.rung }))}">${r.rung}${epochs}</span>`;
     }
-    if (key === "finished") return r.finished_at ? esc(new Date(parseTime(r.finished_at)).toLocaleTimeString()) : "–";
+    if (key === "finished") return r.finished_at ? esc(fmtClock(parseTime(r.finished_at))) : "–";
     const v = this._value(r, key);
     if (key.startsWith("m:") && COUNT_METRICS.has(key.slice(2))) return fmtCount(v);
     return v === null || v === undefined ? "–" : fmtNumber(v);
@@ -155,7 +156,7 @@ export class CandidateTable {
       `<button type="button" data-page="${page}"${disabled ? " disabled" : ""}>${label}</button>`;
     this.pager.innerHTML =
       `${btn("«", 0, this.page === 0)}${btn("‹", this.page - 1, this.page === 0)}` +
-      `<span>${from}–${to} of ${total.toLocaleString("en")}</span>` +
+      `<span>${esc(t("pager.range", { from: fmtInt(from), to: fmtInt(to), total: fmtInt(total) }))}</span>` +
       `${btn("›", this.page + 1, this.page >= pages - 1)}${btn("»", pages - 1, this.page >= pages - 1)}`;
   }
 

@@ -1,4 +1,7 @@
-// Plotly colours follow the page's CSS variables, so charts read well in light and dark mode.
+// Plotly colours follow the page's CSS variables, so charts read well in light and dark mode; the
+// charts' own words (month names, modebar tips) follow the page's language.
+
+import { lang, t } from "./i18n.js";
 
 function cssVar(name, fallback) {
   const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -46,7 +49,47 @@ export function baseLayout(extra = {}) {
   };
 }
 
-export const plotConfig = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+export const plotConfig = {
+  responsive: true,
+  displaylogo: false,
+  modeBarButtonsToRemove: ["lasso2d", "select2d"],
+  locale: lang,
+};
+
+/** Open the candidate behind a clicked point: `onSelect(id)` with the point's customdata. Bound once. */
+export function bindPointClick(el, onSelect) {
+  el.on("plotly_click", (ev) => {
+    const pt = ev.points && ev.points[0];
+    if (pt && pt.customdata !== undefined && onSelect) onSelect(Number(pt.customdata));
+  });
+}
+
+/** Plotly's date axes and modebar in 简体中文; English is built in. */
+function registerLocale(Plotly) {
+  if (lang === "en" || !Plotly.register) return;
+  const list = (key) => t(key).split(",");
+  Plotly.register({
+    moduleType: "locale",
+    name: lang,
+    dictionary: {
+      "Zoom in": t("plotly.zoom_in"),
+      "Zoom out": t("plotly.zoom_out"),
+      Zoom: t("plotly.zoom"),
+      Pan: t("plotly.pan"),
+      "Reset axes": t("plotly.reset_axes"),
+      Autoscale: t("plotly.autoscale"),
+      "Download plot as a png": t("plotly.download_png"),
+      "Double-click to zoom back out": t("plotly.double_click"),
+    },
+    format: {
+      days: list("plotly.days"),
+      shortDays: list("plotly.short_days"),
+      months: list("plotly.months"),
+      shortMonths: list("plotly.short_months"),
+      date: "%Y-%m-%d",
+    },
+  });
+}
 
 export function axisStyle(extra = {}) {
   const p = palette();
@@ -62,8 +105,12 @@ let plotlyPromise = null;
  * bundle (1.5 MB) holds the main thread while it evaluates, and nothing else can start meanwhile.
  */
 export function plotlyReady() {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
   if (plotlyPromise) return plotlyPromise;
+  if (window.Plotly) {
+    registerLocale(window.Plotly);
+    plotlyPromise = Promise.resolve(window.Plotly);
+    return plotlyPromise;
+  }
   plotlyPromise = new Promise((resolve, reject) => {
     let tag = document.getElementById("plotly-js");
     if (!tag) {
@@ -72,7 +119,10 @@ export function plotlyReady() {
       tag.src = PLOTLY_SRC;
       document.head.appendChild(tag);
     }
-    tag.addEventListener("load", () => resolve(window.Plotly));
+    tag.addEventListener("load", () => {
+      registerLocale(window.Plotly);
+      resolve(window.Plotly);
+    });
     tag.addEventListener("error", () => reject(new Error(`could not load ${PLOTLY_SRC}`)));
   });
   return plotlyPromise;

@@ -5,8 +5,9 @@
 // so a bar is a thick line segment, and hover and click go to an invisible scattergl trace with points
 // along each bar: the point nearest the cursor is then always on the bar under it.
 
-import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
-import { esc, fmtDuration, parseTime } from "./format.js";
+import { baseLayout, bindPointClick, palette, plotConfig, axisStyle } from "./theme.js";
+import { esc, fmtDuration, fmtInt, parseTime, statusLabel } from "./format.js";
+import { t } from "./i18n.js";
 
 const plotly = () => window.Plotly;
 const STATUSES = ["done", "training", "failed", "infeasible", "cancelled"];
@@ -44,7 +45,7 @@ export class TimelineChart {
     if (!bars.length) {
       if (this.el.data) plotly().purge(this.el);
       this.bound = false; // purge dropped the click handler
-      this.el.textContent = "No candidate has started training yet.";
+      this.el.textContent = t("timeline.empty");
       this.el.dataset.bars = "0";
       return Promise.resolve();
     }
@@ -57,7 +58,7 @@ export class TimelineChart {
     const minLength = span / 300; // an instant failure still shows, as a sliver of a few pixels
     const rowPx = Math.max(22, Math.min(48, 260 / workers.length));
     const traces = STATUSES.map((status) => ({
-      name: status,
+      name: statusLabel(status),
       type: "scatter",
       mode: "lines",
       x: [],
@@ -67,15 +68,16 @@ export class TimelineChart {
       showlegend: false,
     }));
     const hover = { x: [], y: [], customdata: [], text: [] };
+    const soFar = t("timeline.so_far");
     for (const b of bars) {
       const trace = traces[Math.max(0, STATUSES.indexOf(b.status))] || traces[0];
       const end = Math.max(b.end, b.start + minLength);
       trace.x.push(b.start, end, null);
       trace.y.push(b.worker, b.worker, null);
       const text =
-        `#${b.candidate_id} ${esc(b.label || "")}<br>${esc(b.worker)} · ${esc(b.status)}` +
-        `<br>${fmtDuration((b.end - b.start) / 1000)}${b.finished_at ? "" : " so far"}` +
-        (b.attempt > 1 ? ` (attempt ${b.attempt})` : "");
+        `#${b.candidate_id} ${esc(b.label || "")}<br>${esc(b.worker)} · ${esc(statusLabel(b.status))}` +
+        `<br>${fmtDuration((b.end - b.start) / 1000)}${b.finished_at ? "" : ` ${soFar}`}` +
+        (b.attempt > 1 ? ` ${t("timeline.attempt", { n: b.attempt })}` : "");
       const n = Math.min(MAX_POINTS_PER_BAR, 2 + Math.floor(((end - b.start) / span) * HOVER_STEPS));
       for (let i = 0; i < n; i++) {
         hover.x.push(b.start + ((end - b.start) * i) / (n - 1));
@@ -86,7 +88,7 @@ export class TimelineChart {
     }
     for (const t of traces) t.showlegend = t.x.length > 0;
     traces.push({
-      name: "candidate",
+      name: t("chart.candidate"),
       type: "scattergl",
       mode: "markers",
       ...hover,
@@ -96,7 +98,7 @@ export class TimelineChart {
     });
     const layout = baseLayout({
       height: Math.max(220, 90 + rowPx * workers.length),
-      xaxis: axisStyle({ type: "date", title: { text: "time (UTC)" } }),
+      xaxis: axisStyle({ type: "date", title: { text: t("timeline.time_axis") } }),
       yaxis: axisStyle({ type: "category", categoryarray: workers, categoryorder: "array", autorange: "reversed" }),
       margin: { l: 56, r: 16, t: 28, b: 44 },
       uirevision: "keep", // a refresh keeps the user's zoom
@@ -105,10 +107,7 @@ export class TimelineChart {
     const done = plotly().react(this.el, traces, layout, plotConfig);
     if (!this.bound) {
       this.bound = true;
-      this.el.on("plotly_click", (ev) => {
-        const pt = ev.points && ev.points[0];
-        if (pt && pt.customdata !== undefined && this.onSelect) this.onSelect(Number(pt.customdata));
-      });
+      bindPointClick(this.el, this.onSelect);
     }
     return done.then(() => {
       this.el.dataset.bars = String(bars.length); // for the browser test: drawn, with this many bars
@@ -116,6 +115,15 @@ export class TimelineChart {
   }
 }
 
+const HEAD = [
+  t("timeline.col.worker"),
+  t("timeline.col.candidates"),
+  t("timeline.col.busy"),
+  t("timeline.col.idle"),
+  t("timeline.col.busy_share"),
+]
+  .map((title) => `<th>${esc(title)}</th>`)
+  .join("");
 const pct = (part, whole) => (whole > 0 ? `${Math.round((100 * part) / whole)} %` : "–");
 
 /** The per-worker table and the queue wait, beside the chart. */
@@ -128,16 +136,15 @@ export function workerSummaryHtml(answer) {
   );
   const wait = answer.queue_wait || {};
   const waitLine = wait.n
-    ? `Queue wait: median <b>${fmtDuration(wait.median_seconds)}</b>, max <b>${fmtDuration(wait.max_seconds)}</b> ` +
-      `<span class="muted">(${wait.n} on a first attempt)</span>`
-    : '<span class="muted">No queue wait measured yet.</span>';
+    ? t("timeline.queue_wait", { median: fmtDuration(wait.median_seconds), max: fmtDuration(wait.max_seconds) }) +
+      ` <span class="muted">${esc(t("timeline.first_attempts", { n: fmtInt(wait.n) }))}</span>`
+    : `<span class="muted">${esc(t("timeline.no_wait"))}</span>`;
   const bound = answer.truncated
-    ? `<p class="muted">The latest ${answer.limit.toLocaleString("en")} started candidates only.</p>`
+    ? `<p class="muted">${esc(t("timeline.truncated", { n: fmtInt(answer.limit) }))}</p>`
     : "";
   if (!rows.length) return `<p>${waitLine}</p>${bound}`;
   return (
-    `<table class="data compact"><thead><tr><th>worker</th><th>cand.</th><th>busy</th><th>idle</th>` +
-    `<th>busy %</th></tr></thead><tbody>${rows.join("")}</tbody></table><p>${waitLine}</p>${bound}` +
-    '<p class="muted">Idle: gaps between a worker\'s first start and its last end.</p>'
+    `<table class="data compact"><thead><tr>${HEAD}</tr></thead><tbody>${rows.join("")}</tbody></table>` +
+    `<p>${waitLine}</p>${bound}<p class="muted">${esc(t("timeline.idle_note"))}</p>`
   );
 }

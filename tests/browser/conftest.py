@@ -127,7 +127,10 @@ def browser(service: str) -> Iterator[object]:
 @pytest.fixture()
 def page(browser: object, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[object]:
     """A fresh page that records console errors; the test fails if any appeared."""
-    context = browser.new_context(viewport={"width": 1360, "height": 1000}, accept_downloads=True)  # type: ignore[attr-defined]
+    # English whatever the machine's locale: these tests read the page's English text.
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 1360, "height": 1000}, accept_downloads=True, locale="en-US"
+    )
     pg = context.new_page()
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)

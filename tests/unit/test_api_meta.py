@@ -46,6 +46,20 @@ def test_spec_schema_is_the_search_spec_json_schema(api: Api) -> None:
     assert {"space", "strategy", "dataset", "training", "budget"} <= set(schema["properties"])
 
 
+def test_spec_examples_are_the_benchmark_specs_as_the_form_presets(api: Api) -> None:
+    import yaml
+
+    from worker.nas.spec import parse_spec
+
+    files = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.yaml"))
+    examples = api.client.get("/api/spec/examples").json()
+    assert [e["file"] for e in examples] == [f.name for f in files]
+    for example, path in zip(examples, files, strict=True):
+        assert example["spec"] == yaml.safe_load(path.read_text())
+        assert example["name"] == example["spec"]["name"] and example["description"]
+        parse_spec(example["spec"])
+
+
 def test_healthz_checks_the_database(api: Api) -> None:
     assert api.client.get("/healthz").json()["database"] == "ok"
 

@@ -2,6 +2,7 @@
 
 import { api, idFromLocation } from "../api.js";
 import { esc, fmtNumber, statusBadge } from "../format.js";
+import { t } from "../i18n.js";
 import { drawArchitecture } from "../diagram.js";
 import { drawCurves } from "../charts.js";
 import { metricsList } from "../candidate-view.js";
@@ -12,8 +13,8 @@ const candidateId = idFromLocation();
 const FORMATS = [
   ["onnx", "ONNX"],
   ["torchscript", "TorchScript"],
-  ["state_dict", "Weights (state_dict)"],
-  ["card", "Model card"],
+  ["state_dict", t("candidate.format.weights")],
+  ["card", t("candidate.format.card")],
 ];
 const probe = { ready: false };
 window.nasboard = probe;
@@ -23,32 +24,33 @@ function downloads(c) {
   const available = new Set((c.artefacts || []).map((a) => a.format ?? a));
   const links = FORMATS.map(([fmt, label]) => {
     const ok = available.has(fmt);
-    const tip = ok ? `download ${label}` : "not exported: only the search's final models are exported";
+    const tip = ok ? t("candidate.download", { format: label }) : t("candidate.not_exported");
     const cls = ok ? "button" : "button disabled";
-    return `<a class="${cls}" data-format="${fmt}" href="${api.modelUrl(c.id, fmt)}" title="${tip}" download>${label}</a>`;
+    return `<a class="${cls}" data-format="${fmt}" href="${api.modelUrl(c.id, fmt)}" title="${esc(tip)}" download>${esc(label)}</a>`;
   });
-  if (!available.size) links.push('<span class="muted">No exported model files for this candidate.</span>');
+  if (!available.size) links.push(`<span class="muted">${esc(t("candidate.no_files"))}</span>`);
   return links.join("");
 }
 
 /** Multi-fidelity: the fitness at each rung the candidate trained to, each step after the first a promotion. */
 function rungsLine(rungs) {
   if (!rungs.length || (rungs.length === 1 && rungs[0].rung === 0)) return "";
-  const steps = rungs.map((r) => `rung ${r.rung}: <b>${fmtNumber(r.fitness)}</b>`).join(" → ");
+  const steps = rungs.map((r) => `${esc(t("candidate.rung", { n: r.rung }))} <b>${fmtNumber(r.fitness)}</b>`).join(" → ");
   const promoted = rungs.length - 1;
-  return `${steps} <span class="muted">(${promoted ? `promoted ${promoted}×` : "not promoted"})</span>`;
+  const note = promoted ? t("candidate.promoted", { n: promoted }) : t("candidate.not_promoted");
+  return `${steps} <span class="muted">${esc(note)}</span>`;
 }
 
 // The recorded reason, in full and as written (a traceback keeps its lines), headed by what it explains.
 const ERROR_TITLES = {
-  failed: "Why it failed",
-  infeasible: "Why it is infeasible",
-  cancelled: "Why it was cancelled",
+  failed: t("candidate.why_failed"),
+  infeasible: t("candidate.why_infeasible"),
+  cancelled: t("candidate.why_cancelled"),
 };
 
 function showError(c) {
   $("cand-error-panel").classList.toggle("hidden", !c.error);
-  $("cand-error-title").textContent = ERROR_TITLES[c.status] || "Note";
+  $("cand-error-title").textContent = ERROR_TITLES[c.status] || t("candidate.note");
   $("cand-error").textContent = c.error || "";
 }
 
@@ -59,16 +61,16 @@ const REFRESH_MS = 2000;
 function renderDetails(c) {
   $("cand-status").innerHTML = statusBadge(c.status);
   $("cand-sub").innerHTML =
-    `<a href="/searches/${c.search_id}">search ${c.search_id}</a> · <span class="mono">${esc(c.label || "")}</span>` +
-    (typeof c.fitness === "number" ? ` · fitness <b>${fmtNumber(c.fitness)}</b>` : "") +
-    (c.epochs ? ` · ${c.epochs} epochs` : "");
+    `<a href="/searches/${c.search_id}">${esc(t("search.unnamed", { id: c.search_id }))}</a> · <span class="mono">${esc(c.label || "")}</span>` +
+    (typeof c.fitness === "number" ? ` · ${esc(t("table.fitness"))} <b>${fmtNumber(c.fitness)}</b>` : "") +
+    (c.epochs ? ` · ${esc(t("candidate.n_epochs", { n: c.epochs }))}` : "");
   $("cand-rungs").innerHTML = rungsLine(c.rungs || []);
   showError(c);
   $("downloads").innerHTML = downloads(c);
   $("metrics").innerHTML = metricsList(c);
   const curve = c.curve || [];
   if (curve.length) return drawCurves($("curve-chart"), [{ id: c.id, curve }]);
-  $("curve-chart").textContent = c.status === "training" ? "Training: no epoch finished yet." : "No epochs recorded.";
+  $("curve-chart").textContent = c.status === "training" ? t("candidate.training_no_epoch") : t("candidate.no_epochs");
   return Promise.resolve();
 }
 
@@ -89,10 +91,10 @@ function followTraining(c) {
 }
 
 async function start() {
-  if (!candidateId) throw new Error("no candidate id in the address (expected /candidates/<id>)");
+  if (!candidateId) throw new Error(t("candidate.no_id"));
   const c = await api.getCandidate(candidateId);
-  document.title = `candidate #${c.id} · NASBoard`;
-  $("cand-title").textContent = `Candidate #${c.id}`;
+  document.title = `${t("candidate.title", { id: c.id })} · NASBoard`;
+  $("cand-title").textContent = t("candidate.title", { id: c.id });
   $("genome").textContent = JSON.stringify(c.genome, null, 2);
   await plotlyReady();
   await Promise.all([drawArchitecture($("arch-diagram"), c.graph), renderDetails(c)]);
@@ -102,5 +104,5 @@ async function start() {
 }
 
 start().catch((err) => {
-  $("page-error").textContent = `Could not load candidate ${candidateId}: ${err.message}`;
+  $("page-error").textContent = t("candidate.load_failed", { id: candidateId, error: err.message });
 });

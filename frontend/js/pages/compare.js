@@ -1,7 +1,8 @@
 // Compare two or more candidates: curves overlaid, metrics side by side, one diagram per candidate.
 
 import { api } from "../api.js";
-import { esc, statusBadge } from "../format.js";
+import { esc, metricLabel, statusBadge } from "../format.js";
+import { t } from "../i18n.js";
 import { drawArchitecture } from "../diagram.js";
 import { drawCurves } from "../charts.js";
 import { fmtMetric } from "../candidate-view.js";
@@ -27,7 +28,8 @@ function metricsTable(cands) {
         if (name === "fitness") return fmtMetric(name, c.fitness);
         return fmtMetric(name, c.metrics ? c.metrics[name] : undefined);
       });
-      return `<tr><th>${esc(name.replace(/_/g, " "))}</th>${cells.map((x) => `<td>${x}</td>`).join("")}</tr>`;
+      const label = name === "status" ? t("common.status") : name === "fitness" ? t("table.fitness") : metricLabel(name);
+      return `<tr><th>${esc(label)}</th>${cells.map((x) => `<td>${x}</td>`).join("")}</tr>`;
     })
     .join("");
   return `<thead>${head}</thead><tbody>${body}</tbody>`;
@@ -37,7 +39,7 @@ async function start() {
   const ids = parseIds(new URLSearchParams(location.search).get("ids"));
   $("compare-ids").value = ids.join(", ");
   if (ids.length < 2) {
-    $("page-error").textContent = "Give two or more candidate ids (for example ?ids=3,7).";
+    $("page-error").textContent = t("compare.need_ids");
     return;
   }
   const cands = await Promise.all(ids.map((id) => api.getCandidate(id)));
@@ -63,5 +65,5 @@ $("compare-form").addEventListener("submit", (ev) => {
 });
 
 start().catch((err) => {
-  $("page-error").textContent = `Could not load the candidates: ${err.message}`;
+  $("page-error").textContent = t("compare.load_failed", { error: err.message });
 });

@@ -1,7 +1,8 @@
 // Searches list: name, space, strategy, dataset, status, progress, best fitness, age; refreshed live.
 
 import { api } from "../api.js";
-import { esc, fmtAge, fmtNumber, statusBadge } from "../format.js";
+import { esc, fmtAge, fmtInt, fmtNumber, statusBadge } from "../format.js";
+import { t } from "../i18n.js";
 
 const PAGE = 25;
 const REFRESH_MS = 2000;
@@ -12,6 +13,18 @@ const table = document.getElementById("search-table");
 const pager = document.getElementById("search-pager");
 const statusFilter = document.getElementById("status-filter");
 const errorBox = document.getElementById("list-error");
+const HEAD = [
+  t("index.col.name"),
+  t("common.space"),
+  t("common.strategy"),
+  t("common.dataset"),
+  t("common.status"),
+  t("index.col.progress"),
+  t("index.col.best"),
+  t("index.col.age"),
+]
+  .map((title) => `<th>${esc(title)}</th>`)
+  .join("");
 
 function row(s) {
   const pct = Math.round(Math.max(0, Math.min(1, s.progress || 0)) * 100);
@@ -20,7 +33,7 @@ function row(s) {
       ? `<a href="/candidates/${s.best_candidate_id}">${fmtNumber(s.best_fitness)}</a>`
       : "–";
   return `<tr data-id="${s.id}">
-    <td><a href="/searches/${s.id}">${esc(s.name || `search ${s.id}`)}</a> <span class="muted">#${s.id}</span></td>
+    <td><a href="/searches/${s.id}">${esc(s.name || t("search.unnamed", { id: s.id }))}</a> <span class="muted">#${s.id}</span></td>
     <td>${esc(s.space ?? "–")}</td>
     <td>${esc(s.strategy ?? "–")}</td>
     <td>${esc(s.dataset ?? "–")}</td>
@@ -36,18 +49,17 @@ async function refresh() {
   try {
     const page = await api.listSearches({ status: statusFilter.value, limit: PAGE, offset });
     const items = page.items || [];
-    table.innerHTML =
-      "<thead><tr><th>name</th><th>space</th><th>strategy</th><th>dataset</th><th>status</th>" +
-      "<th>progress</th><th>best fitness</th><th>age</th></tr></thead>" +
-      `<tbody>${items.map(row).join("") || '<tr><td colspan="8" class="muted">No searches yet.</td></tr>'}</tbody>`;
+    const empty = `<tr><td colspan="8" class="muted">${esc(t("index.empty"))}</td></tr>`;
+    table.innerHTML = `<thead><tr>${HEAD}</tr></thead><tbody>${items.map(row).join("") || empty}</tbody>`;
     const total = page.total ?? items.length;
+    const last = Math.min(total, offset + PAGE);
     pager.innerHTML =
       `<button type="button" data-off="${offset - PAGE}" ${offset === 0 ? "disabled" : ""}>‹</button>` +
-      `<span>${total ? offset + 1 : 0}–${Math.min(total, offset + PAGE)} of ${total}</span>` +
+      `<span>${esc(t("pager.range", { from: fmtInt(total ? offset + 1 : 0), to: fmtInt(last), total: fmtInt(total) }))}</span>` +
       `<button type="button" data-off="${offset + PAGE}" ${offset + PAGE >= total ? "disabled" : ""}>›</button>`;
     errorBox.textContent = "";
   } catch (err) {
-    errorBox.textContent = `Could not load searches: ${err.message}`;
+    errorBox.textContent = t("index.load_failed", { error: err.message });
   }
   timer = setTimeout(refresh, REFRESH_MS);
 }

@@ -4,7 +4,10 @@
 
 import { api, ApiError } from "../api.js";
 import { esc } from "../format.js";
-import { fieldHtml, objectFieldsHtml, readInput, resolve, setPath } from "../schema-form.js";
+import { fieldHtml, fieldLabel, helpKey, objectFieldsHtml, readInput, resolve, setPath } from "../schema-form.js";
+import { has, t } from "../i18n.js";
+import { serverText } from "../server-text.js";
+import { applyRules } from "../form-rules.js";
 import { toYaml } from "../yaml.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,9 +20,12 @@ const TYPED = ["space", "strategy"]; // {type, ...options of the chosen class}
 let root = null;
 let catalog = { space: [], strategy: [] };
 let datasets = [];
+let examples = []; // the example specs offered as presets (GET /api/spec/examples)
 
+/** A section's legend ("Training", "训练"); a section the catalogue lacks shows its name made readable. */
 function title(name) {
-  return name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+  const key = `section.${name}`;
+  return has(key) ? t(key) : fieldLabel(name);
 }
 
 function errorHolder(path) {
@@ -36,7 +42,7 @@ function typedSection(name, prop) {
     .map((e) => `<option value="${esc(e.name)}"${e.name === chosen ? " selected" : ""}>${esc(e.name)}</option>`)
     .join("");
   return `<fieldset data-section="${name}"><legend>${title(name)}</legend>
-    <div class="fields"><div class="field" data-field="${name}.type"><label for="f-${name}-type">type</label>
+    <div class="fields"><div class="field" data-field="${name}.type"><label for="f-${name}-type">${esc(fieldLabel("type"))}</label>
       <select id="f-${name}-type" name="${name}.type" data-path="${name}.type" data-kind="enum">${options}</select>
       <div class="help" data-description-for="${name}"></div>${errorHolder(`${name}.type`)}</div></div>
     <div class="fields" data-options-for="${name}"></div>${errorHolder(name)}</fieldset>`;
@@ -46,14 +52,15 @@ function renderTypedOptions(name) {
   const type = form.querySelector(`[data-path="${name}.type"]`).value;
   const entry = catalog[name].find((e) => e.name === type);
   const box = form.querySelector(`[data-options-for="${name}"]`);
-  form.querySelector(`[data-description-for="${name}"]`).textContent = (entry && entry.description) || "";
+  const key = `help.${name}.${type}`; // the class's description, translated where the catalogue has it
+  form.querySelector(`[data-description-for="${name}"]`).textContent = has(key) ? t(key) : (entry && entry.description) || "";
   if (!entry || !entry.options) {
     box.innerHTML = "";
     return;
   }
   const optionsRoot = entry.options; // each class's Options schema resolves its own $refs
   const defaults = entry.defaults || {};
-  box.innerHTML = objectFieldsHtml(name, optionsRoot, optionsRoot, defaults, ["type"], defaults);
+  box.innerHTML = objectFieldsHtml(name, optionsRoot, optionsRoot, defaults, ["type"], defaults, `${name}.${type}`);
 }
 
 // --- dataset --------------------------------------------------------------------------------------------
@@ -64,13 +71,13 @@ function datasetSection(prop) {
   const chosen = datasets.some((d) => d.name === fallback && d.available) ? fallback : firstAvailable?.name || fallback;
   const options = datasets
     .map((d) => {
-      const note = d.available ? "" : " (not found)";
+      const note = d.available ? "" : ` ${t("form.not_found")}`;
       const tip = d.where ? ` title="${esc(d.where)}"` : "";
       return `<option value="${esc(d.name)}"${d.name === chosen ? " selected" : ""}${tip}>${esc(d.name)}${note}</option>`;
     })
     .join("");
-  return `<fieldset data-section="dataset"><legend>Dataset</legend><div class="fields">
-    <div class="field" data-field="dataset.name"><label for="f-dataset-name">name</label>
+  return `<fieldset data-section="dataset"><legend>${esc(title("dataset"))}</legend><div class="fields">
+    <div class="field" data-field="dataset.name"><label for="f-dataset-name">${esc(fieldLabel("name"))}</label>
       <select id="f-dataset-name" name="dataset.name" data-path="dataset.name" data-kind="enum">${options}</select>
       <div class="help" id="dataset-where"></div>${errorHolder("dataset.name")}</div>
     ${objectFieldsHtml("dataset", s, root, {}, ["name"])}</div>${errorHolder("dataset")}</fieldset>`;
@@ -79,16 +86,18 @@ function datasetSection(prop) {
 function showDatasetWhere() {
   const sel = form.querySelector('[data-path="dataset.name"]');
   const d = datasets.find((x) => x.name === sel.value);
-  $("dataset-where").textContent = d ? `${d.available ? "found" : "missing"}${d.where ? `: ${d.where}` : ""}` : "";
+  const state = d && t(d.available ? "form.found" : "form.missing");
+  $("dataset-where").textContent = d ? `${state}${d.where ? `: ${d.where}` : ""}` : "";
 }
 
 // --- lists of objects (objectives) ----------------------------------------------------------------------
 function listSection(name, prop) {
   const s = resolve(prop, root);
+  const help = has(helpKey(name)) ? t(helpKey(name)) : s.description;
   return `<fieldset data-section="${name}" data-list="${name}"><legend>${title(name)}</legend>
     <div data-rows-for="${name}"></div>
-    <button type="button" data-add="${name}">Add ${esc(name.replace(/s$/, ""))}</button>
-    ${s.description ? `<div class="help">${esc(s.description)}</div>` : ""}${errorHolder(name)}</fieldset>`;
+    <button type="button" data-add="${name}">${esc(t("form.add_row"))}</button>
+    ${help ? `<div class="help">${esc(help)}</div>` : ""}${errorHolder(name)}</fieldset>`;
 }
 
 function addListRow(name, values = {}) {
@@ -100,7 +109,7 @@ function addListRow(name, values = {}) {
   row.className = "objective-row";
   row.dataset.row = String(i);
   row.innerHTML = `${objectFieldsHtml(`${name}.${i}`, itemSchema, root, values)}
-    <button type="button" data-remove="${name}" aria-label="remove">✕</button>`;
+    <button type="button" data-remove="${name}" aria-label="${esc(t("form.remove"))}">✕</button>`;
   box.appendChild(row);
 }
 
@@ -130,14 +139,63 @@ function render() {
       sections.push(`<fieldset data-section="${name}"><legend>${title(name)}</legend>
         <div class="fields">${objectFieldsHtml(name, s, root)}</div>${errorHolder(name)}</fieldset>`);
     } else if (s.type === "array" && resolve(s.items || {}, root).properties) lists.push(listSection(name, prop));
-    else general.push(fieldHtml(name, name.replace(/_/g, " "), prop, root));
+    else general.push(fieldHtml(name, fieldLabel(name), prop, root));
   }
-  fieldsBox.innerHTML = `<fieldset data-section="general"><legend>General</legend>
+  fieldsBox.innerHTML = `<fieldset data-section="general"><legend>${esc(title("general"))}</legend>
     <div class="fields">${general.join("")}</div></fieldset>${sections.join("")}${lists.join("")}`;
   for (const name of TYPED) if (props[name]) renderTypedOptions(name);
   for (const el of form.querySelectorAll("[data-list]")) addListRow(el.dataset.list);
   if (props.dataset) showDatasetWhere();
+  applyRules(form, readInput);
   updateSpecView();
+}
+
+// --- presets --------------------------------------------------------------------------------------------
+function setInput(el, value) {
+  if (el.dataset.kind === "boolean") el.checked = Boolean(value);
+  else if (Array.isArray(value) && el.dataset.kind === "array") el.value = value.join(", ");
+  else if (el.dataset.kind === "json") el.value = JSON.stringify(value);
+  else el.value = value === null || value === undefined ? "" : String(value);
+}
+
+/** Fill the form from a spec: the defaults first, then the spec's classes, rows and values. */
+function fillForm(spec) {
+  render();
+  for (const name of TYPED) {
+    const select = form.querySelector(`[data-path="${name}.type"]`);
+    if (select && spec[name] && spec[name].type) {
+      select.value = spec[name].type;
+      renderTypedOptions(name);
+    }
+  }
+  for (const box of form.querySelectorAll("[data-rows-for]")) {
+    const name = box.dataset.rowsFor;
+    if (!Array.isArray(spec[name])) continue;
+    box.replaceChildren();
+    for (const item of spec[name]) addListRow(name, item);
+  }
+  const unknown = [];
+  const walk = (value, path) => {
+    const el = form.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (el) setInput(el, value);
+    else if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+    } else unknown.push(path);
+  };
+  for (const [k, v] of Object.entries(spec)) if (!form.querySelector(`[data-rows-for="${k}"]`)) walk(v, k);
+  if (spec.dataset) showDatasetWhere();
+  applyRules(form, readInput);
+  updateSpecView();
+  $("form-error").textContent = unknown.length ? t("form.preset_unknown", { fields: unknown.join(", ") }) : "";
+}
+
+function presetOptions() {
+  const select = $("preset");
+  select.replaceChildren(
+    new Option(t("form.preset_defaults"), ""),
+    ...examples.map((e, i) => new Option(`${e.name} (${e.file})`, String(i))),
+  );
+  select.closest(".preset").classList.toggle("hidden", !examples.length);
 }
 
 function defaultOf(path) {
@@ -152,7 +210,7 @@ export function readSpec() {
   for (const el of form.querySelectorAll("[data-path]")) {
     const path = el.dataset.path;
     const value = readInput(el);
-    if (value === undefined) continue;
+    if (value === undefined || el.dataset.inapplicable) continue;
     // Inside a list item (an objective) the choice fields stay even at their default, so each item
     // still says what it is; other defaults and empty optionals are left out as elsewhere.
     const keep = ALWAYS.has(path) || (/\.\d+\./.test(path) && el.dataset.kind === "enum");
@@ -176,7 +234,30 @@ function clearErrors() {
   for (const el of form.querySelectorAll(".field.invalid")) el.classList.remove("invalid");
 }
 
-/** Put each 422 message beside the deepest field its `loc` names; the rest go above the form. */
+function addError(holder, msg) {
+  holder.textContent = holder.textContent ? `${holder.textContent}; ${msg}` : msg;
+  const field = holder.closest(".field");
+  if (field) field.classList.add("invalid");
+}
+
+/**
+ * The fields under `section` that a cross-field message names ("min_depth (9) must be <= max_depth (5)"
+ * on `space`): each gets the message too, so every field to change is marked, not only the section.
+ */
+function namedFields(section, message) {
+  const holders = [];
+  for (const el of form.querySelectorAll(`[data-path^="${CSS.escape(section)}."]`)) {
+    const name = el.dataset.path.slice(section.length + 1);
+    if (name.includes(".") || el.dataset.inapplicable) continue;
+    if (new RegExp(`(^|[^\\w])${name}([^\\w]|$)`).test(message)) {
+      holders.push(form.querySelector(`[data-error-for="${CSS.escape(el.dataset.path)}"]`));
+    }
+  }
+  return holders.filter(Boolean);
+}
+
+/** Put every 422 message beside the deepest field its `loc` names (a cross-field one beside each field
+ * it names); what names no input goes above the form. All of them at once: the API reports them so. */
 function showErrors(detail) {
   const loose = [];
   const list = Array.isArray(detail) ? detail : [{ loc: [], msg: String(detail) }];
@@ -184,21 +265,25 @@ function showErrors(detail) {
     // The API sends {field: "training.epochs", message, allowed}; plain FastAPI sends {loc, msg}.
     const path = d.field !== undefined ? String(d.field).split(".") : (d.loc || []).map(String);
     const loc = path.filter((p, i) => !(i === 0 && p === "body") && p !== "");
-    const allowed = Array.isArray(d.allowed) && d.allowed.length ? ` (allowed: ${d.allowed.join(", ")})` : "";
-    const msg = `${String(d.message ?? d.msg ?? JSON.stringify(d)).replace(/^Value error, /, "")}${allowed}`;
+    // The message in the page's language where it follows a known pattern; allowed values as sent.
+    const values = Array.isArray(d.allowed) ? d.allowed.join(", ") : "";
+    const allowed = values ? ` ${t("form.allowed", { values })}` : "";
+    const raw = String(d.message ?? d.msg ?? JSON.stringify(d));
+    const msg = `${serverText(raw)}${allowed}`;
     let holder = null;
     for (let n = loc.length; n > 0 && !holder; n--) {
       holder = form.querySelector(`[data-error-for="${CSS.escape(loc.slice(0, n).join("."))}"]`);
     }
     if (!holder) {
-      loose.push(`${loc.join(".") || "spec"}: ${msg}`);
+      const where = loc.length ? `${title(loc[loc.length - 1])} (${loc.join(".")})` : t("form.spec");
+      loose.push(`${where}: ${msg}`);
       continue;
     }
-    holder.textContent = holder.textContent ? `${holder.textContent}; ${msg}` : msg;
-    const field = holder.closest(".field");
-    if (field) field.classList.add("invalid");
+    const named = holder.closest(".field") ? [] : namedFields(holder.dataset.errorFor, raw);
+    if (named.length) for (const h of named) addError(h, msg);
+    else addError(holder, msg);
   }
-  $("form-error").textContent = loose.length ? loose.join("\n") : "The spec has errors; see the marked fields.";
+  $("form-error").textContent = loose.length ? loose.join("\n") : t("form.errors_marked");
   const first = form.querySelector(".field.invalid, .field-error:not(:empty)");
   if (first) first.scrollIntoView({ block: "center" });
 }
@@ -208,6 +293,7 @@ form.addEventListener("change", (ev) => {
   if (path === "space.type") renderTypedOptions("space");
   if (path === "strategy.type") renderTypedOptions("strategy");
   if (path === "dataset.name") showDatasetWhere();
+  applyRules(form, readInput);
   updateSpecView();
 });
 form.addEventListener("input", updateSpecView);
@@ -228,7 +314,7 @@ for (const r of document.querySelectorAll('input[name="spec-format"]')) r.addEve
 $("copy-spec").addEventListener("click", async () => {
   try {
     await navigator.clipboard.writeText($("spec-text").textContent);
-    $("copy-spec").textContent = "Copied";
+    $("copy-spec").textContent = t("form.copied");
   } catch {
     // Clipboard access needs a secure context; selecting the text lets the user copy by hand.
     getSelection().selectAllChildren($("spec-text"));
@@ -236,7 +322,16 @@ $("copy-spec").addEventListener("click", async () => {
 });
 $("reset-form").addEventListener("click", () => {
   clearErrors();
+  $("preset").value = "";
+  $("preset-note").textContent = "";
   render();
+});
+$("preset").addEventListener("change", () => {
+  clearErrors();
+  const example = examples[Number($("preset").value)];
+  $("preset-note").textContent = example ? example.description : "";
+  if (example) fillForm(example.spec);
+  else render();
 });
 
 form.addEventListener("submit", async (ev) => {
@@ -250,25 +345,28 @@ form.addEventListener("submit", async (ev) => {
   } catch (err) {
     button.disabled = false;
     if (err instanceof ApiError && (err.status === 422 || err.status === 400)) showErrors(err.detail);
-    else $("form-error").textContent = `Could not submit: ${err.message}`;
+    else $("form-error").textContent = t("form.submit_failed", { error: err.message });
   }
 });
 
 async function start() {
-  const [schema, spaces, strategies, ds] = await Promise.all([
+  const [schema, spaces, strategies, ds, ex] = await Promise.all([
     api.specSchema(),
     api.spaces(),
     api.strategies(),
     api.datasets(),
+    api.specExamples().catch(() => []), // presets are a convenience: the form works without them
   ]);
   root = schema;
   catalog = { space: spaces, strategy: strategies };
   datasets = ds;
+  examples = ex;
   render();
+  presetOptions();
   window.nasboard = { ready: true };
   document.body.dataset.ready = "1";
 }
 
 start().catch((err) => {
-  $("form-error").textContent = `Could not load the form: ${err.message}`;
+  $("form-error").textContent = t("form.load_failed", { error: err.message });
 });

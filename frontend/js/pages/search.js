@@ -12,6 +12,7 @@ import { loadSnapshot, saveSnapshot } from "../cache.js";
 import { renderSearchHeader } from "../search-header.js";
 import { fmtNumber } from "../format.js";
 import { startActivity } from "../activity.js";
+import { t } from "../i18n.js";
 
 const searchId = idFromLocation();
 const READ_PARTS = 4;
@@ -29,6 +30,8 @@ let feed = null;
 // when each candidate's point reached the chart (epoch ms, comparable with the server's clock).
 const probe = { ready: false, interactiveMs: null, plottedAt: {}, mode: "idle", errors: [] };
 window.nasboard = probe;
+
+const LIVE_MODES = { stream: t("live.stream"), reconnecting: t("live.reconnecting"), polling: t("live.polling") };
 
 const openCandidate = (id) => {
   location.href = `/candidates/${id}`;
@@ -52,7 +55,7 @@ const table = new CandidateTable($("candidate-table"), {
     const link = $("compare-link");
     link.href = `/compare?ids=${ids.join(",")}`;
     link.classList.toggle("disabled", ids.length < 2);
-    link.textContent = `Compare selected (${ids.length})`;
+    link.textContent = t("search.compare_n", { n: ids.length });
   },
   onTextFilter: () => ensureGenomes(),
 });
@@ -102,7 +105,7 @@ document.querySelector(".actions").addEventListener("click", async (ev) => {
     search = { ...search, ...res };
     renderHeader();
   } catch (err) {
-    $("page-error").textContent = `${b.dataset.action} failed: ${err.message}`;
+    $("page-error").textContent = t("search.action_failed", { action: b.textContent.trim(), error: err.message });
     b.disabled = false;
   }
 });
@@ -161,9 +164,9 @@ async function loadController() {
       // No per-step history recorded (yet): say so, with whatever scalars the controller keeps.
       const scalars = Object.entries(stats)
         .filter(([k, v]) => k !== "strategy" && typeof v === "number")
-        .map(([k, v]) => `${k.replace(/_/g, " ")} ${fmtNumber(v)}`);
+        .map(([k, v]) => `${k} ${fmtNumber(v)}`);
       $("controller-chart").textContent =
-        `No per-step reward / entropy recorded by the controller yet${scalars.length ? ` (${scalars.join(", ")})` : ""}.`;
+        t("search.controller_empty") + (scalars.length ? ` (${scalars.join(", ")})` : "");
     }
   } catch (err) {
     console.warn("controller statistics unavailable", err);
@@ -197,7 +200,7 @@ async function useGenerations(spec) {
 // --- start ----------------------------------------------------------------------------------------------
 async function start() {
   if (!searchId) {
-    $("page-error").textContent = "No search id in the address (expected /searches/<id>).";
+    $("page-error").textContent = t("search.no_id");
     return;
   }
   const [s, stored] = await Promise.all([api.getSearch(searchId), loadSnapshot(searchId)]);
@@ -261,7 +264,7 @@ async function start() {
     },
     onMode: (mode) => {
       probe.mode = mode;
-      $("live-mode").textContent = mode === "stream" ? "● live" : mode === "stopped" ? "" : `● ${mode}`;
+      $("live-mode").textContent = mode === "stopped" ? "" : `● ${LIVE_MODES[mode] || mode}`;
     },
   });
   feed.setTerminal(search.status);
@@ -289,5 +292,5 @@ function keepSnapshot(created) {
 }
 
 start().catch((err) => {
-  $("page-error").textContent = `Could not load search ${searchId}: ${err.message}`;
+  $("page-error").textContent = t("search.load_failed", { id: searchId, error: err.message });
 });

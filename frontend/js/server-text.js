@@ -1,0 +1,80 @@
+// The API writes its messages in English. Those that follow a known pattern (pydantic's bounds and
+// types, the spec's own checks, decision importance's reasons) are shown in the page's language, with
+// the numbers and names they quote kept as sent; any other message is shown as the server wrote it.
+
+import { lang, t } from "./i18n.js";
+
+// [pattern, catalogue key, names of the captured groups]
+const PATTERNS = [
+  [/^Input should be greater than or equal to (.+)$/, "srv.ge", ["limit"]],
+  [/^Input should be greater than (.+)$/, "srv.gt", ["limit"]],
+  [/^Input should be less than or equal to (.+)$/, "srv.le", ["limit"]],
+  [/^Input should be less than (.+)$/, "srv.lt", ["limit"]],
+  [/^Input should be a valid integer/, "srv.integer", []],
+  [/^Input should be a valid number/, "srv.number", []],
+  [/^Input should be a valid boolean/, "srv.boolean", []],
+  [/^Input should be a valid string/, "srv.string", []],
+  [/^Input should be a valid list/, "srv.list", []],
+  [/^Input should be a finite number/, "srv.finite", []],
+  [/^Input should be (?:'[^']*'(?:, | or )?)+$/, "srv.choice", []],
+  [/^Field required$/, "srv.required", []],
+  [/^String should have at least (\d+) characters?$/, "srv.min_length", ["n"]],
+  [/^String should have at most (\d+) characters?$/, "srv.max_length", ["n"]],
+  [/^List should have at least (\d+) items?/, "srv.min_items", ["n"]],
+  [/^List should have at most (\d+) items?/, "srv.max_items", ["n"]],
+  [/^unknown field '(.+)'$/, "srv.unknown_field", ["name"]],
+  [/^(\w+) \(([^)]*)\) must be (<=|<|>=|>) (\w+) \(([^)]*)\)$/, "srv.compare", ["a", "x", "op", "b", "y"]],
+  [/^(\w+) must not be empty$/, "srv.not_empty", ["name"]],
+  [/^(\w+) must not repeat values; got (.*)$/, "srv.no_repeats", ["name", "got"]],
+  [/^(\w+) must lie in (.+); got (.*)$/, "srv.outside", ["name", "range", "got"]],
+  [/^unknown (space|strategy) '(.+)'; allowed: .*$/, "srv.unknown_type", ["section", "name"]],
+  [/^must be a finite number$/, "srv.finite", []],
+  [/^must not contain NUL characters$/, "srv.nul", []],
+  [/^needs at least (\d+) finished candidates with a fitness; has (\d+)$/, "srv.importance_min", ["min", "have"]],
+  [/^no decision varies among the finished candidates$/, "srv.importance_constant_decisions", []],
+  [/^the fitness is the same for every finished candidate$/, "srv.importance_constant_fitness", []],
+  [/^the forest found no structure in the fitness$/, "srv.importance_no_structure", []],
+  [/^the search's space plugin cannot be loaded by this server$/, "srv.space_unavailable", []],
+  [/^decision importance is not available for this space: (.*)$/, "srv.importance_unsupported", ["detail"]],
+];
+
+/** `message` in the page's language when it follows a known pattern, else as sent. */
+export function serverText(message) {
+  const text = String(message ?? "").replace(/^Value error, /, "");
+  if (lang === "en") return text; // the server's own words are the English text
+  for (const [pattern, key, names] of PATTERNS) {
+    const m = text.match(pattern);
+    if (!m) continue;
+    const params = {};
+    names.forEach((name, i) => {
+      params[name] = m[i + 1];
+    });
+    return t(key, params);
+  }
+  return text;
+}
+
+// Names the spaces give to parts of an architecture ("edge 0→1", "layer 2 filters", "node 1", "depth"):
+// the structural word is translated, the numbers and genome field names that follow stay as they are.
+const NAME_PARTS = [
+  [/^edge (\S+)/, "name.edge"],
+  [/^node (\S+)/, "name.node"],
+  [/^layer (\S+)/, "name.layer"],
+  [/^block (\S+)/, "name.block"],
+  [/^depth$/, "name.depth"],
+  [/^input$/, "name.input"],
+  [/^output$/, "name.output"],
+  [/^stem channels$/, "name.stem_channels"],
+  [/^stem$/, "name.stem"],
+];
+
+/** A space's name for a decision or a graph node, in the page's language where its form is known. */
+export function nameText(name) {
+  const text = String(name ?? "");
+  if (lang === "en") return text;
+  for (const [pattern, key] of NAME_PARTS) {
+    const m = text.match(pattern);
+    if (m) return t(key, { n: m[1] }) + text.slice(m[0].length);
+  }
+  return text;
+}

@@ -1,0 +1,100 @@
+"""The new-search form as a newcomer meets it (issue 19 item 8): presets from the example specs that
+reproduce them exactly, human labels, fields shown only where they apply, and every error of a submit
+marked at its field at once, cross-field ones included. Served in-process: nothing here trains."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import require_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from unit.api_support import live_server, make_api
+
+    require_browser()
+    with live_server(make_api(tmp_path_factory.mktemp("form"))) as url:
+        yield url
+
+
+def _open(page, service: str) -> None:
+    page.goto(f"{service}/new")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+
+def _full(spec: dict) -> dict:
+    """The spec with every default written out, the space's and strategy's options included."""
+    from worker.nas.registry import space_class, strategy_class
+    from worker.nas.spec import parse_spec
+
+    full = parse_spec(spec).model_dump(mode="json")
+    for section, cls in (("space", space_class), ("strategy", strategy_class)):
+        options = {k: v for k, v in full[section].items() if k != "type"}
+        full[section] = {
+            "type": full[section]["type"],
+            **cls(full[section]["type"]).Options(**options).model_dump(),
+        }
+    return full
+
+
+def _form_spec(page) -> dict:
+    page.check("input[name='spec-format'][value='json']")
+    return json.loads(page.inner_text("#spec-text"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_a_preset_fills_the_form_with_exactly_its_example_spec(page, service: str, path: Path) -> None:
+    _open(page, service)
+    page.select_option("#preset", label=f"{yaml.safe_load(path.read_text())['name']} ({path.name})")
+    assert page.inner_text("#preset-note")  # the example's own first comment line
+    assert page.inner_text("#form-error") == ""  # every value of the example has its field
+    assert _full(_form_spec(page)) == _full(yaml.safe_load(path.read_text()))
+
+
+def test_fields_have_human_labels_and_show_only_where_they_apply(page, service: str) -> None:
+    _open(page, service)
+    assert page.inner_text("label[for='f-training-lr']") == "Learning rate"
+    assert page.inner_text("label[for='f-constraints-max_flops']") == "Max FLOPs"
+    momentum = page.locator("[data-field='training.momentum']")
+    page.select_option("[data-path='training.optimizer']", "sgd")
+    page.fill("[data-path='training.momentum']", "0.5")
+    assert _form_spec(page)["training"]["momentum"] == 0.5
+    page.select_option("[data-path='training.optimizer']", "adamw")  # only SGD takes a momentum
+    assert momentum.is_hidden()
+    assert "momentum" not in _form_spec(page).get("training", {})
+    # No final training: its epochs and repeats do not apply.
+    page.fill("[data-path='final.top_k']", "0")
+    page.dispatch_event("[data-path='final.top_k']", "change")
+    assert page.locator("[data-field='final.epochs']").is_hidden()
+    page.select_option("[data-path='strategy.type']", "genetic")
+    assert page.locator("[data-field='strategy.tournament_size']").is_visible()
+    page.select_option("[data-path='strategy.selection']", "roulette")
+    assert page.locator("[data-field='strategy.tournament_size']").is_hidden()
+
+
+def test_every_error_of_a_submit_is_marked_at_its_field_at_once(page, service: str) -> None:
+    _open(page, service)
+    page.select_option("[data-path='space.type']", "layers")
+    page.fill("[data-path='training.epochs']", "0")
+    page.fill("[data-path='training.lr']", "-1")
+    page.fill("[data-path='space.min_depth']", "9")
+    page.fill("[data-path='space.max_depth']", "5")
+    page.click("#submit-search")
+    page.wait_for_selector(".field.invalid", timeout=10_000)
+    invalid = page.eval_on_selector_all(".field.invalid", "fs => fs.map(f => f.dataset.field).sort()")
+    assert invalid == ["space.max_depth", "space.min_depth", "training.epochs", "training.lr"]
+    # The cross-field message sits beside both fields it names.
+    for name in ("min_depth", "max_depth"):
+        assert "min_depth (9) must be <= max_depth (5)" in page.inner_text(f"[data-error-for='space.{name}']")
+    assert page.url.endswith("/new")
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
