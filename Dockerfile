@@ -1,6 +1,9 @@
-# NASBoard image: the API and the workers run from the same image with different `nasboard` commands.
+# NASBoard image: the API and the workers run from it with different `nasboard` commands.
+# EXTRAS=worker (default) installs torch for training; EXTRAS=api builds the smaller torch-free image that
+# serves the API and the CLI client (docker-compose.yml builds the api and migrate services that way).
 # CUDA wheels of torch are picked by pip on x86_64 Linux; the worker service reserves the GPU in compose.
 FROM python:3.11-slim
+ARG EXTRAS=worker
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -11,7 +14,7 @@ WORKDIR /app
 # Dependencies first so code changes do not reinstall torch.
 COPY pyproject.toml README.md ./
 RUN mkdir -p backend worker && touch backend/__init__.py worker/__init__.py \
-    && pip install . && pip uninstall -y nasboard
+    && pip install ".[${EXTRAS}]" && pip uninstall -y nasboard
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY backend ./backend

@@ -16,7 +16,19 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.api import activity, candidates, events, health, importance, meta, openapi, pages, searches
+from backend.api import (
+    activity,
+    candidates,
+    convergence,
+    events,
+    groups,
+    health,
+    importance,
+    meta,
+    openapi,
+    pages,
+    searches,
+)
 from backend.api.body_limit import BodyLimit
 from backend.api.deps import CeleryDispatcher, Dispatcher
 from backend.api.docs import add_docs
@@ -71,7 +83,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.summaries = SummaryCache()
     app.state.importances = importance.ImportanceCache()
     app.state.search_heads = SearchHeads(settings)
-    app.state.change_reads = ChangeReads(partial(events.read_changes, settings))
+    app.state.change_reads = ChangeReads(partial(events.read_changes, settings, app.state.summaries))
     app.state.change_hub = ChangeHub(settings)
     app.router.on_shutdown.append(app.state.change_hub.close)
     app.state.stream_slots = events.StreamSlots(settings)
@@ -79,7 +91,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(repository.NotFound, _status(404))
     app.add_exception_handler(repository.InvalidTransition, _status(409))
-    for module in (searches, importance, activity, candidates, events, meta, health, pages):
+    routers = (searches, importance, convergence, groups, activity, candidates, events, meta, health, pages)
+    for module in routers:
         app.include_router(module.router)
     add_docs(app)
     openapi.install(app)  # declare the 422/413 bodies the app really sends

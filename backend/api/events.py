@@ -24,6 +24,7 @@ from backend.api.heads import ChangeReads, SearchHeads
 from backend.api.params import MAX_CURSOR, SearchId
 from backend.api.params import last_event_id as last_event_id_cursor
 from backend.api.schemas import INVALID, NOT_FOUND, Message
+from backend.api.summary_cache import SummaryCache
 from backend.db import repository
 from backend.db.session import session_factory
 from backend.events import ChangeHub
@@ -43,7 +44,9 @@ def format_event(event: str, seq: int, data: Any) -> str:
     return f"id: {seq}\nevent: {event}\ndata: {body}\n\n"
 
 
-def read_changes(settings: Settings, search_id: int, cursor: int) -> tuple[list[str], int]:
+def read_changes(
+    settings: Settings, summaries: SummaryCache, search_id: int, cursor: int
+) -> tuple[list[str], int]:
     """Events past the cursor, in cursor order, and the new cursor (runs in a worker thread)."""
     with session_factory(settings)() as session:
         changes = repository.changes_since(session, search_id, cursor, limit=PAGE)
@@ -55,7 +58,7 @@ def read_changes(settings: Settings, search_id: int, cursor: int) -> tuple[list[
             summary = views.candidate_summary(cand, space)
             out.append((cand.seq, format_event("candidate", cand.seq, summary)))
         if search is not None:
-            detail = views.search_detail(search, repository.search_summary(session, search_id))
+            detail = views.search_detail(search, summaries.summary(session, search))
             detail.pop("spec", None)
             out.append((search.seq, format_event("search", search.seq, detail)))
     out.sort(key=lambda pair: pair[0])

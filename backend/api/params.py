@@ -31,7 +31,14 @@ def _candidate_id(candidate_id: Annotated[int, Path(description="a candidate's i
     return candidate_id
 
 
+def _group_id(group_id: Annotated[int, Path(description="a group's id")]) -> int:
+    if not 1 <= group_id <= MAX_ID:
+        raise repository.NotFound(f"group {group_id} not found")
+    return group_id
+
+
 SearchId = Annotated[int, Depends(_search_id)]
+GroupId = Annotated[int, Depends(_group_id)]
 CandidateId = Annotated[int, Depends(_candidate_id)]
 Offset = Annotated[int, Query(ge=0, le=MAX_CURSOR)]
 Cursor = Annotated[

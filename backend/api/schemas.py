@@ -34,8 +34,10 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 
 class SearchCreated(BaseModel):
-    id: int
+    id: int = Field(description="the search (with `repeats` > 1: the group's first)")
     status: str
+    group_id: int | None = Field(None, description="the group of a spec with `repeats` > 1")
+    search_ids: list[int] = Field(default_factory=list, description="every search stored, in seed order")
 
 
 class SearchStatus(BaseModel):
@@ -63,6 +65,7 @@ class SearchListItem(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     created_by: str | None = Field(None, description="the API token that submitted it (None: auth off)")
+    group_id: int | None = Field(None, description="its group when submitted with `repeats` > 1")
 
 
 class SearchList(BaseModel):
@@ -122,6 +125,7 @@ class SearchDetail(BaseModel):
     error: str | None = None
     seq: int = 0
     created_by: str | None = Field(None, description="the API token that submitted it (None: auth off)")
+    group_id: int | None = Field(None, description="its group when submitted with `repeats` > 1")
     result: SearchResult | None = Field(None, description="the final stage's pick and test figures, once run")
 
 
@@ -299,3 +303,93 @@ class Health(BaseModel):
     database: str = Field(description="ok, or error: <what failed>")
     broker: str = Field("ok", description="ok, unchecked (a broker without a cheap probe), or error: ...")
     version: str
+
+
+class HypervolumePoint(BaseModel):
+    evaluation: int = Field(description="finished candidates so far (done, failed, infeasible), from 1")
+    hypervolume: float = Field(description="of the front so far; holds until the next point")
+
+
+class Hypervolume(BaseModel):
+    objectives: list[str]
+    goals: list[Literal["maximize", "minimize"]]
+    reference: list[float] | None = Field(
+        description="the reference point, one value per objective in the metric's own units (null: no "
+        "feasible candidate yet)"
+    )
+    reference_rule: str = Field(description="how the reference point was chosen")
+    n_evaluations: int
+    points: list[HypervolumePoint] = Field(
+        description="a step curve: where the hypervolume changes, and the last evaluation"
+    )
+    reason: str | None = Field(None, description="why `points` is empty (a single objective, no results)")
+
+
+class StepPoint(BaseModel):
+    evaluation: int = Field(description="finished candidates so far, from 1")
+    value: float | None = Field(description="best fitness or hypervolume so far; holds until the next point")
+
+
+class BandPoint(BaseModel):
+    evaluation: int
+    n: int = Field(description="members that reached this evaluation with a value")
+    mean: float
+    std: float = Field(description="sample standard deviation across members (n - 1); 0 for one")
+    min: float
+    max: float
+
+
+class Spread(BaseModel):
+    n: int = Field(description="members whose final training reported a test accuracy")
+    mean: float
+    std: float = Field(description="sample standard deviation (n - 1); 0 for one")
+    min: float
+    max: float
+
+
+class GroupMember(BaseModel):
+    search_id: int
+    seed: int
+    status: str
+    n_evaluations: int
+    points: list[StepPoint] = Field(description="a step curve: where the value changes, and the last one")
+    test_accuracy: float | None = Field(None, description="its final training's test accuracy, once run")
+
+
+class GroupDetail(BaseModel):
+    id: int
+    name: str
+    spec: dict[str, Any] = Field(description="the spec as submitted (base seed, `repeats`)")
+    created_at: datetime | None = None
+    created_by: str | None = None
+    curve: Literal["best_so_far", "hypervolume"] = Field(
+        description="best_so_far: highest fitness so far (one objective); hypervolume: of the front so far"
+    )
+    objectives: list[str]
+    goals: list[Literal["maximize", "minimize"]]
+    reference: list[float] | None = Field(
+        None, description="hypervolume only: the reference point in the metrics' own units"
+    )
+    reference_rule: str | None = None
+    members: list[GroupMember]
+    band: list[BandPoint] = Field(
+        description="mean, std and min/max across members where any member's curve changes"
+    )
+    test_accuracy: Spread | None = Field(None, description="spread of the final test accuracy across seeds")
+
+
+class GroupComparison(BaseModel):
+    groups: list[GroupDetail] = Field(description="in the order asked, all against one reference point")
+
+
+class GroupListItem(BaseModel):
+    id: int
+    name: str
+    created_at: datetime | None = None
+    search_ids: list[int]
+    statuses: dict[str, int] = Field(description="members per search status")
+
+
+class GroupList(BaseModel):
+    items: list[GroupListItem]
+    total: int

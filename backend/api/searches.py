@@ -33,7 +33,7 @@ from backend.api.validation import check_on_server, spec_field_error
 from backend.db import repository
 from backend.db.models import SEARCH_STATUSES
 from backend.events import publish_change
-from worker.nas.spec import SearchSpec
+from worker.nas.spec import SearchSpec, repeat_specs
 
 router = APIRouter(prefix="/api/searches", tags=["searches"])
 log = logging.getLogger(__name__)
@@ -45,17 +45,26 @@ assert set(SearchStatusName.__args__) == set(SEARCH_STATUSES)  # type: ignore[at
 def _submit(
     request: Request, session: Session, dispatcher: DispatcherDep, spec: dict[str, Any], name: str
 ) -> SearchCreated:
-    search = repository.create_search(session, spec, name)
-    search.created_by = token_name(request.state)  # stored by the commit below
+    """Store the spec's searches (one, or a group of `repeats` under consecutive seeds), then queue them."""
+    members, created_by = repeat_specs(spec), token_name(request.state)
+    group_id = repository.create_group(session, spec, name, created_by).id if len(members) > 1 else None
+    searches = [repository.create_search(session, member, name, group_id) for member in members]
+    for search in searches:
+        search.created_by = created_by  # stored by the commit below
     session.commit()
-    try:
-        dispatcher.start(search.id)
-    except Exception as exc:  # the search is stored; say so and mark it failed rather than leave it queued
-        log.exception("could not enqueue search %s", search.id)
-        repository.finish_search(session, search.id, "failed", error=f"could not enqueue: {exc}")
-        session.commit()
-        raise HTTPException(503, f"search {search.id} stored but the queue is unreachable: {exc}") from exc
-    return SearchCreated(id=search.id, status=search.status)
+    ids = [search.id for search in searches]
+    for i, search_id in enumerate(ids):
+        try:
+            dispatcher.start(search_id)
+        except Exception as exc:  # stored: say so and mark the unqueued failed rather than leave them queued
+            log.exception("could not enqueue search %s", search_id)
+            for left in ids[i:]:
+                repository.finish_search(session, left, "failed", error=f"could not enqueue: {exc}")
+            session.commit()
+            raise HTTPException(
+                503, f"search {search_id} stored but the queue is unreachable: {exc}"
+            ) from exc
+    return SearchCreated(id=ids[0], status=searches[0].status, group_id=group_id, search_ids=ids)
 
 
 @router.post(

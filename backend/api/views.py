@@ -122,6 +122,7 @@ def search_list_item(search: Search, best_fitness: float | None) -> dict[str, An
         "started_at": utc(search.started_at),
         "finished_at": utc(search.finished_at),
         "created_by": search.created_by,
+        "group_id": search.group_id,
     }
 
 
@@ -145,6 +146,7 @@ def search_detail(search: Search, summary: dict[str, Any]) -> dict[str, Any]:
         "error": search.error,
         "seq": search.seq,
         "created_by": search.created_by,
+        "group_id": search.group_id,
         "result": search_result(search),
     }
 

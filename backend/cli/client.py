@@ -66,8 +66,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.json and not args.follow:
         print(json.dumps(created))
         return 0
-    print(f"search {created['id']} {created['status']}: {args.url}/searches/{created['id']}")
-    return follow(args.url, created["id"], token=args.token) if args.follow else 0
+    ids = created.get("search_ids") or [created["id"]]
+    if created.get("group_id") is not None:
+        print(
+            f"group {created['group_id']}: searches {', '.join(map(str, ids))} {created['status']} "
+            f"(one per seed): {args.url}/api/groups/{created['group_id']}"
+        )
+    else:
+        print(f"search {created['id']} {created['status']}: {args.url}/searches/{created['id']}")
+    if not args.follow:
+        return 0
+    # A group's searches run side by side; following them in turn still shows every event of each.
+    return max(follow(args.url, search_id, token=args.token) for search_id in ids)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -96,6 +106,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"search {d['id']} {d['name']!r}: {d['status']} ({d['progress'] * 100:.0f}%)")
     print(f"  candidates: {d['n_candidates']} ({d['n_done']} done, {d['n_failed']} failed)")
+    if d.get("group_id") is not None:
+        print(
+            f"  group: {d['group_id']} (one seed of a repeated search: {args.url}/api/groups/{d['group_id']})"
+        )
     if d["best"]:
         print(f"  best: candidate {d['best']['candidate_id']} fitness {d['best']['fitness']:.4f}")
     if d["elapsed_seconds"] is not None:

@@ -48,6 +48,13 @@ def _search(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if spec.repeats > 1:
+        print(
+            f"repeats: {spec.repeats} runs {spec.repeats} searches as a group, which the service does "
+            "(`nasboard submit`); --local runs one search: set repeats to 1",
+            file=sys.stderr,
+        )
+        return 2
     apply_data_dir(args.data_dir)
     from backend.db import repository as repo
     from backend.db.migrate import upgrade_to_head

@@ -95,6 +95,19 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_torch(command: str) -> bool:
+    """True, after saying what to install, where this machine has the API extra only (no torch)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        return False
+    print(
+        f"nasboard {command} trains networks and needs PyTorch: pip install 'nasboard[worker]'",
+        file=sys.stderr,
+    )
+    return True
+
+
 def _gpu_count() -> int:
     try:
         import torch
@@ -105,6 +118,8 @@ def _gpu_count() -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    if _without_torch("worker"):
+        return 2
     apply_data_dir(args.data_dir)
     _migrate_now()
     queues = [q for q in args.queues.split(",") if q]
@@ -250,6 +265,8 @@ def _supervise(cmds: list[tuple[list[str], dict[str, str]]]) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    if _without_torch("up"):
+        return 2
     apply_data_dir(args.data_dir)
     _migrate_now()
     from backend.settings import get_settings

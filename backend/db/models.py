@@ -43,6 +43,9 @@ class Search(Base):
     next_seq: Mapped[int] = mapped_column(Integer, default=1)
     # Name of the API token that submitted it; None when authentication was off.
     created_by: Mapped[str | None] = mapped_column(String(100))
+    # The group of a spec with `repeats: k` (the same search under k seeds); None for a lone search. No
+    # foreign key, like best_candidate_id: a group outlives the deletion of some of its members.
+    group_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="search", cascade="all, delete-orphan", passive_deletes=True
@@ -56,6 +59,18 @@ class Search(Base):
     def strategy_state(self) -> dict[str, Any] | None:
         """The strategy's saved state (one extra query on first read); written by save_strategy_state."""
         return self.state_row.state if self.state_row is not None else None
+
+
+class SearchGroup(Base):
+    """Searches submitted together by `repeats: k`: the spec as submitted (its base seed and k)."""
+
+    __tablename__ = "search_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class StrategyState(Base):

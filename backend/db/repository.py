@@ -33,6 +33,7 @@ from backend.db.models import (
     Candidate,
     CurvePoint,
     Search,
+    SearchGroup,
     StrategyState,
     utcnow,
 )
@@ -105,9 +106,16 @@ def _touch_search(s: Session, search: Search) -> None:
 
 
 # --- searches: reads ----------------------------------------------------------------------------------------
-def create_search(s: Session, spec: dict[str, Any], name: str | None = None) -> Search:
+def create_search(
+    s: Session, spec: dict[str, Any], name: str | None = None, group_id: int | None = None
+) -> Search:
     search = Search(
-        name=name or str(spec.get("name") or "search"), spec=spec, status="queued", seq=1, next_seq=1
+        name=name or str(spec.get("name") or "search"),
+        spec=spec,
+        status="queued",
+        seq=1,
+        next_seq=1,
+        group_id=group_id,
     )
     s.add(search)
     s.flush()
@@ -135,6 +143,36 @@ def list_searches(
     return list(rows), int(s.execute(count).scalar_one())
 
 
+# --- groups: one spec's searches under k seeds (`repeats`) -------------------------------------------------
+def create_group(s: Session, spec: dict[str, Any], name: str, created_by: str | None = None) -> SearchGroup:
+    group = SearchGroup(name=name, spec=spec, created_by=created_by)
+    s.add(group)
+    s.flush()
+    return group
+
+
+def get_group(s: Session, group_id: int) -> SearchGroup:
+    group = s.get(SearchGroup, group_id)
+    if group is None:
+        raise NotFound(f"group {group_id} not found")
+    return group
+
+
+def group_members(s: Session, group_ids: Sequence[int]) -> dict[int, list[Search]]:
+    """Each group's searches, in the order they were created (seed order)."""
+    rows = s.execute(select(Search).where(Search.group_id.in_(group_ids)).order_by(Search.id)).scalars()
+    members: dict[int, list[Search]] = {g: [] for g in group_ids}
+    for search in rows:
+        members[int(search.group_id or 0)].append(search)
+    return members
+
+
+def list_groups(s: Session, limit: int = 50, offset: int = 0) -> tuple[list[SearchGroup], int]:
+    """A page of groups (newest first) and how many there are."""
+    rows = s.execute(select(SearchGroup).order_by(SearchGroup.id.desc()).limit(limit).offset(offset))
+    return list(rows.scalars()), int(s.execute(select(func.count(SearchGroup.id))).scalar_one())
+
+
 def candidate_counts(s: Session, search_id: int) -> dict[str, int]:
     rows = s.execute(
         # count(*), not count(id): the (search_id, status) index alone can answer it (index-only scan).
@@ -152,10 +190,24 @@ def _aware(ts: datetime | None) -> datetime | None:
     return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
 
 
-def search_summary(s: Session, search_id: int) -> dict[str, Any]:
-    """Counts, best candidate and timings (elapsed, a simple rate-based ETA) of one search."""
+def candidate_statuses_after(s: Session, search_id: int, after: int) -> list[tuple[int, str, int]]:
+    """(id, status, seq) of the candidates changed after change-cursor `after`, in cursor order: applying
+    them to the statuses read before keeps exact counts without a scan of the search's rows."""
+    rows = s.execute(
+        select(Candidate.id, Candidate.status, Candidate.seq)
+        .where(Candidate.search_id == search_id, Candidate.seq > after)
+        .order_by(Candidate.seq)
+    ).all()
+    return [(int(i), str(status), int(seq)) for i, status, seq in rows]
+
+
+def search_summary(s: Session, search_id: int, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """Counts, best candidate and timings (elapsed, a simple rate-based ETA) of one search.
+
+    `counts` (by status) may come from a caller that keeps them current (the API's summary cache)."""
     search = get_search(s, search_id)
-    counts = candidate_counts(s, search_id)
+    if counts is None:
+        counts = candidate_counts(s, search_id)
     best = None
     if search.best_candidate_id is not None:
         cand = s.get(Candidate, search.best_candidate_id)
@@ -273,6 +325,18 @@ def pareto_candidates(
     scored = [(c, v) for c, v in vectors if v is not None]
     front = pareto_front([v for _, v in scored])
     return list(objective.terms), [scored[i][0] for i in front], [c for c, _ in scored]
+
+
+def evaluations(s: Session, search_id: int) -> list[tuple[str, float | None, dict[str, Any] | None]]:
+    """(status, fitness, metrics) of every finished candidate (done, failed, infeasible) in the order
+    it finished, ties by id (the dashboard's "evaluation #"); one never stamped finished comes last."""
+    get_search(s, search_id)
+    rows = s.execute(
+        select(Candidate.status, Candidate.fitness, Candidate.metrics)
+        .where(Candidate.search_id == search_id, Candidate.status.in_(("done", "failed", "infeasible")))
+        .order_by(Candidate.finished_at.is_(None), Candidate.finished_at, Candidate.id)
+    )
+    return [(status, fitness, metrics) for status, fitness, metrics in rows]
 
 
 def _scored(search_id: int) -> ColumnElement[bool]:

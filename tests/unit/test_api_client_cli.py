@@ -40,6 +40,32 @@ def test_submit_yaml_spec_then_list_status_and_cancel(
         assert "HTTP 409" in capsys.readouterr().err
 
 
+def test_submit_with_repeats_prints_the_group_and_its_searches(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump({**NB201_SPEC, "repeats": 3}))
+    with live_server(api) as url:
+        assert main(["submit", str(spec_file), "--url", url]) == 0
+        out = capsys.readouterr().out
+        group = api.client.get("/api/groups").json()["items"][0]
+        ids = ", ".join(map(str, group["search_ids"]))
+        assert out.startswith(f"group {group['id']}: searches {ids} queued")
+        assert f"{url}/api/groups/{group['id']}" in out
+        assert main(["status", str(group["search_ids"][1]), "--url", url]) == 0
+        assert f"group: {group['id']} (one seed" in capsys.readouterr().out
+
+
+def test_search_local_refuses_repeats_and_points_to_submit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump({**NB201_SPEC, "repeats": 2}))
+    assert main(["search", str(spec_file), "--local", "--data-dir", str(tmp_path / "d")]) == 2
+    assert "nasboard submit" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()  # nothing stored
+
+
 def test_submit_invalid_spec_prints_fields_and_exits_2(
     api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

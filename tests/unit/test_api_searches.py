@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from api_support import NB201_SPEC, Api, api_on, finish, seed_search
+from api_support import NB201_SPEC, Api, api_on, finish, nb201_genomes, seed_search
 
 from backend.db import repository
 from backend.db.session import session_scope
@@ -234,7 +234,9 @@ def test_search_detail_reuses_summary_until_the_search_changes(
     api.client.app.state.summaries.ttl = 60.0  # only the counter invalidates, not a slow run
     calls = []
     original = repository.search_summary
-    monkeypatch.setattr(repository, "search_summary", lambda s, i: calls.append(i) or original(s, i))
+    monkeypatch.setattr(
+        repository, "search_summary", lambda s, i, *rest: calls.append(i) or original(s, i, *rest)
+    )
     for _ in range(3):
         assert api.client.get(f"/api/searches/{search_id}").json()["n_done"] == 0
     assert calls == [search_id]
@@ -331,3 +333,35 @@ def test_candidates_fields_pattern_in_openapi_admits_exactly_what_the_route_acce
         assert not re.match(FIELDS_PATTERN, value)
         r = api.client.get(url, params={"fields": value})
         assert r.status_code == 422 and r.json()["detail"][0]["allowed"], value
+
+
+def test_search_detail_counts_stay_exact_through_status_changes_without_rescanning(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    search_id, cands = seed_search(api.settings, n=4)
+    scans: list[int] = []
+    original = repository.candidate_counts
+    monkeypatch.setattr(repository, "candidate_counts", lambda s, i: scans.append(i) or original(s, i))
+
+    def counts_agree() -> dict:
+        scans.clear()  # (the test's own writes may count; only the API's reads matter here)
+        body = api.client.get(f"/api/searches/{search_id}").json()
+        assert scans == []  # the counts came from the rows changed since, not a scan of the search
+        with session_scope(api.settings) as s:
+            truth = original(s, search_id)
+            kept = api.client.app.state.summaries.summary(s, repository.get_search(s, search_id))
+        assert kept["counts"] == truth
+        assert (body["n_done"], body["n_failed"]) == (truth["done"], truth["failed"])
+        assert body["n_candidates"] == sum(truth.values())
+        return kept
+
+    assert counts_agree()["counts"]["queued"] == 4
+    finish(api.settings, cands[0], 0.5)
+    with session_scope(api.settings, write=True) as s:
+        repository.mark_training(s, cands[1], worker="w")
+    with session_scope(api.settings, write=True) as s:
+        repository.finish_candidate(s, cands[2], "failed", error="boom")
+        repository.add_candidates(s, search_id, nb201_genomes(6)[4:])
+    body = counts_agree()
+    assert (body["n_done"], body["n_failed"], body["n_candidates"]) == (1, 1, 6)
+    assert body["counts"]["training"] == 1 and body["counts"]["queued"] == 3

@@ -73,3 +73,17 @@ def test_ci_fails_instead_of_skipping_when_a_service_is_missing(monkeypatch: pyt
     monkeypatch.delenv("NASBOARD_REQUIRE_SERVICES")
     with pytest.raises(pytest.skip.Exception):
         service_missing("Redis not reachable")
+
+
+def test_torch_is_in_the_worker_extra_only_and_the_api_image_is_built_without_it() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert not any(dep.startswith("torch") for dep in project["dependencies"] + extras["api"])
+    assert any(dep.startswith("torch") for dep in extras["worker"])
+    assert "nasboard[worker]" in extras["dev"]  # `make install` keeps installing everything
+    services = _compose()["services"]
+    assert services["api"]["build"]["args"]["EXTRAS"] == "api"
+    assert services["worker"]["build"] == "."  # the Dockerfile's default, EXTRAS=worker
+    assert "ARG EXTRAS=worker" in (REPO / "Dockerfile").read_text()

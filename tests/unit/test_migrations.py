@@ -180,3 +180,43 @@ def test_lease_migration_gives_stranded_training_candidates_an_expired_lease_bot
         assert conn.execute(text("SELECT count(*) FROM candidates")).scalar() == 2
     engine.dispose()
     command.upgrade(alembic_config(database_url), "head")
+
+
+def test_group_migration_adds_and_removes_groups_and_group_id_keeping_searches(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "0005")
+    engine = get_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO searches (id, name, spec, status, progress, created_at, seq, next_seq) "
+                "VALUES (1, 's', '{}', 'completed', 1, CURRENT_TIMESTAMP, 1, 2)"
+            )
+        )
+    engine.dispose()
+
+    command.upgrade(alembic_config(database_url), "0006")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT group_id FROM searches")).scalar() is None  # a lone search
+        conn.execute(
+            text(
+                "INSERT INTO search_groups (id, name, spec, created_at) "
+                "VALUES (1, 'g', '{\"repeats\": 2}', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO searches (id, name, spec, status, progress, created_at, seq, next_seq, "
+                "group_id) VALUES (2, 's', '{}', 'queued', 0, CURRENT_TIMESTAMP, 1, 2, 1)"
+            )
+        )
+        indexes = {i["name"] for i in inspect(conn).get_indexes("searches")}
+        assert "ix_searches_group_id" in indexes
+    engine.dispose()
+
+    command.downgrade(alembic_config(database_url), "0005")
+    with engine.connect() as conn:
+        assert "group_id" not in {c["name"] for c in inspect(conn).get_columns("searches")}
+        assert "search_groups" not in inspect(conn).get_table_names()
+        assert conn.execute(text("SELECT count(*) FROM searches")).scalar() == 2
+    engine.dispose()
+    command.upgrade(alembic_config(database_url), "head")

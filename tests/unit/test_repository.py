@@ -263,3 +263,35 @@ def test_delete_search_removes_its_strategy_state(session: Session) -> None:
         ).scalar()
         == 0
     )
+
+
+def test_group_members_come_back_per_group_in_seed_order_and_groups_list_newest_first(
+    session: Session,
+) -> None:
+    group = repo.create_group(session, {**SPEC, "repeats": 2}, "g", created_by="alice")
+    members = [repo.create_search(session, {**SPEC, "seed": i}, "g", group.id).id for i in (4, 5)]
+    lone = repo.create_search(session, SPEC, "lone")
+    other = repo.create_group(session, SPEC, "h")
+    session.commit()
+    found = repo.group_members(session, [group.id, other.id])
+    assert [m.id for m in found[group.id]] == members and found[other.id] == []
+    assert lone.group_id is None and repo.get_group(session, group.id).created_by == "alice"
+    rows, total = repo.list_groups(session)
+    assert [g.id for g in rows][:2] == [other.id, group.id] and total >= 2
+    with pytest.raises(repo.NotFound, match="group 2147483647 not found"):
+        repo.get_group(session, 2**31 - 1)
+
+
+def test_evaluations_are_the_finished_candidates_in_the_order_they_finished(session: Session) -> None:
+    search_id, ids = _search_with(session, 4)
+    repo.finish_candidate(session, ids[2], "done", fitness=0.5, metrics={"val_accuracy": 0.5})
+    session.commit()
+    repo.finish_candidate(session, ids[0], "failed", error="boom")
+    session.commit()
+    repo.finish_candidate(session, ids[1], "done", fitness=0.7, metrics={"val_accuracy": 0.7})
+    session.commit()  # ids[3] is still queued: not an evaluation
+    assert repo.evaluations(session, search_id) == [
+        ("done", 0.5, {"val_accuracy": 0.5}),
+        ("failed", None, {}),
+        ("done", 0.7, {"val_accuracy": 0.7}),
+    ]

@@ -46,6 +46,10 @@ class Term:
         shifted = value - (self.baseline or 0.0)
         return shifted if self.goal == "maximize" else -shifted
 
+    def natural(self, oriented: float) -> float:
+        """The inverse of `oriented`: a coordinate back in the metric's own units."""
+        return (oriented if self.goal == "maximize" else -oriented) + (self.baseline or 0.0)
+
 
 class Objective:
     """Turns a candidate's metrics into a scalar fitness and an objective vector (bigger is better)."""
@@ -162,6 +166,17 @@ def pareto_front(vectors: Sequence[Sequence[float]]) -> list[int]:
                 continue
         front.append(int(i))
     return sorted(front)
+
+
+REFERENCE_RULE = "the worst value of each objective among the points, moved out by 1% of its range"
+
+
+def reference_point(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """A hypervolume reference below every point (REFERENCE_RULE), so the extreme points of a front
+    count too; an objective with no range moves out by 1.0."""
+    arr = np.asarray(points, dtype=float)
+    span = arr.max(axis=0) - arr.min(axis=0)
+    return arr.min(axis=0) - 0.01 * np.where(span > 0, span, 1.0)
 
 
 def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from worker.nas.objectives import METRIC_GOALS
 from worker.nas.registry import SPACES, STRATEGIES, space_class, strategy_class
@@ -33,6 +33,7 @@ DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz"]
 # Ids and cursors live in PostgreSQL INTEGER columns; seeds feed numpy's 32-bit seeding.
 MAX_ID = 2**31 - 1
 MAX_SEED = 2**32 - 1
+MAX_REPEATS = 20  # searches in one group: each runs the whole budget
 
 
 class _Strict(BaseModel):
@@ -73,6 +74,14 @@ class StrategySpec(_Typed):
 
 
 class DatasetSpec(_Strict):
+    # Stated in the JSON schema too, so clients and fuzzers know an npz dataset needs its file.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"name": {"const": "npz"}}, "required": ["name"]},
+            "then": {"required": ["path"], "properties": {"path": {"type": "string"}}},
+        }
+    )
+
     name: DatasetName = "digits"
     path: str | None = Field(None, description="directory (IDX, CIFAR batches) or .npz file")
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
@@ -97,6 +106,11 @@ class TrainingSpec(_Strict):
     early_stopping_patience: int | None = Field(None, ge=1, le=500)
     max_seconds: float | None = Field(None, gt=0, description="time limit per candidate")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split used")
+    zero_cost_proxies: bool = Field(
+        True,
+        description="score every candidate at initialisation on one batch (NASWOT, synflow, grad-norm), "
+        "stored as the metrics zc_naswot, zc_synflow (natural log), zc_grad_norm and zc_seconds",
+    )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto",
         description="autocast dtype; auto = bf16 on cuda (fp16 where bf16 is missing) and on CPUs with "
@@ -173,10 +187,32 @@ class SearchSpec(_Strict):
     final: FinalTraining = Field(default_factory=FinalTraining)
     parallelism: int = Field(1, ge=1, le=256)
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    repeats: int = Field(
+        1,
+        ge=1,
+        le=MAX_REPEATS,
+        description="run the whole search this many times, with seeds seed, seed+1, ..., as one group "
+        "(the group's page compares them); not final.repeats, which retrains the picked network",
+    )
     warm_start_from: int | None = Field(
         None, ge=1, le=MAX_ID, description="id of an earlier search to seed from"
     )
     inherit_weights: bool = Field(False, description="start a mutated child from its parent's weights")
+
+    @field_validator("repeats")
+    @classmethod
+    def _seeds_fit(cls, repeats: int, info: ValidationInfo) -> int:
+        seed = info.data.get("seed")
+        if seed is not None and seed + repeats - 1 > MAX_SEED:
+            raise ValueError(f"seeds {seed}..{seed + repeats - 1} pass the largest seed {MAX_SEED}")
+        return repeats
+
+
+def repeat_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The searches a spec with `repeats: k` runs: the same spec k times with seeds seed, seed+1, ...,
+    each with `repeats: 1` (a member cloned later is one search)."""
+    base = int(spec.get("seed", 0))
+    return [{**spec, "seed": base + i, "repeats": 1} for i in range(int(spec.get("repeats", 1)))]
 
 
 def parse_spec(data: dict[str, Any]) -> SearchSpec:

@@ -26,6 +26,7 @@ from worker.nas.evaluation.metrics import (
     peak_memory_mb,
     reset_peak_memory,
 )
+from worker.nas.evaluation.proxies import zero_cost_metrics
 from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
 from worker.nas.spec import SearchSpec
 from worker.nas.types import Genome, Result
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[int, dict[str, float]], bool]
+PROXY_BATCH = 64  # inputs the zero-cost proxies see (NASWOT's kernel is PROXY_BATCH x PROXY_BATCH)
 
 
 @dataclass
@@ -104,6 +106,11 @@ class TrainingEvaluator:
             metrics.update(
                 params=float(count_params(model)), flops=float(count_flops(model, self.splits.input_shape))
             )
+            if self.spec.training.zero_cost_proxies:  # of the fresh network, before any inherited weights
+                k = min(PROXY_BATCH, len(self.x_train))
+                metrics.update(
+                    zero_cost_metrics(model, self.x_train[:k], self.y_train[:k], self.splits.input_shape)
+                )
             if init_from is not None:
                 inherited = inherit_weights(model, load_checkpoint(init_from)["model"])
             limit = min(

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 from scipy.stats import norm
 
-from worker.nas.objectives import pareto_front
+from worker.nas.objectives import pareto_front, reference_point
 from worker.nas.strategies.base import Strategy, StrategyOptions
 from worker.nas.strategies.hypervolume_gain import gains
 from worker.nas.strategies.multiobjective import feasible_for_free, free_metrics_of, result_vector
@@ -181,9 +181,7 @@ class PredictorEvolution(Strategy):
         if not np.isfinite(cand_pts).all() or not np.isfinite(front_pts).all():
             return None
         front = front_pts[pareto_front(front_pts)]
-        both = np.vstack([front_pts, cand_pts + opts.exploration * spread])
-        span = both.max(axis=0) - both.min(axis=0)
-        reference = both.min(axis=0) - 0.01 * np.where(span > 0, span, 1.0)
+        reference = reference_point(np.vstack([front_pts, cand_pts + opts.exploration * spread]))
         if opts.acquisition == "ei":  # expected gain over fixed quantiles of the predictive distribution
             quantiles = norm.ppf((np.arange(EI_QUANTILES) + 0.5) / EI_QUANTILES)
             gain = np.mean([gains(front, cand_pts + q * spread, reference) for q in quantiles], axis=0)

@@ -6,17 +6,18 @@ baseline) with an exponential moving-average baseline and an entropy bonus. The 
 or its improvement over the baseline. Sampling uses a torch.Generator whose state, with the weights and
 the optimizer's moments, goes into `state_dict`, so a resumed search samples exactly what an
 uninterrupted one would. Duplicates are resampled, never evaluated.
+
+torch is imported inside the methods, not at module level: the API loads this class only for its Options
+and description (the form and spec validation), and an API machine has no torch installed.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-import torch
 from pydantic import Field
 
 from worker.nas.strategies.base import Strategy, StrategyOptions
-from worker.nas.strategies.policy import Policy, one_thread, tensors_from_json, tensors_to_json
 from worker.nas.types import Genome, Result
 
 SAMPLE_BATCH = 64  # choices drawn per forward pass: one batch serves many resamples of duplicates
@@ -42,6 +43,10 @@ class Reinforce(Strategy):
     description: ClassVar[str] = "Policy-gradient controller (LSTM or MLP) over the space's decisions"
 
     def __init__(self, *args: Any, seed: int = 0, **kwargs: Any) -> None:
+        import torch
+
+        from worker.nas.strategies.policy import Policy
+
         super().__init__(*args, seed=seed, **kwargs)
         opts: ReinforceOptions = self.options  # type: ignore[assignment]
         with torch.random.fork_rng():  # seeded initial weights without touching the global torch RNG
@@ -58,6 +63,10 @@ class Reinforce(Strategy):
         return [self._one() for _ in range(n)]
 
     def _one(self) -> Genome:
+        import torch
+
+        from worker.nas.strategies.policy import one_thread
+
         for _ in range(POLICY_BATCHES):
             if not self.queue:
                 with torch.no_grad(), one_thread():
@@ -69,6 +78,10 @@ class Reinforce(Strategy):
         return self.novel(lambda: self.space.sample(self.rng))
 
     def _learn(self, genome: Genome, result: Result) -> None:
+        import torch
+
+        from worker.nas.strategies.policy import one_thread
+
         if not result.ok:  # nothing to learn from a failure: no reward, no update
             return
         opts: ReinforceOptions = self.options  # type: ignore[assignment]
@@ -98,6 +111,8 @@ class Reinforce(Strategy):
         self.queue = []  # samples from the old policy are stale
 
     def _extra_state(self) -> dict[str, Any]:
+        from worker.nas.strategies.policy import tensors_to_json
+
         return {
             "policy": tensors_to_json(self.policy.state_dict()),
             "optimizer": tensors_to_json(self.optimizer.state_dict()),
@@ -108,6 +123,10 @@ class Reinforce(Strategy):
         }
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
+        import torch
+
+        from worker.nas.strategies.policy import tensors_from_json
+
         if not extra:
             return
         self.policy.load_state_dict(tensors_from_json(extra["policy"]))
