@@ -23,7 +23,7 @@ PARTIAL_BUNDLE = "vendor/plotly-scattergl.min.js"  # built by scripts/plotly-bun
 
 def plotly_bundle(frontend_dir: Path) -> Path:
     """The dashboard's plotly.js, always local (never a CDN): the partial bundle committed under
-    frontend/vendor (core + scattergl, 1.5 MB: a third of the script a first visit must evaluate), or,
+    frontend/vendor (core + scattergl + parcoords, 1.6 MB: a third of the script a first visit must evaluate), or,
     if that file was removed, the full bundle shipped inside the plotly Python package."""
     partial = frontend_dir / PARTIAL_BUNDLE
     if partial.is_file():
