@@ -35,8 +35,8 @@ function groupTraces(group, color, spread, prefix) {
     x: m.points.map((q) => q.evaluation),
     y: m.points.map((q) => q.value),
     customdata: m.points.map(() => m.search_id),
-    line: { shape: "hv", color, width: 1 },
-    opacity: 0.45,
+    line: { shape: "hv", color, width: 1.2 },
+    opacity: 0.6,
     hovertemplate: t("group.member_hover", { seed: m.seed }),
   }));
   const x = group.band.map((b) => b.evaluation);

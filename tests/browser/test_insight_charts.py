@@ -142,6 +142,8 @@ def test_group_page_draws_each_seed_the_mean_and_a_band_and_the_test_accuracy_sp
     assert _data(page, "#group-chart", "bands") == "1"
     traces = page.evaluate("document.getElementById('group-chart').data")
     band_upper, mean = traces[4], traces[5]
+    seeds = [m["points"] for m in group["members"]]
+    assert [len(tr["x"]) for tr in traces[:3]] == [len(p) for p in seeds] and all(seeds)
     assert band_upper["fill"] == "tonexty"
     assert mean["y"] == [b["mean"] for b in group["band"]]
     assert traces[3]["y"] == [b["mean"] - b["std"] for b in group["band"]]
