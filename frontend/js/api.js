@@ -98,6 +98,8 @@ export const api = {
   pareto: (id, query = {}) => request("GET", `/api/searches/${id}/pareto?${new URLSearchParams(query)}`),
   strategyStats: (id) => request("GET", `/api/searches/${id}/strategy`),
   importance: (id) => request("GET", `/api/searches/${id}/importance`),
+  decisions: (id, names, limit) =>
+    request("GET", `/api/searches/${id}/decisions${q({ names: names.join(","), limit })}`),
   hypervolume: (id) => request("GET", `/api/searches/${id}/hypervolume`),
   groups: (params = {}) => request("GET", `/api/groups${q(params)}`),
   group: (id) => request("GET", `/api/groups/${id}`),

@@ -85,18 +85,26 @@ def test_brushing_parallel_coordinates_filters_the_table_and_dims_the_charts(
     page.locator("#parcoords-chart").scroll_into_view_if_needed()
     page.wait_for_selector("#parcoords-chart[data-dims]", timeout=20_000)
     assert _data(page, "#parcoords-chart", "lines") == str(n)
+    # The space's decisions (the NB-201 edges, as the server names them), then fitness and the metrics.
     labels = page.evaluate(f"{CHART}.dimensions.map(d => d.label)")
-    assert labels[:2] == ["fitness", "val accuracy"] and "NASWOT score (zero-cost)" in labels
+    decisions = int(_data(page, "#parcoords-chart", "decisions"))
+    assert decisions == 6 and all(label.startswith("edge ") for label in labels[:decisions])
+    assert labels[decisions : decisions + 2] == ["fitness", "val accuracy"]
+    assert "NASWOT score (zero-cost)" in labels
+    served = page.request.get(f"{url}/api/searches/{search_id}/decisions?limit=6").json()
+    first_edge = served["decisions"][0]
+    ticks = page.evaluate(f"{CHART}.dimensions[0].ticktext")
+    assert ticks == first_edge["choices"]
     # Drag along the fitness axis from near its top to its middle: only the fitter candidates remain.
-    fit = page.evaluate(f"{CHART}.dimensions[0].values")
-    box = page.locator("#parcoords-chart .axis-brush").first.bounding_box()
+    fit = page.evaluate(f"{CHART}.dimensions[{decisions}].values")
+    box = page.locator("#parcoords-chart .axis-brush").nth(decisions).bounding_box()
     x = box["x"] + box["width"] / 2
     page.mouse.move(x, box["y"] + 20)
     page.mouse.down()
     page.mouse.move(x, box["y"] + box["height"] * 0.5, steps=8)
     page.mouse.up()
     page.wait_for_function("document.querySelector('#brush-clear').offsetParent !== null", timeout=10_000)
-    brushed = page.evaluate(f"{CHART}.dimensions[0].constraintrange")
+    brushed = page.evaluate(f"{CHART}.dimensions[{decisions}].constraintrange")
     ranges = brushed if isinstance(brushed[0], list) else [brushed]
     expect = sum(1 for f in fit if any(a <= f <= b for a, b in ranges))
     assert 0 < expect < n

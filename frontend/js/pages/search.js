@@ -23,6 +23,7 @@ const READ_PARTS = 4;
 // uses them, and it fetches them the first time the user types (`ensureGenomes`).
 const SUMMARY_FIELDS = "metrics,error,finished_at,origin,label";
 const SNAPSHOT_EVERY_MS = 30_000;
+const PARCOORDS_DECISIONS = 6; // the most important decisions as axes (the space's first ones before that)
 const $ = (id) => document.getElementById(id);
 const candidates = new Map();
 const all = () => [...candidates.values()];
@@ -301,7 +302,11 @@ async function start() {
     $("hypervolume-panel").classList.remove("hidden");
     hypervolume.start();
   }
-  parcoords = new ParcoordsChart($("parcoords-chart"), $("parcoords-note"), { filter: brush, rows: all });
+  parcoords = new ParcoordsChart($("parcoords-chart"), $("parcoords-note"), {
+    filter: brush,
+    rows: all,
+    fetchDecisions: () => api.decisions(searchId, importance.topDecisions(PARCOORDS_DECISIONS), PARCOORDS_DECISIONS),
+  });
   importance.start(); // after the page is interactive: it is a summary, not the live view
   feed = new LiveFeed(searchId, cursor, {
     onCandidates: mergeCandidates,
