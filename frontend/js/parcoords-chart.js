@@ -20,6 +20,17 @@ const FIRST = ["fitness", "val_accuracy", "val_f1", "params", "flops", "latency_
 const SKIP = new Set(["seconds", "zc_seconds", "epochs"]); // costs of the run, not properties of the architecture
 const config = { ...plotConfig, displayModeBar: false }; // the bar would cover the last axis's title
 
+// Each line costs WebGL work on every redraw and brush: past this many, an even sample (by id) is drawn.
+// The brush still filters every candidate, since the filter tests values, not drawn lines.
+const MAX_LINES = 1000;
+
+/** At most `n` of `rows`, evenly spread over their id order. */
+function evenSample(rows, n) {
+  if (rows.length <= n) return rows;
+  const sorted = [...rows].sort((a, b) => a.id - b.id);
+  return Array.from({ length: n }, (_, i) => sorted[Math.floor((i * sorted.length) / n)]);
+}
+
 const done = (c) => c.status === "done" && typeof c.fitness === "number";
 const choiceText = (v) => (v === null || v === undefined ? t("importance.absent") : String(v));
 
@@ -32,13 +43,17 @@ export function metricDimensions(rows) {
 }
 
 export class ParcoordsChart {
-  /** `fetchDecisions()` resolves to the API's decision columns; `rows()` gives every candidate. */
-  constructor(el, note, { filter, rows, fetchDecisions }) {
+  /**
+   * `decisionNames()` says which decisions to ask for (the most important, once known; [] lets the server
+   * choose), `fetchDecisions(names)` resolves to the API's columns, `rows()` gives every candidate.
+   */
+  constructor(el, note, { filter, rows, decisionNames, fetchDecisions }) {
     this.el = el;
     this.note = note;
     this.filter = filter;
     this.rows = rows;
     this.fetchDecisions = fetchDecisions;
+    this.decisionNames = decisionNames;
     this.decisions = null; // {codes: Map name -> Map id -> code, columns, ids: Set}
     this.decisionsAt = 0;
     this.visible = false;
@@ -62,18 +77,20 @@ export class ParcoordsChart {
   }
 
   async loadDecisions(doneCount) {
-    const stale = !this.decisions || (this.decisions.ids.size < doneCount && Date.now() - this.decisionsAt > DECISIONS_EVERY_MS);
-    if (!stale) return;
+    const names = this.decisionNames();
+    const known = this.decisions;
+    const behind = known && known.ids && known.ids.size < doneCount && Date.now() - this.decisionsAt > DECISIONS_EVERY_MS;
+    if (known && !behind && (!names.length || known.names === names.join(","))) return;
     this.decisionsAt = Date.now();
     try {
-      const answer = await this.fetchDecisions();
+      const answer = await this.fetchDecisions(names);
       const codes = new Map(
         answer.decisions.map((d) => [d.name, new Map(answer.ids.map((id, i) => [id, d.codes[i]]))]),
       );
-      this.decisions = { codes, columns: answer.decisions, ids: new Set(answer.ids) };
+      this.decisions = { codes, columns: answer.decisions, ids: new Set(answer.ids), names: names.join(",") };
     } catch (err) {
       console.warn("decisions unavailable; the chart shows the metrics only", err);
-      this.decisions ??= { codes: new Map(), columns: [], ids: null };
+      this.decisions ??= { codes: new Map(), columns: [], ids: null, names: names.join(",") };
     }
   }
 
@@ -91,7 +108,8 @@ export class ParcoordsChart {
     await this.loadDecisions(finished.length);
     const { columns, ids } = this.decisions;
     // Lines need a value on every axis: candidates done after the last decisions read wait for the next.
-    const rows = ids && columns.length ? finished.filter((c) => ids.has(c.id)) : finished;
+    const all = ids && columns.length ? finished.filter((c) => ids.has(c.id)) : finished;
+    const rows = evenSample(all, MAX_LINES);
     this.el.dataset.lines = String(rows.length);
     if (rows.length < 2) {
       this.note.textContent = t("parcoords.empty");
@@ -101,7 +119,15 @@ export class ParcoordsChart {
       ...columns.map((d) => ({ key: `d:${d.name}`, label: nameText(d.name), choices: d.choices, value: this.codeOf(d.name) })),
       ...metricDimensions(rows).map((m) => ({ key: m, label: metricLabel(m), value: (c) => axisValue(c, m) })),
     ];
-    this.note.textContent = t("parcoords.note", { n: fmtInt(rows.length) });
+    // A brushed axis that is no longer drawn (the important decisions changed) stops filtering.
+    const drawnKeys = new Set(this.dims.map((d) => d.key));
+    const orphans = [...this.filter.ranges.keys()].filter((k) => !drawnKeys.has(k));
+    for (const key of orphans) this.filter.set(key, null, null);
+    if (orphans.length) this.filter.changed();
+    this.note.textContent =
+      rows.length < all.length
+        ? t("parcoords.note_sampled", { n: fmtInt(rows.length), total: fmtInt(all.length) })
+        : t("parcoords.note", { n: fmtInt(rows.length) });
     const dimensions = this.dims.map((d) => {
       const dim = { label: d.label, values: rows.map((c) => d.value(c) ?? NaN) };
       if (d.choices) {

@@ -51,7 +51,8 @@ const pareto = new ParetoChart($("pareto-chart"), {
 const isRunning = () => Boolean(search) && (search.status === "queued" || search.status === "running");
 // Refreshed while candidates can still finish; the server does the work (and caches it per version).
 const importance = new ImportanceChart($("importance-chart"), $("importance-note"), {
-  fetchImportance: () => api.importance(searchId),
+  // Each answer may change which decisions the parallel coordinates show: let it look again once drawn.
+  fetchImportance: () => api.importance(searchId).finally(() => setTimeout(() => parcoords && parcoords.refresh(), 0)),
   isRunning,
 });
 const hypervolume = new HypervolumeChart($("hypervolume-chart"), $("hypervolume-note"), {
@@ -305,7 +306,8 @@ async function start() {
   parcoords = new ParcoordsChart($("parcoords-chart"), $("parcoords-note"), {
     filter: brush,
     rows: all,
-    fetchDecisions: () => api.decisions(searchId, importance.topDecisions(PARCOORDS_DECISIONS), PARCOORDS_DECISIONS),
+    decisionNames: () => importance.topDecisions(PARCOORDS_DECISIONS),
+    fetchDecisions: (names) => api.decisions(searchId, names, PARCOORDS_DECISIONS),
   });
   importance.start(); // after the page is interactive: it is a summary, not the live view
   feed = new LiveFeed(searchId, cursor, {
