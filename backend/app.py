@@ -20,6 +20,7 @@ from backend.api import (
     activity,
     candidates,
     convergence,
+    decisions,
     events,
     groups,
     health,
@@ -91,7 +92,19 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(repository.NotFound, _status(404))
     app.add_exception_handler(repository.InvalidTransition, _status(409))
-    routers = (searches, importance, convergence, groups, activity, candidates, events, meta, health, pages)
+    routers = (
+        searches,
+        importance,
+        decisions,
+        convergence,
+        groups,
+        activity,
+        candidates,
+        events,
+        meta,
+        health,
+        pages,
+    )
     for module in routers:
         app.include_router(module.router)
     add_docs(app)

@@ -23,8 +23,8 @@ PARTIAL_BUNDLE = "vendor/plotly-scattergl.min.js"  # built by scripts/plotly-bun
 
 def plotly_bundle(frontend_dir: Path) -> Path:
     """The dashboard's plotly.js, always local (never a CDN): the partial bundle committed under
-    frontend/vendor (core + scattergl, 1.5 MB: a third of the script a first visit must evaluate), or,
-    if that file was removed, the full bundle shipped inside the plotly Python package."""
+    frontend/vendor (core + scattergl + parcoords, 1.6 MB: a third of the script a first visit must
+    evaluate), or, if that file was removed, the full bundle shipped inside the plotly Python package."""
     partial = frontend_dir / PARTIAL_BUNDLE
     if partial.is_file():
         return partial
@@ -66,6 +66,16 @@ _register_static_pages()
 @router.get("/searches/{search_id}")
 def search_page(search_id: int, settings: SettingsDep) -> FileResponse:
     return _page(Path(settings.frontend_dir), "search.html")
+
+
+@router.get("/groups/compare")
+def groups_compare_page(settings: SettingsDep) -> FileResponse:
+    return _page(Path(settings.frontend_dir), "group.html")
+
+
+@router.get("/groups/{group_id}")
+def group_page(group_id: int, settings: SettingsDep) -> FileResponse:
+    return _page(Path(settings.frontend_dir), "group.html")
 
 
 @router.get("/candidates/{candidate_id}")

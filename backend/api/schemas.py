@@ -227,6 +227,18 @@ class Importance(BaseModel):
     )
 
 
+class DecisionColumn(BaseModel):
+    name: str = Field(description="the space's name for the decision, e.g. `edge 0→1`")
+    choices: list[Any] = Field(description="its values among the candidates, sorted; null: not applicable")
+    codes: list[int] = Field(description="per candidate (in `ids` order), the index of its choice")
+
+
+class Decisions(BaseModel):
+    ids: list[int] = Field(description="done candidates with a fitness, by id")
+    decisions: list[DecisionColumn]
+    reason: str | None = Field(None, description="why `decisions` is empty (a space that names none)")
+
+
 class StrategyStats(BaseModel):
     model_config = ConfigDict(extra="allow")
     strategy: str

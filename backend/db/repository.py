@@ -1155,3 +1155,10 @@ def token_name(s: Session, token: str) -> tuple[str, bool] | None:
 
 def touch_token(s: Session, name: str) -> None:
     s.execute(update(ApiToken).where(ApiToken.name == name).values(last_used_at=utcnow()))
+
+
+def scored_genomes(s: Session, search_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """(id, genome) of every done candidate with a fitness, by id: the lines of parallel coordinates."""
+    get_search(s, search_id)
+    rows = s.execute(select(Candidate.id, Candidate.genome).where(_scored(search_id)).order_by(Candidate.id))
+    return [(cid, genome) for cid, genome in rows]

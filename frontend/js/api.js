@@ -98,6 +98,12 @@ export const api = {
   pareto: (id, query = {}) => request("GET", `/api/searches/${id}/pareto?${new URLSearchParams(query)}`),
   strategyStats: (id) => request("GET", `/api/searches/${id}/strategy`),
   importance: (id) => request("GET", `/api/searches/${id}/importance`),
+  decisions: (id, names, limit) =>
+    request("GET", `/api/searches/${id}/decisions${q({ names: names.join(","), limit })}`),
+  hypervolume: (id) => request("GET", `/api/searches/${id}/hypervolume`),
+  groups: (params = {}) => request("GET", `/api/groups${q(params)}`),
+  group: (id) => request("GET", `/api/groups/${id}`),
+  compareGroups: (ids) => request("GET", `/api/groups/compare${q({ ids: ids.join(",") })}`),
   control: (id, action) => request("POST", `/api/searches/${id}/${action}`),
   clone: (id) => request("POST", `/api/searches/${id}/clone`),
   deleteSearch: (id) => request("DELETE", `/api/searches/${id}`),

@@ -25,6 +25,7 @@ export class ImportanceChart {
     this.fetchImportance = fetchImportance;
     this.isRunning = isRunning;
     this.shown = null; // the last answer drawn, as JSON: an unchanged answer is not redrawn
+    this.items = []; // the last answer's decisions, most important first
     this.active = false; // a fetch in flight or scheduled
   }
 
@@ -49,11 +50,17 @@ export class ImportanceChart {
     else this.active = false;
   }
 
+  /** The names of the `n` most important decisions of the last answer (none before the first). */
+  topDecisions(n) {
+    return this.items.slice(0, n).map((it) => it.decision);
+  }
+
   draw(answer) {
     const text = JSON.stringify(answer);
     if (text === this.shown) return;
     this.shown = text;
     const items = answer.items || [];
+    this.items = items;
     this.el.dataset.items = String(items.length);
     if (!items.length) {
       this.note.textContent = answer.reason ? t("importance.none", { reason: serverText(answer.reason) }) : "";

@@ -4,6 +4,9 @@
 
 import { lang, t } from "./i18n.js";
 
+// The hypervolume reference rule (worker/nas/objectives.py REFERENCE_RULE), as a pattern.
+const HV_RULE = "the worst value of each objective among the points, moved out by 1% of its range";
+
 // [pattern, catalogue key, names of the captured groups]
 const PATTERNS = [
   [/^Input should be greater than or equal to (.+)$/, "srv.ge", ["limit"]],
@@ -36,6 +39,12 @@ const PATTERNS = [
   [/^the forest found no structure in the fitness$/, "srv.importance_no_structure", []],
   [/^the search's space plugin cannot be loaded by this server$/, "srv.space_unavailable", []],
   [/^decision importance is not available for this space: (.*)$/, "srv.importance_unsupported", ["detail"]],
+  [/^a single objective: its curve is the best fitness so far$/, "srv.hv_single", []],
+  [/^no feasible finished candidate yet$/, "srv.hv_no_feasible", []],
+  [/^given with \?ref=$/, "srv.hv_rule_given", []],
+  [new RegExp(`^${HV_RULE}, over every feasible finished candidate$`), "srv.hv_rule_search", []],
+  [new RegExp(`^${HV_RULE}, over every feasible finished candidate of the group's searches$`), "srv.hv_rule_group", []],
+  [new RegExp(`^${HV_RULE}, over every feasible finished candidate of the compared groups' searches$`), "srv.hv_rule_compare", []],
 ];
 
 /** `message` in the page's language when it follows a known pattern, else as sent. */

@@ -10,12 +10,13 @@ const COUNT_METRICS = new Set(["params", "flops"]);
 const PREFERRED = ["val_accuracy", "val_f1", "val_loss", "params", "flops", "latency_ms", "seconds"];
 
 export class CandidateTable {
-  constructor(root, { onOpen, onSelectionChange, onTextFilter } = {}) {
+  constructor(root, { onOpen, onSelectionChange, onTextFilter, rowFilter } = {}) {
     this.root = root;
     this.table = root.querySelector("table");
     this.onOpen = onOpen;
     this.onSelectionChange = onSelectionChange;
     this.onTextFilter = onTextFilter;
+    this.rowFilter = rowFilter; // () => a predicate (the page's brushed ranges) or null
     this.rows = [];
     this.metrics = [];
     this.sort = { key: "fitness", dir: -1 };
@@ -77,6 +78,8 @@ export class CandidateTable {
     const text = this.textFilter.value.trim().toLowerCase();
     let rows = this.rows;
     if (status) rows = rows.filter((r) => r.status === status);
+    const brushed = this.rowFilter && this.rowFilter();
+    if (brushed) rows = rows.filter(brushed);
     if (text) {
       rows = rows.filter((r) => {
         const hay = `${r.id} ${r.label || ""} ${r.error || ""} ${JSON.stringify(r.genome || {})}`;
@@ -95,6 +98,11 @@ export class CandidateTable {
       if (typeof va === "number" && typeof vb === "number") return dir * (va - vb) || a.id - b.id;
       return dir * String(va).localeCompare(String(vb)) || a.id - b.id;
     });
+  }
+
+  /** Back to the first page after any filter changed (the page's brush included). */
+  refilter() {
+    this._refilter();
   }
 
   _refilter() {

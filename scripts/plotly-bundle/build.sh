@@ -14,7 +14,7 @@ npm init -y >/dev/null
 npm install --no-audit --no-fund --silent "plotly.js@$PLOTLY_VERSION" esbuild@0 buffer@6
 npx esbuild entry.js --bundle --minify --format=iife --global-name=Plotly \
   --define:process.env.NODE_ENV='"production"' --define:global=window \
-  --banner:js="/*! plotly.js v$PLOTLY_VERSION (MIT license, Plotly Inc.): core + scattergl, built by scripts/plotly-bundle/build.sh */" \
+  --banner:js="/*! plotly.js v$PLOTLY_VERSION (MIT license, Plotly Inc.): core + scattergl + parcoords, built by scripts/plotly-bundle/build.sh */" \
   --legal-comments=eof --log-level=warning --outfile=out/plotly.js
 # (the maplibre stylesheet esbuild also writes to out/plotly.css is for map traces we leave out)
 cp out/plotly.js "$root/frontend/vendor/plotly-scattergl.min.js"

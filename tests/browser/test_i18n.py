@@ -1,5 +1,6 @@
 """The dashboard in English and 简体中文: every page of a seeded search (list, form, search, candidate,
-compare) is walked in both languages, and no visible text is left in the other language; the language
+compare) and of a seeded group of multi-objective searches (a member's search page, the group page) is
+walked in both languages, and no visible text is left in the other language; the language
 follows the browser, the switch overrides it and is remembered, and the API's 422 is shown translated."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import require_browser
+from .seeding import seed_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,7 +36,11 @@ ALLOW = {
     "M",
     "G",
 }
-DATA = {"seeded", "test-worker"}  # the seeded search's name and worker: the user's words, not the page's
+DATA = {
+    "seeded",
+    "seeded-group",
+    "test-worker",
+}  # the seeded search's name and worker: the user's words, not the page's
 # Visible text nodes, SVG included; code, genomes and labels (.mono, pre, code) are machine text.
 VISIBLE_TEXT = """() => {
   const skip = (el) => el.closest('#lang-switch, code, pre, .mono, script, style, option');
@@ -71,7 +77,9 @@ def _seed(tmp: Path) -> tuple[object, dict[str, int]]:
         repository.mark_training(s, cands[10], worker="test-worker")
         repository.finish_candidate(s, cands[10], "failed", error="RuntimeError: out of memory")
         repository.mark_training(s, cands[11], worker="test-worker")
-    return api, {"search": search_id, "a": cands[8], "b": cands[9]}
+    group = seed_group(api)
+    multi = next(iter(group["members"]))
+    return api, {"search": search_id, "a": cands[8], "b": cands[9], "group": group["group"], "multi": multi}
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +135,8 @@ def _pages(ids: dict[str, int]) -> dict[str, str]:
         "search": f"/searches/{ids['search']}",
         "candidate": f"/candidates/{ids['a']}",
         "compare": f"/compare?ids={ids['a']},{ids['b']}",
+        "search-multi": f"/searches/{ids['multi']}",
+        "group": f"/groups/{ids['group']}",
     }
 
 
@@ -136,9 +146,13 @@ def _open(page: object, url: str, name: str) -> None:
         page.wait_for_selector("#search-table tbody tr[data-id]", timeout=20_000)  # type: ignore[attr-defined]
         return
     page.wait_for_selector("body[data-ready='1']", timeout=30_000)  # type: ignore[attr-defined]
-    if name == "search":  # the summaries load after the page is interactive
-        for sel in ("#failures table", "#timeline-chart[data-bars]", "#importance-chart[data-items]"):
+    if name.startswith("search"):  # the summaries load after the page is interactive
+        for sel in ("#failures > *", "#timeline-chart[data-bars]", "#importance-chart[data-items]"):
             page.wait_for_selector(sel, state="attached", timeout=30_000)  # type: ignore[attr-defined]
+        page.locator("#parcoords-chart").scroll_into_view_if_needed()  # type: ignore[attr-defined]
+        page.wait_for_selector("#parcoords-chart[data-lines]", state="attached", timeout=30_000)  # type: ignore[attr-defined]
+    if name == "search-multi":
+        page.wait_for_selector("#hypervolume-chart[data-points]", state="attached", timeout=30_000)  # type: ignore[attr-defined]
 
 
 def _untranslated_in_zh(texts: list[str], allowed: set[str]) -> list[str]:

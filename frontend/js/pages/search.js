@@ -5,6 +5,9 @@ import { PAGE_LIMIT, api, idFromLocation, readAllCandidates, readAllCandidatesPa
 import { FitnessChart, setGenerationResolver } from "../fitness-chart.js";
 import { ParetoChart, drawController } from "../charts.js";
 import { ImportanceChart } from "../importance-chart.js";
+import { HypervolumeChart } from "../hypervolume-chart.js";
+import { BrushFilter } from "../brush-filter.js";
+import { ParcoordsChart } from "../parcoords-chart.js";
 import { CandidateTable } from "../table.js";
 import { LiveFeed } from "../live.js";
 import { plotlyReady } from "../theme.js";
@@ -20,6 +23,7 @@ const READ_PARTS = 4;
 // uses them, and it fetches them the first time the user types (`ensureGenomes`).
 const SUMMARY_FIELDS = "metrics,error,finished_at,origin,label";
 const SNAPSHOT_EVERY_MS = 30_000;
+const PARCOORDS_DECISIONS = 6; // the most important decisions as axes (the space's first ones before that)
 const $ = (id) => document.getElementById(id);
 const candidates = new Map();
 const all = () => [...candidates.values()];
@@ -44,12 +48,22 @@ const pareto = new ParetoChart($("pareto-chart"), {
   ySelect: $("pareto-y"),
   fetchFront: (x, y) => api.pareto(searchId, { x, y, cloud: false }),
 });
+const isRunning = () => Boolean(search) && (search.status === "queued" || search.status === "running");
 // Refreshed while candidates can still finish; the server does the work (and caches it per version).
 const importance = new ImportanceChart($("importance-chart"), $("importance-note"), {
-  fetchImportance: () => api.importance(searchId),
-  isRunning: () => Boolean(search) && (search.status === "queued" || search.status === "running"),
+  // Each answer may change which decisions the parallel coordinates show: let it look again once drawn.
+  fetchImportance: () => api.importance(searchId).finally(() => setTimeout(() => parcoords && parcoords.refresh(), 0)),
+  isRunning,
 });
+const hypervolume = new HypervolumeChart($("hypervolume-chart"), $("hypervolume-note"), {
+  fetchCurve: () => api.hypervolume(searchId),
+  isRunning,
+});
+// Ranges brushed on the parallel coordinates: they filter the table and dim the other charts.
+const brush = new BrushFilter();
+let parcoords = null; // created once the page is interactive; it draws when scrolled into view
 const table = new CandidateTable($("candidate-table"), {
+  rowFilter: () => (brush.active ? brush.passes : null),
   onOpen: openCandidate,
   onSelectionChange: (ids) => {
     const link = $("compare-link");
@@ -58,6 +72,23 @@ const table = new CandidateTable($("candidate-table"), {
     link.textContent = t("search.compare_n", { n: ids.length });
   },
   onTextFilter: () => ensureGenomes(),
+});
+
+function showBrush() {
+  brush.highlight($("fitness-chart"), 0, candidates);
+  brush.highlight($("pareto-chart"), 0, candidates);
+}
+
+brush.onChange(() => {
+  table.refilter();
+  showBrush();
+  const shown = brush.active ? all().filter(brush.passes).length : 0;
+  $("brush-note").textContent = brush.active ? t("parcoords.brushed", { n: fmtNumber(shown) }) : "";
+  $("brush-clear").classList.toggle("hidden", !brush.active);
+});
+$("brush-clear").addEventListener("click", () => {
+  brush.clear();
+  if (parcoords) parcoords.draw(); // the axes lose their brushes too
 });
 
 let genomes = null;
@@ -87,6 +118,7 @@ function renderHeader() {
   renderSearchHeader(search, searchFetchedAt);
   if (feed) feed.setTerminal(search.status);
   if (feed && importance.isRunning()) importance.wake(); // a resumed search
+  if (feed && multiObjective() && isRunning()) hypervolume.wake();
 }
 
 setInterval(renderHeader, 1000); // elapsed and ETA tick between server updates
@@ -141,7 +173,19 @@ function slowRefresh() {
   slowTimer = null;
   table.setRows(all());
   pareto.setAxes(metricNames(), paretoDefaults);
-  return pareto.render(all());
+  if (parcoords) parcoords.refresh();
+  return Promise.resolve(pareto.render(all())).then(showBrush);
+}
+
+const multiObjective = () => ((search && search.spec && search.spec.objectives) || []).length >= 2;
+
+/** The group of repeated seeds this search belongs to, if any. */
+function showGroup() {
+  if (search.group_id === null || search.group_id === undefined) return;
+  const link = $("group-link");
+  link.href = `/groups/${search.group_id}`;
+  link.textContent = t("search.group_link", { id: search.group_id });
+  link.classList.remove("hidden");
 }
 
 function metricNames() {
@@ -254,6 +298,17 @@ async function start() {
   document.body.dataset.ready = "1";
   for (const c of initial) if (fitness.plotted.has(c.id)) probe.plottedAt[c.id] = Date.now();
   loadController();
+  showGroup();
+  if (multiObjective()) {
+    $("hypervolume-panel").classList.remove("hidden");
+    hypervolume.start();
+  }
+  parcoords = new ParcoordsChart($("parcoords-chart"), $("parcoords-note"), {
+    filter: brush,
+    rows: all,
+    decisionNames: () => importance.topDecisions(PARCOORDS_DECISIONS),
+    fetchDecisions: (names) => api.decisions(searchId, names, PARCOORDS_DECISIONS),
+  });
   importance.start(); // after the page is interactive: it is a summary, not the live view
   feed = new LiveFeed(searchId, cursor, {
     onCandidates: mergeCandidates,
@@ -273,7 +328,7 @@ async function start() {
   // Summaries, not the live view: started once the page is interactive and the feed is running.
   startActivity({
     searchId,
-    isRunning: () => Boolean(search) && (search.status === "queued" || search.status === "running"),
+    isRunning,
     onSelect: openCandidate,
   });
 }

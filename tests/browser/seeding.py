@@ -1,0 +1,41 @@
+"""Seeds for the insight charts' browser tests: a group of repeated multi-objective searches whose
+candidates are finished through the repository (no training), with zero-cost proxy metrics and a final
+test accuracy per member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MULTI_SPEC: dict[str, Any] = {
+    "name": "seeded-group",
+    "space": {"type": "nb201"},
+    "strategy": {"type": "random"},
+    "budget": {"max_candidates": 10},
+    "objectives": [{"metric": "val_accuracy", "goal": "maximize"}, {"metric": "params", "goal": "minimize"}],
+}
+
+
+def seed_group(api: Any, repeats: int = 3, per_member: int = 8, test_accuracy: bool = True) -> dict[str, Any]:
+    """Submit MULTI_SPEC with `repeats` seeds and finish `per_member` candidates in each member; the
+    member k's candidate i scores 0.5 + 0.05·i − 0.02·k with 10⁴·(1 + (i·7 mod 5)) params."""
+    from unit.api_support import finish, nb201_genomes
+
+    from backend.db import repository
+    from backend.db.session import session_scope
+
+    created = api.client.post("/api/searches", json={**MULTI_SPEC, "repeats": repeats}).json()
+    members: dict[int, list[int]] = {}
+    for k, search_id in enumerate(created["search_ids"]):
+        with session_scope(api.settings, write=True) as s:
+            repository.start_search(s, search_id)
+            cands = repository.add_candidates(s, search_id, nb201_genomes(per_member, seed=k))
+            members[search_id] = [c.id for c in cands]
+        for i, cid in enumerate(members[search_id]):
+            proxies = {"zc_naswot": 100.0 + 3 * i, "zc_synflow": 20.0 - i, "zc_grad_norm": 1.0 + 0.1 * i}
+            accuracy, params = 0.5 + 0.05 * i - 0.02 * k, 1e4 * (1 + (i * 7) % 5)
+            finish(api.settings, cid, accuracy=accuracy, params=params, **proxies)
+        if test_accuracy:
+            with session_scope(api.settings, write=True) as s:
+                best = {"candidate_id": members[search_id][-1], "test_accuracy": 0.8 + 0.01 * k}
+                repository.update_summary(s, search_id, {"best": best})
+    return {"group": created["group_id"], "members": members}
