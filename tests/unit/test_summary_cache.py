@@ -15,12 +15,13 @@ from backend.db import repository
 def test_concurrent_polls_share_one_summary_read(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[int] = []
 
-    def slow_summary(session: object, search_id: int) -> dict[str, int]:
+    def slow_summary(session: object, search_id: int, counts: object = None) -> dict[str, int]:
         reads.append(search_id)
         time.sleep(0.2)  # long enough that every poller below arrives while it runs
         return {"n_candidates": 7}
 
     monkeypatch.setattr(repository, "search_summary", slow_summary)
+    monkeypatch.setattr(repository, "candidate_statuses_after", lambda s, i, after: [])
     cache = SummaryCache(ttl_seconds=60.0)
     search = SimpleNamespace(id=3, next_seq=41)
     results: list[dict[str, int]] = []
@@ -34,7 +35,10 @@ def test_concurrent_polls_share_one_summary_read(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_new_change_counter_reads_the_summary_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(repository, "search_summary", lambda session, search_id: {"seq_seen": True})
+    monkeypatch.setattr(
+        repository, "search_summary", lambda session, search_id, counts=None: {"seq_seen": True}
+    )
+    monkeypatch.setattr(repository, "candidate_statuses_after", lambda s, i, after: [])
     cache = SummaryCache(ttl_seconds=60.0)
     cache.summary(None, SimpleNamespace(id=3, next_seq=41))
     cache.summary(None, SimpleNamespace(id=3, next_seq=41))
