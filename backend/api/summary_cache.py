@@ -63,8 +63,8 @@ class SummaryCache:
         """Exact counts by status: the statuses known to this process plus the rows changed since."""
         known = self._statuses.get(search.id)
         # (A cursor past this request's `next_seq` only means another thread read a newer snapshot.)
-        if known is None or known.created_at != getattr(search, "created_at", None):
-            known = _Statuses(created_at=getattr(search, "created_at", None))
+        if known is None or known.created_at != search.created_at:  # a new search reusing the id
+            known = _Statuses(created_at=search.created_at)
         known.apply(repository.candidate_statuses_after(session, search.id, known.cursor))
         self._statuses[search.id] = known
         counts = dict.fromkeys(CANDIDATE_STATUSES, 0)

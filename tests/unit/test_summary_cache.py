@@ -11,6 +11,8 @@ import pytest
 from backend.api.summary_cache import SummaryCache
 from backend.db import repository
 
+_CREATED = "2026-12-05T00:00:00"  # any value: a search is known by its id and creation time
+
 
 def test_concurrent_polls_share_one_summary_read(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[int] = []
@@ -23,7 +25,7 @@ def test_concurrent_polls_share_one_summary_read(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(repository, "search_summary", slow_summary)
     monkeypatch.setattr(repository, "candidate_statuses_after", lambda s, i, after: [])
     cache = SummaryCache(ttl_seconds=60.0)
-    search = SimpleNamespace(id=3, next_seq=41)
+    search = SimpleNamespace(id=3, created_at=_CREATED, next_seq=41)
     results: list[dict[str, int]] = []
     threads = [threading.Thread(target=lambda: results.append(cache.summary(None, search))) for _ in range(8)]
     for t in threads:
@@ -40,7 +42,7 @@ def test_a_new_change_counter_reads_the_summary_again(monkeypatch: pytest.Monkey
     )
     monkeypatch.setattr(repository, "candidate_statuses_after", lambda s, i, after: [])
     cache = SummaryCache(ttl_seconds=60.0)
-    cache.summary(None, SimpleNamespace(id=3, next_seq=41))
-    cache.summary(None, SimpleNamespace(id=3, next_seq=41))
-    cache.summary(None, SimpleNamespace(id=3, next_seq=42))
+    cache.summary(None, SimpleNamespace(id=3, created_at=_CREATED, next_seq=41))
+    cache.summary(None, SimpleNamespace(id=3, created_at=_CREATED, next_seq=41))
+    cache.summary(None, SimpleNamespace(id=3, created_at=_CREATED, next_seq=42))
     assert cache.computed == 2
