@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api import (
     activity,
+    benchmarks,
     candidates,
     convergence,
     decisions,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         decisions,
         convergence,
         groups,
+        benchmarks,
         activity,
         candidates,
         events,
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         app.include_router(module.router)
     add_docs(app)
     openapi.install(app)  # declare the 422/413 bodies the app really sends
+    benchmarks.install_schema(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityMiddleware, settings=settings)
     # Mounted last so the explicit routes above (the local plotly bundle) win over the directory.

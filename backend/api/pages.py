@@ -15,6 +15,7 @@ PAGES = {
     "/": "index.html",
     "/new": "new.html",
     "/compare": "compare.html",
+    "/benchmarks": "benchmarks.html",
 }
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from backend.cli.client import DEFAULT_URL
 
 if TYPE_CHECKING:
     from worker.nas.objectives import Goal
 
 STRATEGY_HELP = "search strategy (see worker.nas.registry)"
+TABLE_HINT = (
+    "a CSV with one row per architecture: an architecture id column (--arch-column), for --space "
+    "categorical the choice columns, and the objective columns; NAS-Bench-201 and HW-GPT-Bench tables: "
+    "see docs/tabular-benchmark.md"
+)
 
 
 class UsageError(Exception):
@@ -26,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run --repeats searches of --budget distinct evaluations each on a benchmark table "
         "and report the --report-column value of the architecture each search picks.",
     )
-    p.add_argument("--table", required=True, help="CSV file, one row per architecture")
+    p.add_argument("--table", default=None, help=f"CSV file: {TABLE_HINT}")
     p.add_argument("--arch-column", required=True, help="column naming the architecture (e.g. arch_str)")
     p.add_argument(
         "--objective",
@@ -60,6 +69,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "table values; with --objective, 10%% of each column's range beyond them)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--out", default=None, metavar="FILE.json", help="also write the run's document (settings, curves)"
+    )
+    p.add_argument(
+        "--publish",
+        action="store_true",
+        help="also store the run in the service (POST /api/benchmarks) for the dashboard's benchmarks page",
+    )
+    p.add_argument("--name", default="", help="label of the stored run (default: STRATEGY on TABLE)")
+    p.add_argument(
+        "--url", default=DEFAULT_URL, help=f"with --publish: NASBoard server (default {DEFAULT_URL})"
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("NASBOARD_TOKEN"),
+        help="with --publish: API token (default: $NASBOARD_TOKEN); see `nasboard token create`",
+    )
     p.set_defaults(func=run_tabular)
 
 
@@ -133,17 +159,24 @@ def parse_reference(text: str | None) -> list[float] | None:
 
 
 def run_tabular(args: argparse.Namespace) -> int:
+    from backend.cli.client import ClientError
+
     try:
         return _run_tabular(args)
     except UsageError as err:
         print(f"nasboard bench tabular: error: {err}", file=sys.stderr)
         return 2
+    except (ClientError, OSError) as err:
+        print(f"nasboard bench tabular: error: {err}", file=sys.stderr)
+        return 1
 
 
 def _run_tabular(args: argparse.Namespace) -> int:
     from worker.nas.bench import bench_space, run_tabular_bench
     from worker.nas.evaluation.tabular import TabularTable
 
+    if args.table is None:
+        raise UsageError(f"--table is required: {TABLE_HINT}")
     if args.budget < 1 or args.repeats < 1:
         raise UsageError("--budget and --repeats must be at least 1")
     if args.space not in ("nb201", "categorical"):
@@ -160,7 +193,7 @@ def _run_tabular(args: argparse.Namespace) -> int:
         )
         space = bench_space(table, args.space)
     except FileNotFoundError:
-        raise UsageError(f"--table: no such file {args.table!r}") from None
+        raise UsageError(f"--table: no such file {args.table!r}; {TABLE_HINT}") from None
     except ValueError as err:
         raise UsageError(str(err)) from None
 
@@ -174,6 +207,7 @@ def _run_tabular(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(1)
 
+    started_at = datetime.now(UTC)
     try:
         out = run_tabular_bench(
             table, space, args.strategy, options, args.budget, args.repeats, args.seed, cost_columns,
@@ -188,7 +222,38 @@ def _run_tabular(args: argparse.Namespace) -> int:
         print(json.dumps(out))
     else:
         print(format_report(out))
+    if args.out or args.publish:
+        keep(args, out, len(table), started_at)
     return 0
+
+
+def keep(args: argparse.Namespace, out: dict[str, Any], rows: int, started_at: datetime) -> None:
+    """--out and --publish: the run's document to a file and/or the service (messages on stderr, so
+    --json's stdout stays one object)."""
+    from pydantic import ValidationError
+
+    from backend.cli.bench_publish import build_document, publish, write_document
+
+    try:
+        document = build_document(
+            out,
+            table_path=args.table,
+            rows=rows,
+            space=args.space,
+            arch_column=args.arch_column,
+            name=args.name,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise UsageError(f"the run's document is not storable: {problems}") from None
+    if args.out:
+        write_document(document, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.publish:
+        created = publish(document, args.url, args.token)
+        print(f"stored as benchmark run {created['id']}: {args.url}{created['url']}", file=sys.stderr)
 
 
 def _num(value: float | None, digits: int = 3) -> str:

@@ -161,3 +161,19 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+
+
+class BenchmarkRun(Base):
+    """One stored `nasboard bench tabular` run (backend/api/benchmark_schemas.BenchmarkRunIn). `summary`
+    holds what the list shows, so listing never reads the documents with their curves."""
+
+    __tablename__ = "benchmark_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    strategy: Mapped[str] = mapped_column(String(100))
+    table_file: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[dict[str, Any]]
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Text, cast, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, undefer
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.models import (
@@ -30,6 +30,7 @@ from backend.db.models import (
     TERMINAL_SEARCH,
     ApiToken,
     Artefact,
+    BenchmarkRun,
     Candidate,
     CurvePoint,
     Search,
@@ -171,6 +172,42 @@ def list_groups(s: Session, limit: int = 50, offset: int = 0) -> tuple[list[Sear
     """A page of groups (newest first) and how many there are."""
     rows = s.execute(select(SearchGroup).order_by(SearchGroup.id.desc()).limit(limit).offset(offset))
     return list(rows.scalars()), int(s.execute(select(func.count(SearchGroup.id))).scalar_one())
+
+
+# --- stored tabular-benchmark runs (`nasboard bench tabular --publish`) ----------------------------------
+def create_benchmark_run(
+    s: Session, document: dict[str, Any], summary: dict[str, Any], created_by: str | None = None
+) -> BenchmarkRun:
+    run = BenchmarkRun(
+        name=document["name"],
+        strategy=document["strategy"],
+        table_file=document["table"]["file"],
+        summary=json_safe(summary),
+        document=json_safe(document),
+        created_by=created_by,
+    )
+    s.add(run)
+    s.flush()
+    return run
+
+
+def get_benchmark_run(s: Session, run_id: int) -> BenchmarkRun:
+    """The run with its document loaded."""
+    run = s.get(BenchmarkRun, run_id, options=[undefer(BenchmarkRun.document)])
+    if run is None:
+        raise NotFound(f"benchmark run {run_id} not found")
+    return run
+
+
+def list_benchmark_runs(s: Session, limit: int = 50, offset: int = 0) -> tuple[list[BenchmarkRun], int]:
+    """A page of runs (newest first, documents not loaded) and how many there are."""
+    rows = s.execute(select(BenchmarkRun).order_by(BenchmarkRun.id.desc()).limit(limit).offset(offset))
+    return list(rows.scalars()), int(s.execute(select(func.count(BenchmarkRun.id))).scalar_one())
+
+
+def delete_benchmark_run(s: Session, run_id: int) -> None:
+    if not s.execute(delete(BenchmarkRun).where(BenchmarkRun.id == run_id)).rowcount:
+        raise NotFound(f"benchmark run {run_id} not found")
 
 
 def candidate_counts(s: Session, search_id: int) -> dict[str, int]:

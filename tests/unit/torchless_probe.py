@@ -26,6 +26,7 @@ sys.meta_path.insert(0, _NoTorch())
 
 import httpx  # noqa: E402
 from api_support import NB201_SPEC, finish, live_server, make_api, seed_search  # noqa: E402
+from bench_support import bench_document, write_table  # noqa: E402
 
 from backend.cli.main import build_parser  # noqa: E402 - the CLI client's modules too
 from worker.nas.registry import SPACES, STRATEGIES  # noqa: E402
@@ -40,7 +41,14 @@ def main() -> None:
     for i, cand in enumerate(cands):
         finish(api.settings, cand, 0.5 + 0.1 * i, params=1e5 * (3 - i))
     group = api.client.post("/api/searches", json={**MULTI_SPEC, "repeats": 2}).json()["group_id"]
-    ids = {"search_id": str(multi_id), "candidate_id": str(cands[0]), "group_id": str(group)}
+    table = write_table(Path(tempfile.mkdtemp()) / "toy.csv")  # a stored `bench tabular` run, made here
+    run = api.client.post("/api/benchmarks", json=bench_document(table, costs=("flops",))).json()["id"]
+    ids = {
+        "search_id": str(multi_id),
+        "candidate_id": str(cands[0]),
+        "group_id": str(group),
+        "run_id": str(run),
+    }
     query = {"/api/groups/compare": {"ids": f"{group},{group}"}}  # read routes that need a parameter
     responses: dict[str, int] = {}
     for template, operations in api.client.get("/openapi.json").json()["paths"].items():

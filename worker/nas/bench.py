@@ -4,6 +4,9 @@ Each repeat i runs a fresh strategy (seed = seed + i) through ask(1) / evaluate 
 `budget` distinct evaluations (distinct canonical networks) or the space is exhausted, then reports the
 report column of the architecture it picked. With cost columns the search is multi-objective and each run
 also yields its Pareto front and that front's hypervolume relative to the table's true front.
+
+Each run also keeps its curves against queries (distinct evaluations) as step points `[query, value]`:
+the report value of the pick so far, and with cost columns the hypervolume ratio of the front so far.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from worker.nas.convergence import steps
 from worker.nas.evaluation.tabular import NotInTable, TabularEvaluator, TabularTable
 from worker.nas.objectives import Goal, Objective, Term, hypervolume, pareto_front
 from worker.nas.registry import strategy_class
@@ -93,6 +97,43 @@ class FrontScorer:
         points = [p for p in (self.point(r) for r in rows) if all(math.isfinite(v) for v in p)]
         hv = hypervolume(points, self.ref_point)
         return hv / self.true_hv if self.true_hv > 0 else 0.0
+
+
+def pick_curves(
+    table: TabularTable,
+    objective: Objective,
+    scorer: FrontScorer | None,
+    evaluated: Sequence[tuple[int, Result]],
+) -> dict[str, list[list[float | None]]]:
+    """Step curves over the queries in order: the report value of the pick so far (the first row with
+    the highest fitness, as the run's own pick; None until one succeeded or where the row has no report
+    figure) and, with a scorer, the hypervolume ratio of the front so far. Their last values are the
+    run's `best_report` and `hypervolume_ratio`."""
+    report: list[float | None] = []
+    ratio: list[float | None] = []
+    pick, best = -1, -math.inf
+    front: list[tuple[tuple[float, ...], int]] = []  # (oriented vector, row), as pareto_front keeps it
+    current = 0.0
+    for row, res in evaluated:
+        if res.ok:
+            if res.fitness > best:  # strictly: ties keep the earlier pick, like max() in the run
+                pick, best = row, res.fitness
+            if scorer is not None:
+                v = objective.vector(res.metrics)
+                if not any(_dominates(f, v) for f, _ in front):
+                    front = [(f, r) for f, r in front if not _dominates(v, f)] + [(v, row)]
+                    current = scorer.ratio([r for _, r in front])
+        value = table.report[pick] if pick >= 0 else math.nan
+        report.append(value if math.isfinite(value) else None)
+        ratio.append(current)
+    out = {"report": [list(p) for p in steps(report)]}
+    if scorer is not None:
+        out["hypervolume_ratio"] = [list(p) for p in steps(ratio)]
+    return out
+
+
+def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
 
 
 def bench_space(table: TabularTable, kind: str) -> Any:
@@ -210,6 +251,7 @@ def run_tabular_bench(
             front_rows = [ok[j][0] for j in pareto_front(vectors)]
             run["front"] = [table.arch[r] for r in front_rows]
             run["hypervolume_ratio"] = scorer.ratio(front_rows)
+        run["curves"] = pick_curves(table, objective, scorer, evaluated)
         run["seconds"] = time.perf_counter() - t0
         runs.append(run)
         if progress is not None:
@@ -237,3 +279,50 @@ def run_tabular_bench(
     out["runs"] = runs
     out["seconds"] = time.perf_counter() - start
     return out
+
+
+def value_at(curve: Sequence[Sequence[Any]], query: int) -> float | None:
+    """A step curve's value at `query`: that of its last point at or before it (None before the first)."""
+    value = None
+    for q, v in curve:
+        if q > query:
+            break
+        value = v
+    return value
+
+
+def expand(curve: Sequence[Sequence[Any]]) -> list[float | None]:
+    """A step curve as one value per query, 1 to its last point's."""
+    out: list[float | None] = []
+    for (q, v), nxt in zip(curve, [*curve[1:], None], strict=True):
+        out += [v] * ((nxt[0] if nxt is not None else q + 1) - q)
+    return out
+
+
+def spread(values: Sequence[float | None]) -> dict[str, float] | None:
+    """n, mean, sample std (n - 1; 0 for one), min and max of the values that are not None."""
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return None
+    return {
+        "n": len(vals),
+        "mean": statistics.fmean(vals),
+        "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+        "min": min(vals),
+        "max": max(vals),
+    }
+
+
+def curve_stats(curves: Sequence[Sequence[Sequence[Any]]], budget: int) -> dict[str, Any]:
+    """Across repeats' step curves: the band (`convergence.band`) and the spread at budget/2 and at the
+    end of each curve (a run that exhausted the space ends early, with its last value)."""
+    from worker.nas.convergence import band
+
+    dense = [expand(c) for c in curves]
+    half = max(1, budget // 2)
+    return {
+        "band": [vars(p) for p in band(dense)],
+        "final": spread([c[-1][1] if c else None for c in curves]),
+        "half": spread([value_at(c, half) if c and c[-1][0] >= half else None for c in curves]),
+        "half_query": half,
+    }
