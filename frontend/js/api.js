@@ -104,6 +104,8 @@ export const api = {
   groups: (params = {}) => request("GET", `/api/groups${q(params)}`),
   group: (id) => request("GET", `/api/groups/${id}`),
   compareGroups: (ids) => request("GET", `/api/groups/compare${q({ ids: ids.join(",") })}`),
+  benchmarks: (params = {}) => request("GET", `/api/benchmarks${q(params)}`),
+  benchmark: (id) => request("GET", `/api/benchmarks/${id}`),
   control: (id, action) => request("POST", `/api/searches/${id}/${action}`),
   clone: (id) => request("POST", `/api/searches/${id}/clone`),
   deleteSearch: (id) => request("DELETE", `/api/searches/${id}`),

@@ -24,6 +24,32 @@ function bandEdges(band, spread) {
   return [band.map((b) => b.mean - b.std), band.map((b) => b.mean + b.std)];
 }
 
+/**
+ * A band and its mean as three traces (lower edge, upper edge filled to it, mean line), shared by the
+ * group page and the benchmarks page. `opts`: name (the mean's legend entry), bandName, lowerName,
+ * legendgroup, hovertemplate (customdata is [n, std, min, max]).
+ */
+export function bandTraces(band, color, spread, opts) {
+  const x = band.map((b) => b.evaluation);
+  const [lower, upper] = bandEdges(band, spread);
+  const edge = { type: "scatter", mode: "lines", x, legendgroup: opts.legendgroup, line: { shape: "hv", width: 0 } };
+  return [
+    { ...edge, name: opts.lowerName, y: lower, showlegend: false, hoverinfo: "skip" },
+    { ...edge, name: opts.bandName, y: upper, fill: "tonexty", fillcolor: withAlpha(color, 0.18), hoverinfo: "skip" },
+    {
+      type: "scatter",
+      mode: "lines",
+      name: opts.name,
+      legendgroup: opts.legendgroup,
+      x,
+      y: band.map((b) => b.mean),
+      customdata: band.map((b) => [b.n, b.std, b.min, b.max]),
+      line: { shape: "hv", color, width: 3 },
+      hovertemplate: opts.hovertemplate,
+    },
+  ];
+}
+
 /** The traces of one group: its members, then the band (lower edge, upper edge filled to it), then the mean. */
 function groupTraces(group, color, spread, prefix) {
   const traces = group.members.map((m) => ({
@@ -39,30 +65,14 @@ function groupTraces(group, color, spread, prefix) {
     opacity: 0.6,
     hovertemplate: t("group.member_hover", { seed: m.seed }),
   }));
-  const x = group.band.map((b) => b.evaluation);
-  const [lower, upper] = bandEdges(group.band, spread);
-  const edge = { type: "scatter", mode: "lines", x, legendgroup: `g${group.id}`, line: { shape: "hv", width: 0 } };
   traces.push(
-    { ...edge, name: `${prefix}${t("group.band_lower")}`, y: lower, showlegend: false, hoverinfo: "skip" },
-    {
-      ...edge,
-      name: `${prefix}${t(spread === "minmax" ? "group.band_minmax" : "group.band_std")}`,
-      y: upper,
-      fill: "tonexty",
-      fillcolor: withAlpha(color, 0.18),
-      hoverinfo: "skip",
-    },
-    {
-      type: "scatter",
-      mode: "lines",
-      name: `${prefix}${t("group.mean")}`,
+    ...bandTraces(group.band, color, spread, {
       legendgroup: `g${group.id}`,
-      x,
-      y: group.band.map((b) => b.mean),
-      customdata: group.band.map((b) => [b.n, b.std, b.min, b.max]),
-      line: { shape: "hv", color, width: 3 },
+      lowerName: `${prefix}${t("group.band_lower")}`,
+      bandName: `${prefix}${t(spread === "minmax" ? "group.band_minmax" : "group.band_std")}`,
+      name: `${prefix}${t("group.mean")}`,
       hovertemplate: t("group.mean_hover"),
-    },
+    }),
   );
   return traces;
 }

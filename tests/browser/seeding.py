@@ -1,9 +1,10 @@
 """Seeds for the insight charts' browser tests: a group of repeated multi-objective searches whose
 candidates are finished through the repository (no training), with zero-cost proxy metrics and a final
-test accuracy per member."""
+test accuracy per member; and stored tabular-benchmark runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 MULTI_SPEC: dict[str, Any] = {
@@ -39,3 +40,23 @@ def seed_group(api: Any, repeats: int = 3, per_member: int = 8, test_accuracy: b
                 best = {"candidate_id": members[search_id][-1], "test_accuracy": 0.8 + 0.01 * k}
                 repository.update_summary(s, search_id, {"best": best})
     return {"group": created["group_id"], "members": members}
+
+
+def seed_benchmarks(api: Any, tmp: Path) -> dict[str, int]:
+    """Three stored `bench tabular` runs on one synthetic table, made by the real bench: random and
+    regularized evolution on one objective, and random on two (its own group on the page)."""
+    from unit.bench_support import bench_document, write_table
+
+    table = write_table(tmp / "toy.csv")
+    docs = {
+        "random": bench_document(table, "random", budget=12, repeats=5),
+        "rea": bench_document(
+            table,
+            "regularized-evolution",
+            budget=12,
+            repeats=5,
+            options={"population_size": 4, "sample_size": 2},
+        ),
+        "pareto": bench_document(table, "random", costs=("flops",), budget=12, repeats=3),
+    }
+    return {key: api.client.post("/api/benchmarks", json=doc).json()["id"] for key, doc in docs.items()}

@@ -1,7 +1,8 @@
 """The dashboard in English and 简体中文: every page of a seeded search (list, form, search, candidate,
-compare) and of a seeded group of multi-objective searches (a member's search page, the group page) is
-walked in both languages, and no visible text is left in the other language; the language
-follows the browser, the switch overrides it and is remembered, and the API's 422 is shown translated."""
+compare), of a seeded group of multi-objective searches (a member's search page, the group page) and of
+stored tabular-benchmark runs (the benchmarks page) is walked in both languages, and no visible text is
+left in the other language; the language follows the browser, the switch overrides it and is remembered,
+and the API's 422 is shown translated."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import require_browser
-from .seeding import seed_group
+from .seeding import seed_benchmarks, seed_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -79,7 +80,9 @@ def _seed(tmp: Path) -> tuple[object, dict[str, int]]:
         repository.mark_training(s, cands[11], worker="test-worker")
     group = seed_group(api)
     multi = next(iter(group["members"]))
-    return api, {"search": search_id, "a": cands[8], "b": cands[9], "group": group["group"], "multi": multi}
+    bench = seed_benchmarks(api, tmp)
+    ids = {"search": search_id, "a": cands[8], "b": cands[9], "group": group["group"], "multi": multi}
+    return api, {**ids, "bench": bench["random"], "bench_rea": bench["rea"]}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +140,7 @@ def _pages(ids: dict[str, int]) -> dict[str, str]:
         "compare": f"/compare?ids={ids['a']},{ids['b']}",
         "search-multi": f"/searches/{ids['multi']}",
         "group": f"/groups/{ids['group']}",
+        "benchmarks": f"/benchmarks?ids={ids['bench']},{ids['bench_rea']}",
     }
 
 

@@ -32,14 +32,28 @@ def write_table(path: Path) -> Path:
 
 
 def bench_document(
-    path: Path, strategy: str = "random", *, costs: tuple[str, ...] = (), budget: int = 10, repeats: int = 4
+    path: Path,
+    strategy: str = "random",
+    *,
+    costs: tuple[str, ...] = (),
+    budget: int = 10,
+    repeats: int = 4,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A real run of `strategy` on the table at `path`, as --out / --publish would store it."""
     table = TabularTable(path, "name", "val", "test", cost_columns=list(costs), choice_columns=CHOICES)
     goals = ["maximize", *["minimize"] * len(costs)] if costs else None
     started = datetime.now(UTC)
     out = run_tabular_bench(
-        table, bench_space(table, "categorical"), strategy, {}, budget, repeats, 0, costs, goals=goals
+        table,
+        bench_space(table, "categorical"),
+        strategy,
+        options or {},
+        budget,
+        repeats,
+        0,
+        costs,
+        goals=goals,
     )
     return build_document(
         out,
