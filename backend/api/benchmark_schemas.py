@@ -154,7 +154,10 @@ class BenchmarkList(BaseModel):
 class BenchmarkDetail(BenchmarkListItem):
     """The stored document, and the engine's band and spreads over its curves."""
 
-    document: BenchmarkRunIn
+    document: dict[str, Any] = Field(
+        description="the stored BenchmarkRunIn, as posted (not re-validated: a run stays readable after a "
+        "strategy it names is removed)"
+    )
     band: list[BandPoint] = Field(description="mean, std, min, max across repeats where a curve changes")
     half: Spread | None = Field(None, description="the curve's value at query budget/2 across repeats")
     half_query: int = Field(description="budget/2, rounded down (at least 1)")

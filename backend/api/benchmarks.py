@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response,
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from backend.api import views
 from backend.api.benchmark_schemas import (
     BenchmarkCreated,
     BenchmarkDetail,
@@ -92,7 +93,7 @@ def _item(row: BenchmarkRun) -> dict[str, Any]:
         "id": row.id,
         "name": row.name,
         "strategy": row.strategy,
-        "created_at": row.created_at,
+        "created_at": views.utc(row.created_at),
         "created_by": row.created_by,
         **row.summary,
     }

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import Api, make_api
+from api_support import Api, api_on, make_api
 from bench_support import bench_document, write_table
 
 from backend.db import repository
@@ -15,9 +16,11 @@ from backend.db.session import session_scope
 from worker.nas.bench import value_at
 
 
-@pytest.fixture()
-def api(tmp_path: Path) -> Api:
-    return make_api(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The storage tests run on both databases (PostgreSQL skips where unreachable)."""
+    with api_on(request.param, tmp_path) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")
