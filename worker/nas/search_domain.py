@@ -103,7 +103,7 @@ class searchable:  # noqa: N801 - used like a type annotation's marker: `Annotat
     """
 
     def __init__(self, scalar: Any) -> None:
-        self.adapter = TypeAdapter(scalar)
+        self.adapter = TypeAdapter(scalar, config=ConfigDict(allow_inf_nan=False))
         self.forms = _forms_for(self.adapter.json_schema())
         self.wrap = WrapValidator(self._check)
 
