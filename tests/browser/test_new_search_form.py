@@ -128,3 +128,19 @@ def test_a_recipe_field_is_searched_through_its_toggle_and_submitted_as_a_domain
     stored = page.request.get(page.url.replace("/searches/", "/api/searches/")).json()["spec"]
     assert stored["training"]["lr"] == {"log_uniform": [0.0001, 0.01]}
     assert stored["dataset"]["augment"] == {"choices": [True, False]}
+
+
+def test_a_bad_searched_range_is_explained_in_chinese(page, service: str) -> None:
+    _open(page, service)
+    page.select_option("#lang-switch", "zh-CN")
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'", timeout=10_000)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    lr = page.locator("[data-field='training.lr']")
+    lr.locator("[data-recipe-toggle]").check()
+    lr.locator("[data-recipe-form]").select_option("uniform")
+    lr.locator("[data-recipe-values]").fill("0.01, 0.001")
+    page.click("#submit-search")
+    page.wait_for_selector("[data-field='training.lr'].invalid", timeout=10_000)
+    assert "需要 [lo, hi] 且 lo < hi" in page.inner_text("[data-error-for='training.lr']")
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+    page.evaluate("localStorage.clear()")  # the other tests of this module read the page in English
