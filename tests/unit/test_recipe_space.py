@@ -152,7 +152,10 @@ def closed_form(genome: dict[str, Any]) -> float:
     return 1.0 - abs(math.log10(r["lr"]) + 3) / 2 - (r["batch_size"] != 128) * 0.2 + (h % 100) / 1000
 
 
-@pytest.mark.parametrize("strategy", ["regularized-evolution", "predictor-evolution", "reinforce", "nsga2"])
+@pytest.mark.parametrize(
+    "strategy",
+    ["regularized-evolution", "predictor-evolution", "reinforce", "nsga2", "genetic", "predictor-ranking"],
+)
 def test_a_strategy_searches_the_recipe_with_the_network(strategy: str) -> None:
     extra = {"objectives": [{"metric": "val_accuracy"}, {"metric": "params"}]} if strategy == "nsga2" else {}
     spec = spec_of(strategy, **extra)
