@@ -175,3 +175,16 @@ def test_a_strategy_searches_the_recipe_with_the_network(strategy: str) -> None:
         strat.tell(g, Result(fitness=Objective.from_spec(spec).fitness(metrics), metrics=metrics))
     if strategy in ("regularized-evolution", "predictor-evolution"):
         assert max(scores[20:]) > max(scores[:10])  # it learned something about the recipe too
+
+
+def test_a_stored_float_choice_read_back_as_an_int_is_the_same_choice() -> None:
+    space = make_space(
+        parse_spec({"space": {"type": "nb201"}, "training": {"label_smoothing": {"choices": [0.0, 0.1]}}})
+    )
+    g = space.sample(random.Random(0))
+    assert space.validate({**g, "recipe": {"label_smoothing": 0}})["recipe"] == {"label_smoothing": 0.0}
+    augment = make_space(
+        parse_spec({"space": {"type": "nb201"}, "dataset": {"augment": {"choices": [True, False]}}})
+    )
+    with pytest.raises(ValueError, match="recipe.augment"):
+        augment.validate({**g, "recipe": {"augment": 1}})

@@ -92,8 +92,10 @@ class Dimension:
     def check(self, value: Any) -> Any:
         """The value in normal form, or ValueError: a choice, or a number inside the range."""
         if self.form == "choices":
-            for v in self.domain.values:
-                if v == value and type(v) is type(value):
+            for (
+                v
+            ) in self.domain.values:  # 0 and 0.0 are one choice (JSON may drop the ".0"); True and 1 are not
+                if v == value and isinstance(v, bool) == isinstance(value, bool):
                     return v
             raise ValueError(f"recipe.{self.name}: {value!r} is not one of {self.domain.values}")
         lo, hi = self.bounds
