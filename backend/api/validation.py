@@ -172,10 +172,12 @@ def _allowed_at(loc: list[Any], body: dict[str, Any]) -> list[Any] | None:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """Strip Optional[...] (X | None) so the real type shows."""
+    """Strip Optional[...] (X | None) and a searched value (X | SearchDomain) so the real type shows."""
+    from worker.nas.search_domain import SearchDomain
+
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        args = [a for a in typing.get_args(annotation) if a not in (type(None), SearchDomain)]
         if len(args) == 1:
             return args[0]
     return annotation

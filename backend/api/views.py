@@ -30,21 +30,26 @@ def utc(ts: datetime | None) -> datetime | None:
 
 
 @lru_cache(maxsize=64)
-def _space(space_json: str, dataset: str) -> Any:
+def _space(space_json: str, dataset: str, sections_json: str) -> Any:
     from worker.nas.registry import space_class
+    from worker.nas.spaces.recipe import searched_fields, with_recipe
     from worker.nas.types import TaskShape
 
     section = json.loads(space_json)
     cls = space_class(section.pop("type", "layers"))
     task = TaskShape(input_shape=DATASET_SHAPES.get(dataset, (1, 28, 28)))
-    return cls(cls.Options.model_validate(section), task)
+    training, data = json.loads(sections_json)
+    # A searched recipe is part of the genome: the same space the engine built (worker.nas.factory).
+    return with_recipe(cls(cls.Options.model_validate(section), task), searched_fields(training, data))
 
 
 def space_for(spec: dict[str, Any]) -> Any | None:
     """The search's space object, or None when its plugin cannot be loaded in this process."""
     try:
-        dataset = str((spec.get("dataset") or {}).get("name", "digits"))
-        return _space(json.dumps(spec.get("space") or {"type": "layers"}, sort_keys=True), dataset)
+        data = spec.get("dataset") or {}
+        sections = json.dumps([spec.get("training") or {}, data], sort_keys=True)
+        space_json = json.dumps(spec.get("space") or {"type": "layers"}, sort_keys=True)
+        return _space(space_json, str(data.get("name", "digits")), sections)
     except Exception:
         return None
 

@@ -3,8 +3,11 @@
 // of the spec, so the form asks only what the search will use. The rules mirror worker/nas/spec.py and
 // the strategies' Options; a path without a rule always applies.
 
+/** The value is `want`, or a searched value that may pick it ({choices: [..., want]}). */
+const may = (value, want) => value === want || Boolean(value && Array.isArray(value.choices) && value.choices.includes(want));
+
 const RULES = {
-  "training.momentum": (v) => v("training.optimizer") === "sgd", // only SGD takes a momentum
+  "training.momentum": (v) => may(v("training.optimizer"), "sgd"), // only SGD takes a momentum
   "strategy.tournament_size": (v) => v("strategy.selection") === "tournament",
   "multi_fidelity.min_epochs": (v) => v("multi_fidelity.type") !== "none",
   "multi_fidelity.eta": (v) => v("multi_fidelity.type") !== "none",
@@ -12,7 +15,7 @@ const RULES = {
   "final.repeats": (v) => v("final.top_k") > 0,
   "final.max_minutes": (v) => v("final.top_k") > 0,
   "final.min_epoch_share": (v) => v("final.top_k") > 0 && v("final.max_minutes") > 0,
-  "dataset.erasing": (v) => v("dataset.augment") === true,
+  "dataset.erasing": (v) => may(v("dataset.augment"), true),
 };
 
 /** Show or hide every field by its rule; hidden inputs get `data-inapplicable` so readSpec skips them. */

@@ -4,6 +4,7 @@
 
 import { esc } from "./format.js";
 import { has, t } from "./i18n.js";
+import { readSearch, recipeControlsHtml } from "./recipe-field.js";
 
 /** A field's label: the catalogue's human name for it ("Learning rate"), else its name made readable. */
 export function fieldLabel(name) {
@@ -31,10 +32,11 @@ export function resolve(schema, root) {
   }
   const variants = s.anyOf || s.oneOf;
   if (variants) {
-    const nonNull = variants.filter((v) => v.type !== "null");
+    // A searchable recipe field (value | domain): the input edits the value, recipe-field.js the domain.
+    const nonNull = variants.filter((v) => v.type !== "null" && !(s["x-searchable"] && v.$ref));
     if (nonNull.length === 1) {
       const inner = resolve(nonNull[0], root);
-      return { ...inner, ...omit(s, "anyOf", "oneOf"), nullable: nonNull.length < variants.length };
+      return { ...inner, ...omit(s, "anyOf", "oneOf"), nullable: variants.some((v) => v.type === "null") };
     }
   }
   if (s.allOf && s.allOf.length === 1) return { ...resolve(s.allOf[0], root), ...omit(s, "allOf") };
@@ -118,7 +120,7 @@ export function fieldHtml(path, label, schema, root, value, fallbackDefault, hel
     input = `<input type="text" ${common} value="${v === null || v === undefined ? "" : esc(v)}">`;
   }
   const helpLine = helpText(s, help);
-  return `<div class="field" data-field="${esc(path)}"><label for="${id}">${esc(label)}</label>${input}${
+  return `<div class="field" data-field="${esc(path)}"><label for="${id}">${esc(label)}</label>${input}${recipeControlsHtml(path, s)}${
     helpLine ? `<div class="help">${esc(helpLine)}</div>` : ""
   }<div class="field-error" data-error-for="${esc(path)}"></div></div>`;
 }
@@ -140,6 +142,8 @@ export function objectFieldsHtml(prefix, schema, root, values = {}, skip = [], d
 
 /** Value of one input, or `undefined` when an optional field is left empty. Throws on malformed input. */
 export function readInput(el) {
+  const searched = readSearch(el);
+  if (searched !== undefined) return searched;
   const kind = el.dataset.kind;
   if (kind === "boolean") return el.checked;
   const raw = el.value.trim();

@@ -32,6 +32,13 @@ const PATTERNS = [
   [/^(\w+) must lie in (.+); got (.*)$/, "srv.outside", ["name", "range", "got"]],
   [/^unknown (space|strategy) '(.+)'; allowed: .*$/, "srv.unknown_type", ["section", "name"]],
   [/^must be a finite number$/, "srv.finite", []],
+  // A searched recipe value (worker/nas/search_domain.py).
+  [/^(\w+) cannot be searched: .*$/, "srv.not_searchable", ["name"]],
+  [/^a searched value is one of .*$/, "srv.domain_form", []],
+  [/^(\w+) does not suit this field; it takes (.*)$/, "srv.domain_unsuited", ["form", "forms"]],
+  [/^choices: give two or more distinct values, got (.*)$/, "srv.domain_choices", ["got"]],
+  [/^(\w+): expected \[lo, hi\] with lo < hi, got (.*)$/, "srv.domain_range", ["form", "got"]],
+  [/^log_uniform: lo must be > 0, got (.*)$/, "srv.domain_log", ["got"]],
   [/^must not contain NUL characters$/, "srv.nul", []],
   [/^needs at least (\d+) finished candidates with a fitness; has (\d+)$/, "srv.importance_min", ["min", "have"]],
   [/^no decision varies among the finished candidates$/, "srv.importance_constant_decisions", []],

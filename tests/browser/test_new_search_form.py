@@ -98,3 +98,49 @@ def test_every_error_of_a_submit_is_marked_at_its_field_at_once(page, service: s
         assert "min_depth (9) must be <= max_depth (5)" in page.inner_text(f"[data-error-for='space.{name}']")
     assert page.url.endswith("/new")
     page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+
+
+def test_a_recipe_field_is_searched_through_its_toggle_and_submitted_as_a_domain(page, service: str) -> None:
+    _open(page, service)
+    lr = page.locator("[data-field='training.lr']")
+    assert lr.locator(".recipe-domain").is_hidden()
+    assert page.locator("[data-field='training.epochs'] [data-recipe-toggle]").count() == 0  # not searchable
+    lr.locator("[data-recipe-toggle]").check()
+    assert page.locator("[data-path='training.lr']").is_hidden() and lr.locator(".recipe-domain").is_visible()
+    lr.locator("[data-recipe-form]").select_option("log_uniform")
+    lr.locator("[data-recipe-values]").fill("0, 0.01")
+    # A searched augment may pick true: erasing applies.
+    augment = page.locator("[data-field='dataset.augment']")
+    augment.locator("[data-recipe-toggle]").check()
+    augment.locator("[data-recipe-values]").fill("true, false")
+    augment.locator("[data-recipe-values]").dispatch_event("change")
+    assert page.locator("[data-field='dataset.erasing']").is_visible()
+    spec = _form_spec(page)
+    assert spec["training"]["lr"] == {"log_uniform": [0, 0.01]}
+    assert spec["dataset"]["augment"] == {"choices": [True, False]}
+    page.click("#submit-search")  # lo = 0 has no log scale: the API's message lands at the field
+    page.wait_for_selector("[data-field='training.lr'].invalid", timeout=10_000)
+    assert "greater than 0" in page.inner_text("[data-error-for='training.lr']")
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+    lr.locator("[data-recipe-values]").fill("0.0001, 0.01")
+    page.click("#submit-search")
+    page.wait_for_url("**/searches/*", timeout=10_000)
+    stored = page.request.get(page.url.replace("/searches/", "/api/searches/")).json()["spec"]
+    assert stored["training"]["lr"] == {"log_uniform": [0.0001, 0.01]}
+    assert stored["dataset"]["augment"] == {"choices": [True, False]}
+
+
+def test_a_bad_searched_range_is_explained_in_chinese(page, service: str) -> None:
+    _open(page, service)
+    page.select_option("#lang-switch", "zh-CN")
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'", timeout=10_000)
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    lr = page.locator("[data-field='training.lr']")
+    lr.locator("[data-recipe-toggle]").check()
+    lr.locator("[data-recipe-form]").select_option("uniform")
+    lr.locator("[data-recipe-values]").fill("0.01, 0.001")
+    page.click("#submit-search")
+    page.wait_for_selector("[data-field='training.lr'].invalid", timeout=10_000)
+    assert "需要 [lo, hi] 且 lo < hi" in page.inner_text("[data-error-for='training.lr']")
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+    page.evaluate("localStorage.clear()")  # the other tests of this module read the page in English

@@ -95,12 +95,15 @@ def wait_healthy(base: str, procs: list[subprocess.Popen], log_dir: Path, timeou
     raise AssertionError(f"API not healthy after {timeout} s:\n{logs(log_dir)}")
 
 
-def run_search_over_http(base: str, log_dir: Path, timeout: float = 150) -> dict[str, Any]:
-    """Submit the spec, poll until the search ends, check candidates and the ONNX model; return the search."""
+def run_search_over_http(
+    base: str, log_dir: Path, timeout: float = 150, spec: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Submit the spec (default SEARCH_SPEC), poll until the search ends, check candidates and the ONNX model;
+    return the search."""
     import numpy as np
     import onnxruntime as ort
 
-    r = httpx.post(f"{base}/api/searches", json=SEARCH_SPEC, timeout=10)
+    r = httpx.post(f"{base}/api/searches", json=spec or SEARCH_SPEC, timeout=10)
     assert r.status_code == 201, r.text
     search_id = r.json()["id"]
     deadline = time.monotonic() + timeout

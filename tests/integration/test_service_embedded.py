@@ -7,8 +7,10 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from service_harness import (
+    SEARCH_SPEC,
     clean_env,
     free_port,
     logs,
@@ -29,6 +31,18 @@ def test_nasboard_up_runs_a_search_over_http_with_embedded_defaults(tmp_path: Pa
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, procs, tmp_path)
         run_search_over_http(base, tmp_path)
+        # The training recipe searched too: each candidate trains with its own, the label shows it.
+        training = {
+            **SEARCH_SPEC["training"],
+            "lr": {"log_uniform": [1e-3, 3e-2]},
+            "batch_size": {"choices": [32, 64]},
+        }
+        search = run_search_over_http(base, tmp_path, spec={**SEARCH_SPEC, "training": training})
+        items = httpx.get(f"{base}/api/searches/{search['id']}/candidates", timeout=10).json()["items"]
+        assert (
+            all("lr=" in c["label"] for c in items) and len({c["genome"]["recipe"]["lr"] for c in items}) > 1
+        )
+        assert "lr=" in search["result"]["label"]
         # What Ctrl-C / `kill` does: `up` alone gets the signal and must stop everything it started.
         procs[0].send_signal(signal.SIGTERM)
         assert procs[0].wait(timeout=30) == 0

@@ -145,3 +145,19 @@ def test_a_search_resumed_at_every_step_continues_exactly(
 ) -> None:
     raw = spec_of(strategy, schedule)
     assert via_service(raw, tmp_path / "cold", cold=True) == via_service(raw, tmp_path / "warm")
+
+
+@pytest.mark.parametrize("strategy", ["regularized-evolution", "predictor-evolution", "reinforce"])
+def test_a_searched_recipe_is_proposed_and_promoted_the_same_on_both_paths(
+    strategy: str, tmp_path: Path
+) -> None:
+    raw = spec_of(strategy, "asha")
+    raw["training"] = {
+        **raw["training"],
+        "lr": {"log_uniform": [1e-4, 1e-2]},
+        "batch_size": {"choices": [64, 128]},
+    }
+    service_keys, service_promoted = via_service(raw, tmp_path)
+    local_keys, local_promoted = via_local(raw, tmp_path)
+    assert service_keys == local_keys and service_promoted == local_promoted
+    assert all("|recipe:" in key for key in service_keys)  # the recipe is part of every candidate's key

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from worker.nas.registry import space_class, strategy_class
+from worker.nas.spaces.recipe import searched_fields, with_recipe
 from worker.nas.spec import SearchSpec
 from worker.nas.types import TaskShape
 
 
 def make_space(spec: SearchSpec, task: TaskShape | None = None) -> Any:
+    """The spec's space; with the recipe fields it searches as part of the genome (none: the space alone)."""
     cls = space_class(spec.space.type)
-    return cls(cls.Options.model_validate(spec.space.options_dict()), task)
+    base = cls(cls.Options.model_validate(spec.space.options_dict()), task)
+    return with_recipe(base, searched_fields(spec.training, spec.dataset))
 
 
 def make_objective(spec: SearchSpec) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.nas.lifecycle import Lifecycle, Trial
+from worker.nas.spaces.recipe import apply_recipe
 
 SUMMARY_METRICS = ("val_accuracy", "val_f1", "val_loss", "params", "flops", "latency_ms", "epochs")
 AUGMENT_COST = 1.1  # augmentation adds ~6 % per sample on CPU (fashion_mnist_epoch_cost.py); 10 % to be safe
@@ -24,7 +25,8 @@ def final_epochs(spec: Any, trial: Trial, n_samples: int, slots: int) -> int:
     sps = (trial.result.metrics if trial.result else {}).get("samples_per_second")
     if spec.final.max_minutes is None or not sps:
         return epochs
-    per_epoch = n_samples / sps * (AUGMENT_COST if spec.dataset.augment else 1.0)
+    augment = apply_recipe(spec, trial.genome).dataset.augment is True
+    per_epoch = n_samples / sps * (AUGMENT_COST if augment else 1.0)
     return max(1, min(epochs, int(spec.final.max_minutes * 60 / max(1, slots) // per_epoch)))
 
 
@@ -78,7 +80,7 @@ def run_final_stage(
     finals = []
     for t, e in plan:
         rep = final_train(
-            spec,
+            apply_recipe(spec, t.genome),  # the winner trains with the recipe it won with
             space,
             splits,
             t.genome,
@@ -106,7 +108,7 @@ def run_final_stage(
     elif top.checkpoint and Path(top.checkpoint).exists():  # top_k 0: the search's own weights, tested once
         model = space.build(top.genome)
         model.load_state_dict(load_checkpoint(top.checkpoint)["model"])
-        cfg = TrainConfig.from_spec(spec.training, seed=spec.seed)
+        cfg = TrainConfig.from_spec(apply_recipe(spec, top.genome).training, seed=spec.seed)
         trainer = Trainer(model, cfg, n_classes=splits.n_classes, device=device)
         test_acc, model = trainer.evaluate(splits.x_test, splits.y_test)["accuracy"], trainer.model
     else:
@@ -126,7 +128,8 @@ def run_final_stage(
             "n_classes": splits.n_classes,
             "metrics": {**top.result.metrics, "test_accuracy": test_acc, "test_accuracy_std": test_std},  # type: ignore[union-attr]
             "final_training": finals[0][1].summary() | {"genome": None} if finals else None,
-            "training": spec.training.model_dump(),
+            "training": apply_recipe(spec, top.genome).training.model_dump(),
+            "recipe": top.genome.get("recipe"),  # the searched values the winner trained with (None: none)
         }
         files = export_model(model, out_dir / "best", input_shape=splits.input_shape, card=card)
     final = [{"candidate_id": t.cid, **rep.summary(), "genome": None} for t, rep in finals]

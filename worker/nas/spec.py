@@ -7,12 +7,13 @@ the dashboard builds and the validation here come from the same schema.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from worker.nas.objectives import METRIC_GOALS
 from worker.nas.registry import SPACES, STRATEGIES, space_class, strategy_class
+from worker.nas.search_domain import SearchDomain, not_searchable, searchable
 
 METRICS = (
     "val_accuracy",
@@ -34,6 +35,17 @@ DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz"]
 MAX_ID = 2**31 - 1
 MAX_SEED = 2**32 - 1
 MAX_REPEATS = 20  # searches in one group: each runs the whole budget
+
+
+# The bounds of the searchable recipe fields: a fixed value and every value a search may pick obey them.
+_BatchSize = Annotated[int, Field(ge=1, le=8192)]
+_Optimizer = Literal["sgd", "adam", "adamw"]
+_Lr = Annotated[float, Field(gt=0, le=10)]
+_Momentum = Annotated[float, Field(ge=0, lt=1)]
+_WeightDecay = Annotated[float, Field(ge=0, le=1)]
+_Schedule = Literal["constant", "cosine", "onecycle"]
+_LabelSmoothing = Annotated[float, Field(ge=0, lt=1)]
+_Erasing = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Strict(BaseModel):
@@ -88,21 +100,41 @@ class DatasetSpec(_Strict):
     train_subset: int | None = Field(
         None, ge=100, le=100_000_000, description="use only this many training samples"
     )
-    augment: bool = Field(False, description="random crop / flip / erasing in the final training")
-    erasing: float = Field(
-        0.5, ge=0, le=1, description="share of augmented samples given a random erased box; 0 turns it off"
+    # Searchable (a value or {choices: [...]}/{uniform: [lo, hi]}: see worker.nas.search_domain).
+    augment: Annotated[bool | SearchDomain, searchable(bool)] = Field(
+        False, description="random crop / flip / erasing in the final training"
     )
+    erasing: Annotated[_Erasing | SearchDomain, searchable(_Erasing)] = Field(
+        0.5, description="share of augmented samples given a random erased box; 0 turns it off"
+    )
+
+    @field_validator("name", "path", "validation_fraction", "train_subset", mode="before")
+    @classmethod
+    def _fixed(cls, value: Any, info: ValidationInfo) -> Any:
+        return not_searchable(value, info)
+
+
+NOT_SEARCHABLE = (
+    "epochs",
+    "early_stopping_patience",
+    "max_seconds",
+    "data_fraction",
+    "zero_cost_proxies",
+    "precision",
+)
 
 
 class TrainingSpec(_Strict):
     epochs: int = Field(2, ge=1, le=500)
-    batch_size: int = Field(128, ge=1, le=8192)
-    optimizer: Literal["sgd", "adam", "adamw"] = "adamw"
-    lr: float = Field(3e-3, gt=0, le=10)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(5e-4, ge=0, le=1)
-    schedule: Literal["constant", "cosine", "onecycle"] = "onecycle"
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    # The recipe's hyper-parameters: each a value, or a searched one (choices or a range), which the
+    # search then picks per candidate as part of its genome (worker.nas.spaces.recipe).
+    batch_size: Annotated[_BatchSize | SearchDomain, searchable(_BatchSize)] = 128
+    optimizer: Annotated[_Optimizer | SearchDomain, searchable(_Optimizer)] = "adamw"
+    lr: Annotated[_Lr | SearchDomain, searchable(_Lr)] = 3e-3
+    momentum: Annotated[_Momentum | SearchDomain, searchable(_Momentum)] = 0.9
+    weight_decay: Annotated[_WeightDecay | SearchDomain, searchable(_WeightDecay)] = 5e-4
+    schedule: Annotated[_Schedule | SearchDomain, searchable(_Schedule)] = "onecycle"
+    label_smoothing: Annotated[_LabelSmoothing | SearchDomain, searchable(_LabelSmoothing)] = 0.0
     early_stopping_patience: int | None = Field(None, ge=1, le=500)
     max_seconds: float | None = Field(None, gt=0, description="time limit per candidate")
     data_fraction: float = Field(1.0, gt=0, le=1, description="share of the training split used")
@@ -116,6 +148,11 @@ class TrainingSpec(_Strict):
         description="autocast dtype; auto = bf16 on cuda (fp16 where bf16 is missing) and on CPUs with "
         "bf16 units (AMX or AVX512-BF16), fp32 elsewhere",
     )
+
+    @field_validator(*NOT_SEARCHABLE, mode="before")
+    @classmethod
+    def _fixed(cls, value: Any, info: ValidationInfo) -> Any:
+        return not_searchable(value, info)
 
 
 class ObjectiveSpec(_Strict):

@@ -8,6 +8,7 @@ import { fieldHtml, fieldLabel, helpKey, objectFieldsHtml, readInput, resolve, s
 import { has, t } from "../i18n.js";
 import { serverText } from "../server-text.js";
 import { applyRules } from "../form-rules.js";
+import { setSearch } from "../recipe-field.js";
 import { toYaml } from "../yaml.js";
 
 const $ = (id) => document.getElementById(id);
@@ -152,6 +153,7 @@ function render() {
 
 // --- presets --------------------------------------------------------------------------------------------
 function setInput(el, value) {
+  if (setSearch(el, value)) return; // a searched recipe value: {choices: […]}, {log_uniform: [lo, hi]}, …
   if (el.dataset.kind === "boolean") el.checked = Boolean(value);
   else if (Array.isArray(value) && el.dataset.kind === "array") el.value = value.join(", ");
   else if (el.dataset.kind === "json") el.value = JSON.stringify(value);

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from worker.nas.evaluation.augment import Augmenter
 from worker.nas.evaluation.checkpoints import inherit_weights, load_checkpoint, save_checkpoint
 from worker.nas.evaluation.datasets import DatasetSplits, load_dataset
 from worker.nas.evaluation.metrics import (
@@ -28,6 +29,7 @@ from worker.nas.evaluation.metrics import (
 )
 from worker.nas.evaluation.proxies import zero_cost_metrics
 from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
+from worker.nas.spaces.recipe import apply_recipe
 from worker.nas.spec import SearchSpec
 from worker.nas.types import Genome, Result
 
@@ -99,6 +101,7 @@ class TrainingEvaluator:
         metrics: dict[str, float] = {}
         trainer: Trainer | None = None
         inherited = 0
+        spec = apply_recipe(self.spec, genome)  # a searched recipe: this candidate's own values
         try:
             torch.manual_seed(self.spec.seed)  # same initialisation for the same genome and seed
             model = self.space.build(genome)
@@ -117,9 +120,15 @@ class TrainingEvaluator:
                 x for x in (self.spec.training.max_seconds, max_seconds, float("inf")) if x is not None
             )
             cfg = TrainConfig.from_spec(
-                self.spec.training, seed=self.spec.seed, max_seconds=None if limit == float("inf") else limit
+                spec.training, seed=self.spec.seed, max_seconds=None if limit == float("inf") else limit
             )
-            trainer = Trainer(model, cfg, n_classes=self.splits.n_classes, device=self.device)
+            trainer = Trainer(
+                model,
+                cfg,
+                n_classes=self.splits.n_classes,
+                device=self.device,
+                augment=self._augment(genome, spec),
+            )
             if resume is not None:
                 trainer.load_state_dict(load_checkpoint(resume))
             last = min(epochs or cfg.epochs, cfg.epochs)
@@ -169,6 +178,22 @@ class TrainingEvaluator:
             reason = f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})"
             history = trainer.history if trainer else []
             return self._failed(reason, metrics, history, trainer.epoch if trainer else 0)
+
+    def _augment(self, genome: Genome, spec: SearchSpec) -> Augmenter | None:
+        """Augmentation is the final training's, except where the recipe searches it: then the search must
+        compare it, so a candidate whose recipe turns it on trains augmented in the search too."""
+        recipe = genome.get("recipe") or {}
+        if not ({"augment", "erasing"} & set(recipe)) or spec.dataset.augment is not True:
+            return None
+        from worker.nas.evaluation.final import NO_FLIP
+
+        return Augmenter(
+            self.splits.input_shape,
+            flip=self.splits.name not in NO_FLIP,
+            seed=self.spec.seed,
+            device=self.device,
+            erasing=spec.dataset.erasing,  # type: ignore[arg-type]
+        )
 
     def _failed(self, reason: str, metrics: dict[str, float], history: list, epochs: int) -> EvalOutcome:
         clean = {k: v for k, v in metrics.items() if isinstance(v, float) and v == v}
