@@ -98,3 +98,77 @@ def test_every_error_of_a_submit_is_marked_at_its_field_at_once(page, service: s
         assert "min_depth (9) must be <= max_depth (5)" in page.inner_text(f"[data-error-for='space.{name}']")
     assert page.url.endswith("/new")
     page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+
+
+PASTED = """# a spec as a user keeps it
+name: pasted search
+dataset:
+  name: digits
+space:
+  type: layers
+  min_depth: 2
+  max_depth: 4
+strategy: {type: genetic, selection: roulette}
+training:
+  epochs: 3
+  optimizer: sgd
+  momentum: 0.8
+budget:
+  max_candidates: 12
+objectives:
+  - metric: val_accuracy
+  - metric: params
+    goal: minimize
+"""
+
+
+def _paste(page, text: str) -> None:
+    if not page.evaluate("document.getElementById('spec-paste').open"):
+        page.click("#spec-paste summary")
+    page.fill("#spec-paste-text", text)
+    page.click("#spec-paste-load")
+
+
+def test_a_pasted_yaml_spec_fills_the_form_to_edit_before_starting(page, service: str) -> None:
+    _open(page, service)
+    _paste(page, PASTED)
+    page.wait_for_function("document.getElementById('preset-note').textContent.includes('pasted spec')")
+    assert page.inner_text("#spec-paste-error") == "" and page.inner_text("#form-error") == ""
+    assert _full(_form_spec(page)) == _full(yaml.safe_load(PASTED))
+    assert page.locator("[data-rows-for='objectives'] .objective-row").count() == 2
+    # Editable: a change shows in the spec; nothing was submitted.
+    page.fill("[data-path='training.epochs']", "5")
+    assert _form_spec(page)["training"]["epochs"] == 5
+    assert page.url.endswith("/new")
+
+
+def test_broken_yaml_is_reported_at_its_line_and_column_and_leaves_the_form_alone(page, service: str) -> None:
+    _open(page, service)
+    before = _form_spec(page)
+    broken = "name: broken\nspace:\n  type: nb201\n   C: 8\n"
+    _paste(page, broken)
+    error = page.locator("#spec-paste-error")
+    page.wait_for_function("document.getElementById('spec-paste-error').textContent.length > 0")
+    assert error.inner_text() == (
+        "Line 4, column 5: not valid YAML or JSON: mapping values are not allowed here"
+    )
+    # The place is selected in the text, so the user sees what to fix.
+    at = page.evaluate("document.getElementById('spec-paste-text').selectionStart")
+    assert at == broken.index("C: 8") + 1  # line 4, column 5
+    assert _form_spec(page) == before
+    _paste(page, "- just\n- a list\n")
+    page.wait_for_function("document.getElementById('spec-paste-error').textContent.includes('mapping')")
+    assert error.inner_text() == "a search spec must be a mapping of fields, got list"
+
+
+def test_an_uploaded_json_spec_fills_the_form(page, service: str) -> None:
+    _open(page, service)
+    spec = {"name": "uploaded", "space": {"type": "nb201"}, "budget": {"max_candidates": 7}, "seed": 3}
+    page.click("#spec-paste summary")
+    page.set_input_files(
+        "#spec-file",
+        files=[{"name": "spec.json", "mimeType": "application/json", "buffer": json.dumps(spec).encode()}],
+    )
+    page.wait_for_function("document.getElementById('preset-note').textContent.includes('pasted spec')")
+    assert _full(_form_spec(page)) == _full(spec)
+    assert json.loads(page.input_value("#spec-paste-text")) == spec  # the file's text, to edit or fix

@@ -9,6 +9,7 @@ import { has, t } from "../i18n.js";
 import { serverText } from "../server-text.js";
 import { applyRules } from "../form-rules.js";
 import { toYaml } from "../yaml.js";
+import { mountSpecUpload } from "../spec-upload.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("new-search-form");
@@ -290,13 +291,16 @@ function showErrors(detail) {
 
 form.addEventListener("change", (ev) => {
   const path = ev.target.dataset && ev.target.dataset.path;
+  if (!path) return; // the paste box and its file input are not spec fields
   if (path === "space.type") renderTypedOptions("space");
   if (path === "strategy.type") renderTypedOptions("strategy");
   if (path === "dataset.name") showDatasetWhere();
   applyRules(form, readInput);
   updateSpecView();
 });
-form.addEventListener("input", updateSpecView);
+form.addEventListener("input", (ev) => {
+  if (ev.target.dataset && ev.target.dataset.path) updateSpecView();
+});
 form.addEventListener("click", (ev) => {
   const add = ev.target.closest("button[data-add]");
   if (add) {
@@ -334,6 +338,26 @@ $("preset").addEventListener("change", () => {
   else render();
 });
 
+/** A spec from elsewhere (pasted, uploaded, or a search to clone) in the form, to edit before starting. */
+function useSpec(spec, note) {
+  clearErrors();
+  $("preset").value = "";
+  fillForm(spec);
+  $("preset-note").textContent = note;
+}
+
+mountSpecUpload(
+  { text: $("spec-paste-text"), load: $("spec-paste-load"), file: $("spec-file"), error: $("spec-paste-error") },
+  (spec) => useSpec(spec, t("upload.filled")),
+);
+
+/** `/new?from=ID`: the search page's Clone opens the form with that search's spec, renamed. */
+async function cloneFrom(id) {
+  const s = await api.getSearch(id);
+  const name = t("form.clone_name", { name: s.name || t("search.unnamed", { id }), id });
+  useSpec({ ...s.spec, name }, t("form.cloned_from", { id }));
+}
+
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   clearErrors();
@@ -363,6 +387,12 @@ async function start() {
   examples = ex;
   render();
   presetOptions();
+  const from = Number(new URLSearchParams(location.search).get("from"));
+  if (Number.isInteger(from) && from > 0) {
+    await cloneFrom(from).catch((err) => {
+      $("form-error").textContent = t("form.clone_failed", { id: from, error: err.message });
+    });
+  }
   window.nasboard = { ready: true };
   document.body.dataset.ready = "1";
 }
