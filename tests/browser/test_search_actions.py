@@ -113,9 +113,8 @@ def test_empty_chart_says_why_and_the_live_badge_goes_when_the_search_ends(
     empty = page.locator("#fitness-empty")
     assert empty.is_visible() and "waiting for a worker" in empty.inner_text()
     page.wait_for_function("document.getElementById('live-mode').textContent === '● live'", timeout=15_000)
-    assert (
-        page.inner_text("#stat-candidates") == f"0 done / {BUDGET}"
-    )  # against the budget, not the 3 created
+    # Done against the budget, not against the 3 candidates created so far.
+    assert page.inner_text("#stat-candidates") == f"0 done / {BUDGET}"
     page.screenshot(path=str(artifacts / "search-queued.png"), full_page=True)
 
     _start(api, search_id)
