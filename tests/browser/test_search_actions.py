@@ -73,13 +73,15 @@ def _start(api: Any, search_id: int) -> None:
         repository.start_search(s, search_id)
 
 
-def _running_search(api: Any, name: str, done: int, failed: int = 0) -> tuple[int, list[int]]:
+def _running_search(
+    api: Any, name: str, done: int, failed: int = 0, queued: int = 1
+) -> tuple[int, list[int]]:
     from unit.api_support import finish
 
     from backend.db import repository
     from backend.db.session import session_scope
 
-    search_id, cands = _queued_search(api, name, n=done + failed + 1)
+    search_id, cands = _queued_search(api, name, n=done + failed + queued)
     _start(api, search_id)
     for i, cid in enumerate(cands[:done]):
         finish(api.settings, cid, accuracy=0.5 + 0.03 * i, params=1e4 * (i + 1))
@@ -144,10 +146,20 @@ def test_empty_chart_says_why_and_the_live_badge_goes_when_the_search_ends(
 
 
 def test_ticks_stay_whole_numbers_past_the_small_axis(page, service: str, api: Any) -> None:
-    search_id, _ = _running_search(api, "many", done=13)
+    from unit.api_support import finish
+
+    search_id, cands = _running_search(api, "many", done=9, queued=4)
     _open(page, f"{service}/searches/{search_id}")
-    ticks = page.eval_on_selector_all("#fitness-chart .xtick text", "ts => ts.map(t => t.textContent)")
-    assert len(ticks) >= 3 and all(re.fullmatch(r"\d+", t) for t in ticks), ticks
+    tick_texts = "ts => ts.map(t => t.textContent)"
+    small = page.eval_on_selector_all("#fitness-chart .xtick text", tick_texts)
+    assert small[:10] == [str(i) for i in range(10)], small  # one per evaluation
+    for cid in cands[9:]:  # live: the axis passes 10 evaluations and goes back to automatic steps
+        finish(api.settings, cid, accuracy=0.7)
+    points = "Number(document.getElementById('fitness-chart').dataset.points)"
+    page.wait_for_function(f"{points} === 13", timeout=15_000)
+    page.wait_for_function("document.getElementById('fitness-chart').layout.xaxis.tickmode === 'auto'")
+    ticks = page.eval_on_selector_all("#fitness-chart .xtick text", tick_texts)
+    assert 3 <= len(ticks) < 13 and all(re.fullmatch(r"\d+", t) for t in ticks), ticks
     assert len(set(ticks)) == len(ticks)
     page.goto("about:blank")
 
@@ -292,13 +304,17 @@ def test_on_a_phone_the_toolbar_clears_the_legend_and_the_table_shows_it_scrolls
         page.wait_for_function("Number(document.getElementById('pareto-chart').dataset.front) >= 1")
         for chart in ("#fitness-chart", "#pareto-chart"):
             page.locator(chart).scroll_into_view_if_needed()
-            page.locator(chart).hover()  # plotly shows its toolbar on hover
+            page.locator(chart).hover(position={"x": 4, "y": 4})  # plotly shows its toolbar on hover
             bar = page.locator(f"{chart} .modebar").bounding_box()
             legend = page.locator(f"{chart} .legend").bounding_box()
             assert bar and legend, chart
             assert not _overlap(bar, legend), (chart, bar, legend)
             plot = page.locator(f"{chart} .main-svg").first.bounding_box()
             assert bar["y"] + bar["height"] <= plot["y"] + 1, (chart, bar, plot)  # above the plot
+            if chart == "#fitness-chart":
+                page.locator(chart).locator("xpath=..").screenshot(
+                    path=str(artifacts / "search-phone-chart.png")
+                )
         wrap = page.locator("#candidate-table .table-wrap")
         wrap.scroll_into_view_if_needed()
         assert "right" in (wrap.get_attribute("data-scroll") or "").split()

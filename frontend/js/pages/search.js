@@ -192,6 +192,7 @@ document.querySelector(".actions").addEventListener("click", async (ev) => {
   } catch (err) {
     $("page-error").textContent = t("search.action_failed", { action: b.textContent.trim(), error: err.message });
     b.disabled = false;
+    if (action === "delete" && feed) feed.start(); // still there: follow it again
   }
 });
 
@@ -279,9 +280,15 @@ let paretoDefaults = { x: "params", y: "fitness" };
 let controllerTimer = null;
 let controllerLoad = Promise.resolve();
 
+const hasController = () => {
+  const strategy = search && search.spec && search.spec.strategy;
+  return Boolean(strategy) && strategy.type === "reinforce";
+};
+
 /** Draw the controller's statistics now, then every 5 s while the search runs; one load at a time. */
 function refreshController() {
   clearTimeout(controllerTimer);
+  if (!hasController()) return;
   controllerLoad = controllerLoad.then(loadController).then(() => {
     clearTimeout(controllerTimer);
     if (isRunning()) controllerTimer = setTimeout(refreshController, 5000);
@@ -289,8 +296,6 @@ function refreshController() {
 }
 
 async function loadController() {
-  const strategy = search && search.spec && search.spec.strategy && search.spec.strategy.type;
-  if (strategy !== "reinforce") return;
   try {
     const stats = await api.strategyStats(searchId);
     $("controller-panel").classList.remove("hidden");
