@@ -100,6 +100,23 @@ def test_every_error_of_a_submit_is_marked_at_its_field_at_once(page, service: s
     page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
 
 
+def test_cross_field_errors_mark_every_field_they_name_in_one_submit(page, service: str) -> None:
+    _open(page, service)
+    page.select_option("[data-path='space.type']", "layers")
+    page.fill("[data-path='space.kinds']", "pool")  # the space's own check: kinds must include 'conv'
+    page.fill("[data-path='seed']", "4294967290")  # with 20 repeats, the seeds pass the largest one
+    page.fill("[data-path='repeats']", "20")
+    page.fill("[data-path='budget.max_candidates']", "0")
+    page.click("#submit-search")
+    page.wait_for_selector(".field.invalid", timeout=10_000)
+    invalid = page.eval_on_selector_all(".field.invalid", "fs => fs.map(f => f.dataset.field).sort()")
+    assert invalid == ["budget.max_candidates", "repeats", "seed", "space.kinds"]
+    assert "pass the largest seed" in page.inner_text("[data-error-for='seed']")
+    assert "kinds must include 'conv'" in page.inner_text("[data-error-for='space.kinds']")
+    assert page.inner_text("#form-error") == "The spec has errors; see the marked fields."
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+
+
 PASTED = """# a spec as a user keeps it
 name: pasted search
 dataset:

@@ -247,8 +247,10 @@ function addError(holder, msg) {
  */
 function namedFields(section, message) {
   const holders = [];
-  for (const el of form.querySelectorAll(`[data-path^="${CSS.escape(section)}."]`)) {
-    const name = el.dataset.path.slice(section.length + 1);
+  const prefix = section ? `${section}.` : ""; // "": the top-level fields (seed, repeats, ...)
+  const inside = form.querySelectorAll(section ? `[data-path^="${CSS.escape(prefix)}"]` : "[data-path]");
+  for (const el of inside) {
+    const name = el.dataset.path.slice(prefix.length);
     if (name.includes(".") || el.dataset.inapplicable) continue;
     if (new RegExp(`(^|[^\\w])${name}([^\\w]|$)`).test(message)) {
       holders.push(form.querySelector(`[data-error-for="${CSS.escape(el.dataset.path)}"]`));
@@ -280,7 +282,16 @@ function showErrors(detail) {
       loose.push(`${where}: ${msg}`);
       continue;
     }
-    const named = holder.closest(".field") ? [] : namedFields(holder.dataset.errorFor, raw);
+    const at = holder.dataset.errorFor;
+    if (holder.closest(".field")) {
+      // A field's own error may be about a sibling too ("repeats": "seeds 4294967290..4294967309 pass
+      // the largest seed"): each sibling it names is marked as well, since changing either fixes it.
+      addError(holder, msg);
+      const section = at.split(".").slice(0, -1).join(".");
+      for (const h of namedFields(section, raw)) if (h !== holder) addError(h, msg);
+      continue;
+    }
+    const named = namedFields(at, raw);
     if (named.length) for (const h of named) addError(h, msg);
     else addError(holder, msg);
   }
