@@ -150,8 +150,8 @@ function showEmpty() {
   const empty = probe.ready && fitness.plotted.size === 0;
   box.classList.toggle("hidden", !empty);
   if (!empty) return;
-  const key = search.status === "queued" ? "search.empty_queued" : hasEnded() ? "search.empty_ended" : "search.empty_running";
-  box.textContent = t(key);
+  if (search.status === "queued") box.textContent = t("search.empty_queued");
+  else box.textContent = t(hasEnded() ? "search.empty_ended" : "search.empty_running");
 }
 
 // Cancel and delete cannot be undone: each asks first, in the page's words.
