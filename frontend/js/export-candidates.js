@@ -31,7 +31,8 @@ function csvCell(v) {
 export function toCsv(rows) {
   const seen = new Set();
   for (const r of rows) for (const k of Object.keys(r.metrics || {})) seen.add(k);
-  const metrics = [...FIRST_METRICS.filter((k) => seen.has(k)), ...[...seen].filter((k) => !FIRST_METRICS.includes(k)).sort()];
+  const rest = [...seen].filter((k) => !FIRST_METRICS.includes(k)).sort();
+  const metrics = [...FIRST_METRICS.filter((k) => seen.has(k)), ...rest];
   const fixed = ["id", "status", "label", "fitness", "rung", "epochs", "generation", "created_at", "finished_at"];
   const header = [...fixed, ...metrics, "error", "genome"];
   const lines = [header.map(csvCell).join(",")];
