@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from backend.api.deps import SettingsDep
 from backend.api.schemas import DatasetInfo, PluginInfo
@@ -132,3 +133,31 @@ def spec_examples() -> list[dict[str, Any]]:
         name = str(spec.get("name") or path.stem)
         out.append({"name": name, "file": path.name, "description": first.lstrip("# ").strip(), "spec": spec})
     return out
+
+
+class SpecText(BaseModel):
+    text: str = Field(description="a search spec in YAML or JSON, as a spec file holds it")
+
+
+class SpecTextProblem(BaseModel):
+    message: str
+    line: int | None = Field(None, description="1-based; null where the parser cannot place it")
+    column: int | None = None
+
+
+class ParsedSpec(BaseModel):
+    spec: dict[str, Any] | None = Field(None, description="the mapping, not yet validated as a spec")
+    error: SpecTextProblem | None = None
+
+
+@router.post("/spec/parse", response_model=ParsedSpec)
+def parse_spec(body: SpecText) -> ParsedSpec:
+    """The form's paste/upload: the text read as `nasboard submit` reads a spec file, so a spec behaves
+    the same in both. Text that does not parse is an answer (`error`), not a refusal; validating the spec
+    is `POST /api/searches`' job."""
+    from backend.spec_text import SpecTextError, parse_spec_text
+
+    try:
+        return ParsedSpec(spec=parse_spec_text(body.text))
+    except SpecTextError as exc:
+        return ParsedSpec(error=SpecTextProblem(message=exc.problem, line=exc.line, column=exc.column))

@@ -17,7 +17,7 @@ class SpecFileError(ValueError):
 
 def load_spec(path: str) -> dict[str, Any]:
     """A spec file in YAML or JSON (`-` for stdin); parsed with safe_load, so no object construction."""
-    import yaml
+    from backend.spec_text import SpecTextError, parse_spec_text
 
     name = "<stdin>" if path == "-" else path
     try:
@@ -25,15 +25,10 @@ def load_spec(path: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecFileError(f"{name}: cannot read the spec file: {exc}") from None
     try:
-        data = yaml.safe_load(text)  # YAML is a superset of JSON
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecFileError(f"{name}{where}: not valid YAML or JSON: {problem}") from None
-    if not isinstance(data, dict):
-        raise SpecFileError(f"{name}: a search spec must be a mapping of fields, got {type(data).__name__}")
-    return data
+        return parse_spec_text(text)
+    except SpecTextError as exc:
+        where = f":{exc.line}:{exc.column}" if exc.line is not None else ""
+        raise SpecFileError(f"{name}{where}: {exc.problem}") from None
 
 
 def format_field_errors(detail: list[dict[str, Any]]) -> str:

@@ -115,6 +115,7 @@ export const api = {
   datasets: () => request("GET", "/api/datasets"),
   specSchema: () => request("GET", "/api/spec/schema"),
   specExamples: () => request("GET", "/api/spec/examples"),
+  parseSpec: (text) => request("POST", "/api/spec/parse", { text }),
   modelUrl: (id, format) => `/api/candidates/${id}/model${q({ format })}`,
   eventsUrl: (id, after) => `/api/searches/${id}/events${q({ after })}`,
 };

@@ -42,6 +42,12 @@ export function generationOf(c) {
 
 const hasFitness = (c) => c.status === "done" && typeof c.fitness === "number";
 
+// Up to this many evaluations Plotly's automatic ticks fall on halves ("evaluation 1.5"): one tick per
+// evaluation instead. Beyond it the automatic step is a whole number, and it keeps the axis readable.
+const SMALL_AXIS = 10;
+const xTicks = (n) =>
+  n <= SMALL_AXIS ? { tickmode: "linear", tick0: 0, dtick: 1 } : { tickmode: "auto", tick0: null, dtick: null };
+
 export class FitnessChart {
   constructor(el, { onSelect } = {}) {
     this.el = el;
@@ -109,7 +115,7 @@ export class FitnessChart {
     ];
     const layout = baseLayout({
       // The x axis sits under the failed strip, so its ticks do not cut between the two.
-      xaxis: { title: { text: t("chart.evaluation") }, rangemode: "tozero", anchor: "y2", tickformat: ",d" },
+      xaxis: { title: { text: t("chart.evaluation") }, rangemode: "tozero", anchor: "y2", tickformat: ",d", ...xTicks(this.n) },
       yaxis: { title: { text: t("chart.fitness") }, domain: [0.12, 1] },
       yaxis2: { domain: [0, 0.06], showticklabels: false, showgrid: false, zeroline: false, fixedrange: true },
       annotations: [
@@ -144,9 +150,11 @@ export class FitnessChart {
     }
     if (redraw) return this.render(all());
     if (!appended.length) return Promise.resolve();
+    const smallBefore = this.n <= SMALL_AXIS;
     const cols = this._columns(sortByFinish(appended));
     this.el.dataset.points = String(this.plotted.size);
     const genTrace = this._generationTrace();
+    const ticks = smallBefore === this.n <= SMALL_AXIS ? null : xTicks(this.n);
     return plotly().extendTraces(
       this.el,
       {
@@ -157,10 +165,18 @@ export class FitnessChart {
       },
       [0, 1, 2],
     ).then(() => {
-      if (!this.generations.size) return undefined;
-      const update = { x: [genTrace.x], y: [genTrace.y], text: [genTrace.text], visible: [true] };
-      return plotly().restyle(this.el, update, [3]);
+      if (ticks) {
+        const update = Object.fromEntries(Object.entries(ticks).map(([k, v]) => [`xaxis.${k}`, v]));
+        return plotly().relayout(this.el, update).then(() => this._restyleGenerations(genTrace));
+      }
+      return this._restyleGenerations(genTrace);
     });
+  }
+
+  _restyleGenerations(genTrace) {
+    if (!this.generations.size) return undefined;
+    const update = { x: [genTrace.x], y: [genTrace.y], text: [genTrace.text], visible: [true] };
+    return plotly().restyle(this.el, update, [3]);
   }
 
   /** Columns for the given (sorted) finished candidates, continuing the running numbering and best. */

@@ -37,7 +37,12 @@ export function renderSearchHeader(s, fetchedAt) {
   const pct = progressOf(s) * 100;
   $("progress").firstElementChild.style.width = `${pct.toFixed(1)}%`;
   $("progress-text").textContent = `${pct.toFixed(0)} %`;
-  $("stat-candidates").textContent = t("search.done_of", { done: fmtInt(s.n_done ?? 0), total: fmtInt(s.n_candidates ?? 0) });
+  // Done against the budget the search runs to (the stored spec has its defaults written out), not
+  // against the candidates created so far, which grows with the search and says nothing of the end.
+  const budget = s.spec && s.spec.budget && s.spec.budget.max_candidates;
+  const counts = $("stat-candidates");
+  counts.textContent = t("search.done_of", { done: fmtInt(s.n_done ?? 0), total: budget ? fmtInt(budget) : "–" });
+  counts.title = t("search.done_of_tip", { created: fmtInt(s.n_candidates ?? 0) });
   $("stat-failed").textContent = fmtInt(s.n_failed ?? 0);
   const best = s.best;
   $("stat-best").innerHTML =
@@ -62,6 +67,7 @@ export function renderSearchHeader(s, fetchedAt) {
     resume: st === "paused",
     cancel: st === "running" || st === "queued" || st === "paused",
     clone: true,
+    delete: true,
   };
   for (const b of document.querySelectorAll("button[data-action]")) b.disabled = !enable[b.dataset.action];
 }

@@ -40,6 +40,8 @@ const PATTERNS = [
   [/^(\w+): expected \[lo, hi\] with lo < hi, got (.*)$/, "srv.domain_range", ["form", "got"]],
   [/^log_uniform: lo must be > 0, got (.*)$/, "srv.domain_log", ["got"]],
   [/^must not contain NUL characters$/, "srv.nul", []],
+  [/^not valid YAML or JSON: (.*)$/, "srv.not_yaml", ["problem"]],
+  [/^a search spec must be a mapping of fields, got (\w+)$/, "srv.not_mapping", ["got"]],
   [/^needs at least (\d+) finished candidates with a fitness; has (\d+)$/, "srv.importance_min", ["min", "have"]],
   [/^no decision varies among the finished candidates$/, "srv.importance_constant_decisions", []],
   [/^the fitness is the same for every finished candidate$/, "srv.importance_constant_fitness", []],

@@ -100,6 +100,11 @@ export class CandidateTable {
     });
   }
 
+  /** Every row the filters keep, in the table's sort order, across all pages (for the export). */
+  shownRows() {
+    return this._filtered();
+  }
+
   /** Back to the first page after any filter changed (the page's brush included). */
   refilter() {
     this._refilter();

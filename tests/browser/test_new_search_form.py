@@ -144,3 +144,94 @@ def test_a_bad_searched_range_is_explained_in_chinese(page, service: str) -> Non
     assert "需要 [lo, hi] 且 lo < hi" in page.inner_text("[data-error-for='training.lr']")
     page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
     page.evaluate("localStorage.clear()")  # the other tests of this module read the page in English
+
+
+def test_cross_field_errors_mark_every_field_they_name_in_one_submit(page, service: str) -> None:
+    _open(page, service)
+    page.select_option("[data-path='space.type']", "layers")
+    page.fill("[data-path='space.kinds']", "pool")  # the space's own check: kinds must include 'conv'
+    page.fill("[data-path='seed']", "4294967290")  # with 20 repeats, the seeds pass the largest one
+    page.fill("[data-path='repeats']", "20")
+    page.fill("[data-path='budget.max_candidates']", "0")
+    page.click("#submit-search")
+    page.wait_for_selector(".field.invalid", timeout=10_000)
+    invalid = page.eval_on_selector_all(".field.invalid", "fs => fs.map(f => f.dataset.field).sort()")
+    assert invalid == ["budget.max_candidates", "repeats", "seed", "space.kinds"]
+    assert "pass the largest seed" in page.inner_text("[data-error-for='seed']")
+    assert "kinds must include 'conv'" in page.inner_text("[data-error-for='space.kinds']")
+    assert page.inner_text("#form-error") == "The spec has errors; see the marked fields."
+    page.console_errors[:] = [e for e in page.console_errors if "status of 422" not in e]
+
+
+PASTED = """# a spec as a user keeps it
+name: pasted search
+dataset:
+  name: digits
+space:
+  type: layers
+  min_depth: 2
+  max_depth: 4
+strategy: {type: genetic, selection: roulette}
+training:
+  epochs: 3
+  optimizer: sgd
+  momentum: 0.8
+budget:
+  max_candidates: 12
+objectives:
+  - metric: val_accuracy
+  - metric: params
+    goal: minimize
+"""
+
+
+def _paste(page, text: str) -> None:
+    if not page.evaluate("document.getElementById('spec-paste').open"):
+        page.click("#spec-paste summary")
+    page.fill("#spec-paste-text", text)
+    page.click("#spec-paste-load")
+
+
+def test_a_pasted_yaml_spec_fills_the_form_to_edit_before_starting(page, service: str) -> None:
+    _open(page, service)
+    _paste(page, PASTED)
+    page.wait_for_function("document.getElementById('preset-note').textContent.includes('pasted spec')")
+    assert page.inner_text("#spec-paste-error") == "" and page.inner_text("#form-error") == ""
+    assert _full(_form_spec(page)) == _full(yaml.safe_load(PASTED))
+    assert page.locator("[data-rows-for='objectives'] .objective-row").count() == 2
+    # Editable: a change shows in the spec; nothing was submitted.
+    page.fill("[data-path='training.epochs']", "5")
+    assert _form_spec(page)["training"]["epochs"] == 5
+    assert page.url.endswith("/new")
+
+
+def test_broken_yaml_is_reported_at_its_line_and_column_and_leaves_the_form_alone(page, service: str) -> None:
+    _open(page, service)
+    before = _form_spec(page)
+    broken = "name: broken\nspace:\n  type: nb201\n   C: 8\n"
+    _paste(page, broken)
+    error = page.locator("#spec-paste-error")
+    page.wait_for_function("document.getElementById('spec-paste-error').textContent.length > 0")
+    assert error.inner_text() == (
+        "Line 4, column 5: not valid YAML or JSON: mapping values are not allowed here"
+    )
+    # The place is selected in the text, so the user sees what to fix.
+    at = page.evaluate("document.getElementById('spec-paste-text').selectionStart")
+    assert at == broken.index("C: 8") + 1  # line 4, column 5
+    assert _form_spec(page) == before
+    _paste(page, "- just\n- a list\n")
+    page.wait_for_function("document.getElementById('spec-paste-error').textContent.includes('mapping')")
+    assert error.inner_text() == "a search spec must be a mapping of fields, got list"
+
+
+def test_an_uploaded_json_spec_fills_the_form(page, service: str) -> None:
+    _open(page, service)
+    spec = {"name": "uploaded", "space": {"type": "nb201"}, "budget": {"max_candidates": 7}, "seed": 3}
+    page.click("#spec-paste summary")
+    page.set_input_files(
+        "#spec-file",
+        files=[{"name": "spec.json", "mimeType": "application/json", "buffer": json.dumps(spec).encode()}],
+    )
+    page.wait_for_function("document.getElementById('preset-note').textContent.includes('pasted spec')")
+    assert _full(_form_spec(page)) == _full(spec)
+    assert json.loads(page.input_value("#spec-paste-text")) == spec  # the file's text, to edit or fix

@@ -122,3 +122,36 @@ def test_docs_page_uses_local_swagger_assets(api: Api) -> None:
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
     assert api.client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert "/api/searches/{search_id}/candidates" in api.client.get("/openapi.json").json()["paths"]
+
+
+def test_spec_parse_reads_yaml_and_json_as_the_cli_does(api: Api) -> None:
+    yaml_text = "name: pasted\nspace:\n  type: nb201\nbudget: {max_candidates: 5}\n"
+    assert api.client.post("/api/spec/parse", json={"text": yaml_text}).json() == {
+        "spec": {"name": "pasted", "space": {"type": "nb201"}, "budget": {"max_candidates": 5}},
+        "error": None,
+    }
+    as_json = api.client.post("/api/spec/parse", json={"text": '{"name": "j", "seed": 3}'}).json()
+    assert as_json["spec"] == {"name": "j", "seed": 3}
+
+
+def test_spec_parse_places_a_syntax_error_at_its_line_and_column(api: Api) -> None:
+    broken = "name: x\nspace:\n  type: nb201\n   C: 8\n"
+    answer = api.client.post("/api/spec/parse", json={"text": broken}).json()
+    assert answer["spec"] is None
+    assert answer["error"] == {
+        "message": "not valid YAML or JSON: mapping values are not allowed here",
+        "line": 4,
+        "column": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- a\n- b\n", "a search spec must be a mapping of fields, got list"),
+        ("!!python/object/apply:os.system ['true']\n", "not valid YAML or JSON: could not determine"),
+    ],
+)
+def test_spec_parse_refuses_what_is_not_a_plain_mapping(api: Api, text: str, message: str) -> None:
+    error = api.client.post("/api/spec/parse", json={"text": text}).json()["error"]
+    assert error["message"].startswith(message)

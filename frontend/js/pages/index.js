@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { esc, fmtAge, fmtInt, fmtNumber, statusBadge } from "../format.js";
 import { t } from "../i18n.js";
+import { watchTableScroll } from "../scroll-cue.js";
 
 const PAGE = 25;
 const REFRESH_MS = 2000;
@@ -79,4 +80,5 @@ statusFilter.addEventListener("change", () => {
   offset = 0;
   refresh();
 });
+watchTableScroll(); // on a phone the list is wider than the screen
 refresh();

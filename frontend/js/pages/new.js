@@ -10,6 +10,7 @@ import { serverText } from "../server-text.js";
 import { applyRules } from "../form-rules.js";
 import { setSearch } from "../recipe-field.js";
 import { toYaml } from "../yaml.js";
+import { mountSpecUpload } from "../spec-upload.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("new-search-form");
@@ -248,8 +249,10 @@ function addError(holder, msg) {
  */
 function namedFields(section, message) {
   const holders = [];
-  for (const el of form.querySelectorAll(`[data-path^="${CSS.escape(section)}."]`)) {
-    const name = el.dataset.path.slice(section.length + 1);
+  const prefix = section ? `${section}.` : ""; // "": the top-level fields (seed, repeats, ...)
+  const inside = form.querySelectorAll(section ? `[data-path^="${CSS.escape(prefix)}"]` : "[data-path]");
+  for (const el of inside) {
+    const name = el.dataset.path.slice(prefix.length);
     if (name.includes(".") || el.dataset.inapplicable) continue;
     if (new RegExp(`(^|[^\\w])${name}([^\\w]|$)`).test(message)) {
       holders.push(form.querySelector(`[data-error-for="${CSS.escape(el.dataset.path)}"]`));
@@ -281,7 +284,16 @@ function showErrors(detail) {
       loose.push(`${where}: ${msg}`);
       continue;
     }
-    const named = holder.closest(".field") ? [] : namedFields(holder.dataset.errorFor, raw);
+    const at = holder.dataset.errorFor;
+    if (holder.closest(".field")) {
+      // A field's own error may be about a sibling too ("repeats": "seeds 4294967290..4294967309 pass
+      // the largest seed"): each sibling it names is marked as well, since changing either fixes it.
+      addError(holder, msg);
+      const section = at.split(".").slice(0, -1).join(".");
+      for (const h of namedFields(section, raw)) if (h !== holder) addError(h, msg);
+      continue;
+    }
+    const named = namedFields(at, raw);
     if (named.length) for (const h of named) addError(h, msg);
     else addError(holder, msg);
   }
@@ -292,13 +304,16 @@ function showErrors(detail) {
 
 form.addEventListener("change", (ev) => {
   const path = ev.target.dataset && ev.target.dataset.path;
+  if (!path) return; // the paste box and its file input are not spec fields
   if (path === "space.type") renderTypedOptions("space");
   if (path === "strategy.type") renderTypedOptions("strategy");
   if (path === "dataset.name") showDatasetWhere();
   applyRules(form, readInput);
   updateSpecView();
 });
-form.addEventListener("input", updateSpecView);
+form.addEventListener("input", (ev) => {
+  if (ev.target.dataset && ev.target.dataset.path) updateSpecView();
+});
 form.addEventListener("click", (ev) => {
   const add = ev.target.closest("button[data-add]");
   if (add) {
@@ -336,6 +351,26 @@ $("preset").addEventListener("change", () => {
   else render();
 });
 
+/** A spec from elsewhere (pasted, uploaded, or a search to clone) in the form, to edit before starting. */
+function useSpec(spec, note) {
+  clearErrors();
+  $("preset").value = "";
+  fillForm(spec);
+  $("preset-note").textContent = note;
+}
+
+mountSpecUpload(
+  { text: $("spec-paste-text"), load: $("spec-paste-load"), file: $("spec-file"), error: $("spec-paste-error") },
+  (spec) => useSpec(spec, t("upload.filled")),
+);
+
+/** `/new?from=ID`: the search page's Clone opens the form with that search's spec, renamed. */
+async function cloneFrom(id) {
+  const s = await api.getSearch(id);
+  const name = t("form.clone_name", { name: s.name || t("search.unnamed", { id }), id });
+  useSpec({ ...s.spec, name }, t("form.cloned_from", { id }));
+}
+
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   clearErrors();
@@ -365,6 +400,12 @@ async function start() {
   examples = ex;
   render();
   presetOptions();
+  const from = Number(new URLSearchParams(location.search).get("from"));
+  if (Number.isInteger(from) && from > 0) {
+    await cloneFrom(from).catch((err) => {
+      $("form-error").textContent = t("form.clone_failed", { id: from, error: err.message });
+    });
+  }
   window.nasboard = { ready: true };
   document.body.dataset.ready = "1";
 }

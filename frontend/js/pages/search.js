@@ -15,6 +15,9 @@ import { loadSnapshot, saveSnapshot } from "../cache.js";
 import { renderSearchHeader } from "../search-header.js";
 import { fmtNumber } from "../format.js";
 import { startActivity } from "../activity.js";
+import { confirmAction } from "../confirm-dialog.js";
+import { download, readFullCandidates, toCsv } from "../export-candidates.js";
+import { watchTableScroll } from "../scroll-cue.js";
 import { t } from "../i18n.js";
 
 const searchId = idFromLocation();
@@ -49,6 +52,8 @@ const pareto = new ParetoChart($("pareto-chart"), {
   fetchFront: (x, y) => api.pareto(searchId, { x, y, cloud: false }),
 });
 const isRunning = () => Boolean(search) && (search.status === "queued" || search.status === "running");
+const ENDED = new Set(["completed", "failed", "cancelled"]);
+const hasEnded = () => Boolean(search) && ENDED.has(search.status);
 // Refreshed while candidates can still finish; the server does the work (and caches it per version).
 const importance = new ImportanceChart($("importance-chart"), $("importance-note"), {
   // Each answer may change which decisions the parallel coordinates show: let it look again once drawn.
@@ -112,35 +117,108 @@ function ensureGenomes() {
 
 // --- header ---------------------------------------------------------------------------------------------
 let searchFetchedAt = Date.now();
+let shownStatus = null;
 
 function renderHeader() {
   if (!search) return;
   renderSearchHeader(search, searchFetchedAt);
+  showMode();
+  showEmpty();
   if (feed) feed.setTerminal(search.status);
   if (feed && importance.isRunning()) importance.wake(); // a resumed search
   if (feed && multiObjective() && isRunning()) hypervolume.wake();
+  if (search.status !== shownStatus) {
+    const first = shownStatus === null;
+    shownStatus = search.status;
+    // The controller's last steps are written as the search ends: draw them now, not up to 5 s later.
+    if (!first && feed) refreshController();
+  }
 }
 
 setInterval(renderHeader, 1000); // elapsed and ETA tick between server updates
 
+/** The feed's mode beside the title, only while the search can still change: no "live" on an ended one. */
+function showMode() {
+  const mode = probe.mode;
+  const off = mode === "stopped" || mode === "idle" || hasEnded();
+  $("live-mode").textContent = off ? "" : `● ${LIVE_MODES[mode] || mode}`;
+}
+
+/** Why the fitness chart is empty: waiting for a worker, for the first result, or ended without one. */
+function showEmpty() {
+  const box = $("fitness-empty");
+  const empty = probe.ready && fitness.plotted.size === 0;
+  box.classList.toggle("hidden", !empty);
+  if (!empty) return;
+  if (search.status === "queued") box.textContent = t("search.empty_queued");
+  else box.textContent = t(hasEnded() ? "search.empty_ended" : "search.empty_running");
+}
+
+// Cancel and delete cannot be undone: each asks first, in the page's words.
+const CONFIRM = {
+  cancel: () => ({
+    title: t("confirm.cancel_title"),
+    message: t("confirm.cancel_body"),
+    confirm: t("confirm.cancel_ok"),
+  }),
+  delete: () => ({
+    title: t("confirm.delete_title", { name: search.name || t("search.unnamed", { id: searchId }) }),
+    message: t("confirm.delete_body", { n: fmtNumber(search.n_candidates ?? 0) }),
+    confirm: t("confirm.delete_ok"),
+  }),
+};
+
 document.querySelector(".actions").addEventListener("click", async (ev) => {
   const b = ev.target.closest("button[data-action]");
   if (!b) return;
+  const action = b.dataset.action;
+  if (action === "clone") {
+    // A pre-filled form to edit, not a copy started at once.
+    location.href = `/new?from=${searchId}`;
+    return;
+  }
+  if (CONFIRM[action] && !(await confirmAction(CONFIRM[action]()))) return;
   b.disabled = true;
   try {
-    if (b.dataset.action === "clone") {
-      const created = await api.clone(searchId);
-      location.href = `/searches/${created.id}`;
+    if (action === "delete") {
+      if (feed) feed.stop(); // the stream of a search about to vanish
+      await api.deleteSearch(searchId);
+      location.href = "/";
       return;
     }
-    const res = await api.control(searchId, b.dataset.action);
+    const res = await api.control(searchId, action);
     search = { ...search, ...res };
     renderHeader();
   } catch (err) {
     $("page-error").textContent = t("search.action_failed", { action: b.textContent.trim(), error: err.message });
     b.disabled = false;
+    if (action === "delete" && feed) feed.start(); // still there: follow it again
   }
 });
+
+// --- export ---------------------------------------------------------------------------------------------
+async function exportRows(format) {
+  const note = $("export-note");
+  const buttons = [$("export-csv"), $("export-json")];
+  for (const b of buttons) b.disabled = true;
+  try {
+    const ids = table.shownRows().map((r) => r.id);
+    const full = await readFullCandidates(searchId, (n) => {
+      note.textContent = t("search.exporting", { n: fmtNumber(n) });
+    });
+    const rows = ids.map((id) => full.get(id)).filter(Boolean);
+    const base = `search-${searchId}-candidates`;
+    if (format === "csv") download(toCsv(rows), `${base}.csv`, "text/csv");
+    else download(JSON.stringify(rows, null, 1), `${base}.json`, "application/json");
+    note.textContent = t("search.exported", { n: fmtNumber(rows.length) });
+  } catch (err) {
+    note.textContent = t("search.export_failed", { error: err.message });
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+$("export-csv").addEventListener("click", () => exportRows("csv"));
+$("export-json").addEventListener("click", () => exportRows("json"));
 
 // --- live merging ---------------------------------------------------------------------------------------
 let pending = [];
@@ -164,6 +242,7 @@ function flush() {
       for (const c of changed) if (fitness.plotted.has(c.id) && !(c.id in probe.plottedAt)) probe.plottedAt[c.id] = now;
     })
     .catch((err) => console.error("fitness chart update failed", err));
+  showEmpty();
   // Table and Pareto redraw the whole view, so they follow at a gentler pace, gentler still for big
   // searches (10,000 candidates: every 1.5 s), leaving the main thread to the fitness chart.
   if (!slowTimer) slowTimer = setTimeout(slowRefresh, 500 + candidates.size / 10);
@@ -198,9 +277,25 @@ function metricNames() {
 
 let paretoDefaults = { x: "params", y: "fitness" };
 
+let controllerTimer = null;
+let controllerLoad = Promise.resolve();
+
+const hasController = () => {
+  const strategy = search && search.spec && search.spec.strategy;
+  return Boolean(strategy) && strategy.type === "reinforce";
+};
+
+/** Draw the controller's statistics now, then every 5 s while the search runs; one load at a time. */
+function refreshController() {
+  clearTimeout(controllerTimer);
+  if (!hasController()) return;
+  controllerLoad = controllerLoad.then(loadController).then(() => {
+    clearTimeout(controllerTimer);
+    if (isRunning()) controllerTimer = setTimeout(refreshController, 5000);
+  });
+}
+
 async function loadController() {
-  const strategy = search && search.spec && search.spec.strategy && search.spec.strategy.type;
-  if (strategy !== "reinforce") return;
   try {
     const stats = await api.strategyStats(searchId);
     $("controller-panel").classList.remove("hidden");
@@ -215,7 +310,6 @@ async function loadController() {
   } catch (err) {
     console.warn("controller statistics unavailable", err);
   }
-  if (search.status === "running" || search.status === "queued") setTimeout(loadController, 5000);
 }
 
 // --- generations ----------------------------------------------------------------------------------------
@@ -297,7 +391,9 @@ async function start() {
   performance.mark("nasboard-interactive");
   document.body.dataset.ready = "1";
   for (const c of initial) if (fitness.plotted.has(c.id)) probe.plottedAt[c.id] = Date.now();
-  loadController();
+  showEmpty();
+  watchTableScroll();
+  refreshController();
   showGroup();
   if (multiObjective()) {
     $("hypervolume-panel").classList.remove("hidden");
@@ -319,7 +415,7 @@ async function start() {
     },
     onMode: (mode) => {
       probe.mode = mode;
-      $("live-mode").textContent = mode === "stopped" ? "" : `● ${LIVE_MODES[mode] || mode}`;
+      showMode();
     },
   });
   feed.setTerminal(search.status);
