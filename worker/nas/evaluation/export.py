@@ -7,6 +7,7 @@ builds plain traceable modules. The batch axis is dynamic so one file serves bat
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -15,6 +16,30 @@ from typing import Any
 import torch
 
 ONNX_OPSET = 17
+
+
+def onnx_bytes(model: torch.nn.Module, input_shape: tuple[int, int, int]) -> bytes:
+    """The network as an ONNX model (input `input`, output `logits`, dynamic batch axis), in memory: the
+    one ONNX export path, used for the downloadable file and for timing candidates in ONNX Runtime."""
+    was_training = model.training
+    model.eval()
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter warns that TorchScript is deprecated
+            torch.onnx.export(
+                model,
+                (torch.zeros(2, *input_shape, device=next(model.parameters()).device),),
+                buf,
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+    finally:
+        model.train(was_training)
+    return buf.getvalue()
 
 
 def export_model(
@@ -38,18 +63,9 @@ def export_model(
     }
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, paths["state_dict"])
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # both exporters warn that TorchScript is deprecated
+        warnings.simplefilter("ignore")  # tracing warns that TorchScript is deprecated
         torch.jit.trace(model, example).save(str(paths["torchscript"]))
-        torch.onnx.export(
-            model,
-            (example,),
-            str(paths["onnx"]),
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
+    paths["onnx"].write_bytes(onnx_bytes(model, input_shape))
     full_card = {
         **card,
         "input_shape": list(input_shape),
