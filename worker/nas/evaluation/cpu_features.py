@@ -47,10 +47,11 @@ def cpu_features() -> dict[str, object]:
 
 
 def describe() -> str:
-    """One line for a summary or a model card: `AMD EPYC ...: avx512_vnni avx512_bf16 ... (int8 units: VNNI)`."""
+    """One line for a summary or a model card: `AMD EPYC: avx512_vnni avx512_bf16 ...; int8 units: yes`."""
     f = cpu_features()
     units = {True: "yes (VNNI/AMX)", False: "no (no VNNI or AMX: int8 is often no faster)", None: "unknown"}
-    return f"{f['model']}: {' '.join(f['flags']) or 'none of ' + ', '.join(NOTED_FLAGS)}; int8 units: {units[f['int8_units']]}"
+    flags = " ".join(f["flags"]) or "none of " + ", ".join(NOTED_FLAGS)  # type: ignore[arg-type]
+    return f"{f['model']}: {flags}; int8 units: {units[f['int8_units']]}"  # type: ignore[index]
 
 
 def _cpu_model() -> str | None:

@@ -58,7 +58,11 @@ def session_latency_ms(
     """Median wall time (ms) of one `run` on a random batch after warm-up (at least WARMUP_SECONDS)."""
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1 (got batch {batch}, repeats {repeats})")
-    x = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal((batch, *input_shape), np.float32)}
+    x = {
+        session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
+            (batch, *input_shape), np.float32
+        )
+    }
     t_start, n = time.perf_counter(), 0
     while n < warmup or (time.perf_counter() - t_start < WARMUP_SECONDS and n < 200):
         session.run(None, x)
