@@ -18,6 +18,10 @@ import torch
 from worker.nas.evaluation.export import onnx_bytes
 
 WARMUP_SECONDS = 0.1  # at least this long (and `warmup` calls) before timing: allocations, kernel picks
+# Timed calls span at least this long too: 20 calls of a 0.3 ms network sample 6 ms of a shared machine, and
+# two timings of one model differed by 9.5 % under load 5 on 2 cores (benchmarks/int8_fmnist.py).
+MIN_TIMED_SECONDS = 0.2
+MAX_CALLS = 2000
 
 
 def require_onnxruntime() -> ModuleType:
@@ -55,7 +59,8 @@ def make_session(model: bytes, *, threads: int, device: torch.device | str | Non
 def session_latency_ms(
     session: Any, input_shape: tuple[int, ...], *, batch: int = 1, warmup: int = 5, repeats: int = 20
 ) -> float:
-    """Median wall time (ms) of one `run` on a random batch after warm-up (at least WARMUP_SECONDS)."""
+    """Median wall time (ms) of one `run` on a random batch after warm-up (at least WARMUP_SECONDS), over
+    at least `repeats` calls and MIN_TIMED_SECONDS (at most MAX_CALLS)."""
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1 (got batch {batch}, repeats {repeats})")
     x = {
@@ -67,8 +72,11 @@ def session_latency_ms(
     while n < warmup or (time.perf_counter() - t_start < WARMUP_SECONDS and n < 200):
         session.run(None, x)
         n += 1
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    t_start = time.perf_counter()
+    while len(times) < repeats or (
+        time.perf_counter() - t_start < MIN_TIMED_SECONDS and len(times) < MAX_CALLS
+    ):
         t0 = time.perf_counter()
         session.run(None, x)
         times.append((time.perf_counter() - t0) * 1000.0)
