@@ -7,7 +7,7 @@ label smoothing, its precision) on the whole training split for a few epochs, th
 the final stage runs (worker/nas/evaluation/int8.py, ort_latency.py).
 
     .venv/bin/python benchmarks/int8_fmnist.py [--epochs 3] [--threads 1] [--method static] \
-        [--calibration 512] [--data-dir DIR] [--check]
+        [--activations u8] [--calibration 512] [--data-dir DIR] [--check]
 
 Goals (issue 18): |test accuracy fp32 - int8| <= 0.5 points; batch-1 latency fp32/int8 >= 1.5x where the CPU
 has VNNI or AMX (its flags are printed; without them the ratio is reported, not checked); the fp32 model's
@@ -52,6 +52,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch and ONNX Runtime intra-op threads")
     ap.add_argument("--method", choices=("static", "dynamic"), default="static")
+    ap.add_argument("--activations", choices=("u8", "s8"), default="u8", help="static: activation type")
     ap.add_argument("--calibration", type=int, default=512, help="training images to calibrate on")
     ap.add_argument("--repeats", type=int, default=100, help="timed runs per latency (median)")
     ap.add_argument("--data-dir", default=None)
@@ -85,6 +86,7 @@ def main() -> int:
         method=args.method,
         threads=args.threads,
         repeats=args.repeats,
+        activations=args.activations,
     )
     m = rep.metrics
     spread = abs(first["latency_ms_ort"] - second["latency_ms_ort"]) / min(
@@ -119,6 +121,7 @@ def main() -> int:
         "int8_seconds": m["int8_seconds"],
         "size_bytes": {"fp32": m["size_bytes_fp32"], "int8": m["size_bytes_int8"]},
         "method": rep.method,
+        "activations": args.activations,
         "goals": goals,
     }
     print(json.dumps(report, indent=2, default=float))

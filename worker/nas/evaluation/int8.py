@@ -3,12 +3,13 @@ batch-1 latency and size beside the fp32 export's.
 
 static (the default): QDQ format, int8 per-channel weights and uint8 activations whose ranges are
 calibrated on a slice of the training split. uint8 activations, not int8: x86 multiplies u8 × s8 (VNNI's
-VPDPBUSD); on this AVX512-VNNI CPU a 532k-parameter Fashion-MNIST CNN ran batch 1 in 0.12 ms with u8
-activations, 0.38 ms with s8 and 0.26 ms in fp32. Without VNNI the u8 × s8 products can saturate 16-bit
-sums, so weights keep 7 bits there (reduce_range). Batch norm is folded into the convolutions first.
-dynamic: int8 weights, activation ranges found at run time. Measured on two `vit` networks (Fashion-MNIST,
-one thread) static was also the better choice there: 0.64 vs 0.87 ms and 0.045 vs 0.062 ms at batch 1,
-accuracy within 0.25 points of fp32 for both (both slower than fp32 on those small networks).
+VPDPBUSD), and with s8 activations ORT on this AVX512-VNNI CPU ran a 532k-parameter Fashion-MNIST CNN
+slower than fp32 (`benchmarks/int8_fmnist.py --activations s8`; figures in docs/benchmarks.md). Without
+VNNI the u8 × s8 products can saturate 16-bit sums, so weights keep 7 bits there (reduce_range). Batch
+norm is folded into the convolutions first.
+dynamic: int8 weights, activation ranges found at run time. On two `vit` networks static was as good or
+better (benchmarks/int8_vit_methods.py: batch 1 0.58 vs 0.75 ms for 301k params, 0.045 ms both for 14k;
+accuracy within 0.25 points of fp32 either way), so it is the default there too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from worker.nas.evaluation.export import onnx_bytes
 from worker.nas.evaluation.ort_latency import make_session, predict, require_onnxruntime, session_latency_ms
 
 Method = Literal["static", "dynamic"]
+Activations = Literal["u8", "s8"]  # static activations; s8 only to measure why u8 is the choice
 CALIBRATION_BATCH = 64
 
 
@@ -38,7 +40,9 @@ class Int8Report:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def quantize(model: bytes, method: Method, calibration: np.ndarray | None = None) -> bytes:
+def quantize(
+    model: bytes, method: Method, calibration: np.ndarray | None = None, activations: Activations = "u8"
+) -> bytes:
     """The int8 version of the ONNX `model`. `calibration` (N×C×H×W float32, normalised as the model
     expects) is required for static quantisation."""
     require_onnxruntime()
@@ -75,7 +79,7 @@ def quantize(model: bytes, method: Method, calibration: np.ndarray | None = None
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 reduce_range=cpu_features()["int8_units"] is False,
-                activation_type=QuantType.QUInt8,
+                activation_type=QuantType.QUInt8 if activations == "u8" else QuantType.QInt8,
                 weight_type=QuantType.QInt8,
             )
         else:
@@ -93,6 +97,7 @@ def int8_report(
     method: Method = "static",
     threads: int | None = None,
     repeats: int = 20,
+    activations: Activations = "u8",
 ) -> Int8Report:
     """Quantise `model`'s ONNX export and measure both on the CPU provider: int8_accuracy and
     ort_accuracy (the fp32 export's, same data), latency_ms_int8 and latency_ms_ort (fp32; batch 1, the same
@@ -101,7 +106,7 @@ def int8_report(
     threads = threads or torch.get_num_threads()
     fp32 = onnx_bytes(model, input_shape)
     calib = np.asarray(x_calibration, dtype=np.float32)
-    q = quantize(fp32, method, calib)
+    q = quantize(fp32, method, calib, activations)
     x, y = np.asarray(x_test, dtype=np.float32), np.asarray(y_test)
     s_fp32 = make_session(fp32, threads=threads)
     s_int8 = make_session(q, threads=threads)
