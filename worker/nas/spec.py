@@ -191,7 +191,8 @@ class Deployment(_Strict):
     ort_latency: bool = Field(
         True,
         description="time every trained candidate's ONNX export in ONNX Runtime: metrics latency_ms_ort "
-        "(batch 1) and latency_ms_ort_bN (N = batch), usable as objectives; ~0.3 s per candidate",
+        "(batch 1) and latency_ms_ort_bN (N = batch), usable as objectives; under 1 s per candidate "
+        "(metric ort_seconds)",
     )
     batch: int = Field(
         64,
