@@ -16,13 +16,15 @@ from backend.db import repository
 
 router = APIRouter(prefix="/api/candidates", tags=["candidates"])
 
-ModelFormat = Literal["onnx", "torchscript", "state_dict", "card"]
+ModelFormat = Literal["onnx", "torchscript", "state_dict", "card", "onnx_int8", "card_int8"]
 # File name suffix and media type per artefact format.
 FORMATS: dict[str, tuple[str, str]] = {
     "onnx": (".onnx", "application/octet-stream"),
     "torchscript": (".pt", "application/octet-stream"),
     "state_dict": (".pth", "application/octet-stream"),
     "card": (".json", "application/json"),
+    "onnx_int8": (".int8.onnx", "application/octet-stream"),
+    "card_int8": (".int8.json", "application/json"),
 }
 
 

@@ -93,6 +93,20 @@ class SearchResult(BaseModel):
     params: float | None = None
     flops: float | None = None
     latency_ms: float | None = None
+    latency_ms_ort: float | None = Field(
+        None, description="batch-1 latency of the ONNX export in ONNX Runtime"
+    )
+    int8_accuracy: float | None = Field(None, description="test accuracy of the int8 (quantised) ONNX model")
+    latency_ms_int8: float | None = Field(None, description="its batch-1 latency in ONNX Runtime (CPU)")
+    int8_speedup: float | None = Field(
+        None, description="latency_ms_ort / latency_ms_int8, timed back to back"
+    )
+    size_bytes_int8: float | None = None
+    size_bytes_fp32: float | None = Field(None, description="size of the fp32 ONNX file")
+    int8_method: str | None = Field(None, description="static (calibrated) or dynamic quantisation")
+    int8_error: str | None = Field(None, description="why the int8 model could not be made, if it failed")
+    cpu_features: str | None = Field(None, description="the worker's CPU and its int8/bf16 instruction sets")
+    int8_units: bool | None = Field(None, description="the CPU has VNNI or AMX (int8 usually pays)")
     search_epochs: float | None = Field(None, description="epochs it trained during the search")
     final_epochs: int | None = Field(None, description="epochs of its final training on train+validation")
     repeats: int = 0

@@ -158,6 +158,19 @@ def search_detail(search: Search, summary: dict[str, Any]) -> dict[str, Any]:
 
 # The final stage's figures a finished search reports (worker.nas.final_stage writes them to the summary).
 RESULT_METRICS = ("test_accuracy", "test_accuracy_std", "val_accuracy", "params", "flops", "latency_ms")
+# ... and its figures as deployed (worker.nas.final_stage.deployment_figures), shown as the engine wrote them.
+DEPLOYMENT_FIELDS = (
+    "latency_ms_ort",
+    "int8_accuracy",
+    "latency_ms_int8",
+    "int8_speedup",
+    "size_bytes_int8",
+    "size_bytes_fp32",
+    "int8_method",
+    "int8_error",
+    "cpu_features",
+    "int8_units",
+)
 
 
 def search_result(search: Search) -> dict[str, Any] | None:
@@ -180,6 +193,7 @@ def search_result(search: Search) -> dict[str, Any] | None:
         "candidate_id": best.get("candidate_id"),
         "label": label,
         **{k: best.get(k) for k in RESULT_METRICS},
+        **{k: best.get(k) for k in DEPLOYMENT_FIELDS},
         "search_epochs": best.get("epochs"),
         "final_epochs": final.get("epochs"),
         "repeats": len(final.get("runs") or []),

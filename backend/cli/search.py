@@ -14,8 +14,15 @@ from backend.cli.service import apply_data_dir
 from backend.cli.specfile import SpecFileError, load_spec, spec_errors
 from worker.nas.lifecycle import WARM_START_TOP
 
-EXPORT_FORMATS = ("onnx", "torchscript", "state_dict", "card")
-_SUFFIX = {"onnx": ".onnx", "torchscript": ".ts", "state_dict": ".pt", "card": ".json"}
+EXPORT_FORMATS = ("onnx", "torchscript", "state_dict", "card", "onnx_int8", "card_int8")
+_SUFFIX = {
+    "onnx": ".onnx",
+    "torchscript": ".ts",
+    "state_dict": ".pt",
+    "card": ".json",
+    "onnx_int8": ".int8.onnx",
+    "card_int8": ".int8.json",
+}
 BEST_FIELDS = ("genome", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms")
 
 

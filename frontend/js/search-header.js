@@ -72,6 +72,29 @@ export function renderSearchHeader(s, fetchedAt) {
   for (const b of document.querySelectorAll("button[data-action]")) b.disabled = !enable[b.dataset.action];
 }
 
+/** The picked network as deployed: ONNX Runtime latency, the int8 model against fp32, the worker's CPU. */
+function deploymentLine(r) {
+  const bits = [];
+  if (typeof r.int8_accuracy === "number") {
+    const key = r.int8_speedup >= 1 ? "result.int8_faster" : "result.int8_slower";
+    bits.push(
+      esc(
+        t("result.int8", {
+          acc: fmtNumber(r.int8_accuracy),
+          int8: fmtNumber(r.latency_ms_int8),
+          fp32: fmtNumber(r.latency_ms_ort),
+          size: fmtCount(r.size_bytes_int8),
+        }),
+      ) + ` <b id="result-int8-speedup">${esc(t(key, { x: fmtNumber(r.int8_speedup, 2) }))}</b>`,
+    );
+  } else if (typeof r.latency_ms_ort === "number") {
+    bits.push(esc(t("result.ort", { ms: fmtNumber(r.latency_ms_ort) })));
+  }
+  if (r.int8_error) bits.push(`${esc(t("result.int8_error"))} ${esc(r.int8_error)}`);
+  if (r.cpu_features) bits.push(esc(t("result.cpu", { cpu: r.cpu_features })));
+  return bits.join(" · ");
+}
+
 /** What the finished search handed back, as the API reports it: the final stage's pick and test figures. */
 function renderResult(r) {
   const box = $("search-result");
@@ -101,8 +124,10 @@ function renderResult(r) {
   const downloads = (r.artefacts || [])
     .map((f) => `<a href="/api/candidates/${r.candidate_id}/model?format=${encodeURIComponent(f)}">${esc(f)}</a>`)
     .join(" ");
+  const deployed = deploymentLine(r);
   box.innerHTML =
     `${esc(t("result.title"))} ${test} · ${parts.join(" · ")}` +
     (downloads ? ` · ${esc(t("result.download"))} ${downloads}` : "") +
+    (deployed ? `<br><span id="result-int8">${deployed}</span>` : "") +
     (r.final_error ? `<br><span class="error-box">${esc(t("result.final_error"))} ${esc(r.final_error)}</span>` : "");
 }

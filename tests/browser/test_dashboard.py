@@ -105,6 +105,11 @@ def test_search_from_form_updates_live_and_exports_onnx(page, service: str, arti
     page.wait_for_selector("#search-result:not(.hidden)", timeout=10_000)
     assert page.inner_text("#result-test") == f"{result['test_accuracy']:.4f}"
     assert f"candidate {result['candidate_id']}" in page.inner_text("#search-result")
+    # ... and as deployed: int8 against fp32 in ONNX Runtime on this worker's CPU (the engine's figures)
+    line = page.inner_text("#result-int8")
+    speedup = page.inner_text("#result-int8-speedup")
+    assert speedup.startswith(f"{result['int8_speedup']:.2f}×"), (speedup, result)
+    assert f"{result['int8_accuracy']:.4f}" in line and result["cpu_features"] in line, (line, result)
     page.screenshot(path=str(artifacts / "search-page.png"), full_page=True)
     # The first read leaves the genomes out; filtering by text reads them and matches inside them
     # ("type" is in every layers genome and in no label).

@@ -123,7 +123,9 @@ def run_search_over_http(
         detail = httpx.get(f"{base}/api/candidates/{item['id']}", timeout=10).json()
         assert detail["curve"], f"candidate {item['id']} has no curve points"
         if detail["status"] == "done":
-            assert {"val_accuracy", "params", "flops", "latency_ms"} <= set(detail["metrics"])
+            # eager and ONNX Runtime latency (deployment.ort_latency is on by default)
+            want = {"val_accuracy", "params", "flops", "latency_ms", "latency_ms_ort", "latency_ms_ort_b64"}
+            assert want <= set(detail["metrics"]), detail["metrics"]
         else:
             assert detail["error"], f"failed candidate {item['id']} has no reason"
     best_id = search["best"]["candidate_id"]
@@ -151,4 +153,17 @@ def run_search_over_http(
         None, {"input": np.random.default_rng(0).normal(size=(5, 1, 8, 8)).astype(np.float32)}
     )[0]
     assert logits.shape == (5, 10) and np.isfinite(logits).all()
+    # The int8 model (deployment.int8, on by default): figures in the result, file and card downloadable.
+    assert {"onnx_int8", "card_int8"} <= set(result["artefacts"]), result
+    assert 0.0 < result["int8_accuracy"] <= 1.0 and result["int8_speedup"] > 0 and result["cpu_features"], (
+        result
+    )
+    card = httpx.get(f"{base}/api/candidates/{best_id}/model", params={"format": "card_int8"}, timeout=30)
+    assert card.status_code == 200 and card.json()["precision"] == "int8", card.text
+    assert card.json()["metrics"]["int8_accuracy"] == result["int8_accuracy"]
+    int8 = httpx.get(f"{base}/api/candidates/{best_id}/model", params={"format": "onnx_int8"}, timeout=30)
+    assert int8.status_code == 200, int8.text
+    (log_dir / "best.int8.onnx").write_bytes(int8.content)
+    x = np.random.default_rng(0).normal(size=(5, 1, 8, 8)).astype(np.float32)
+    assert ort.InferenceSession(str(log_dir / "best.int8.onnx")).run(None, {"input": x})[0].shape == (5, 10)
     return search

@@ -60,7 +60,8 @@ def test_model_download_404_names_available_formats(api: Api) -> None:
     assert r.status_code == 404 and "available: none" in r.json()["detail"]
     bad = api.client.get(f"/api/candidates/{cands[0]}/model", params={"format": "pickle"})
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["allowed"] == ["onnx", "torchscript", "state_dict", "card"]
+    allowed = ["onnx", "torchscript", "state_dict", "card", "onnx_int8", "card_int8"]
+    assert bad.json()["detail"][0]["allowed"] == allowed
 
 
 def test_model_download_404_when_file_vanished(api: Api) -> None:

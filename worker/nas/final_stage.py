@@ -67,7 +67,7 @@ def run_final_stage(
     """Retrain per `final_plan`, test each once, export the best. Returns the summary part (`best`, `final`,
     `artefacts`) and the exported files of the best candidate (`summary['best']['candidate_id']`)."""
     from worker.nas.evaluation.checkpoints import load_checkpoint
-    from worker.nas.evaluation.export import export_model
+    from worker.nas.evaluation.export import export_int8, export_model
     from worker.nas.evaluation.final import final_train
     from worker.nas.evaluation.metrics import efficiency_metrics
     from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
@@ -118,6 +118,8 @@ def run_final_stage(
     if model is not None:
         eff = efficiency_metrics(model, splits.input_shape, device)
         best["latency_ms"], best["latency_ms_b64"] = eff["latency_ms"], eff.get("latency_ms_b64")
+        deployed, int8 = deployment_figures(spec, model, splits, device)
+        best.update(deployed)
         card = {
             "name": spec.name,
             "candidate_id": top.cid,
@@ -127,13 +129,85 @@ def run_final_stage(
             "dataset": splits.card(),
             "n_classes": splits.n_classes,
             "metrics": {**top.result.metrics, "test_accuracy": test_acc, "test_accuracy_std": test_std},  # type: ignore[union-attr]
+            "deployment": deployed,
             "final_training": finals[0][1].summary() | {"genome": None} if finals else None,
             "training": apply_recipe(spec, top.genome).training.model_dump(),
             "recipe": top.genome.get("recipe"),  # the searched values the winner trained with (None: none)
         }
         files = export_model(model, out_dir / "best", input_shape=splits.input_shape, card=card)
+        if int8 is not None and spec.deployment.export_int8:
+            files |= export_int8(
+                int8.model, out_dir / "best", input_shape=splits.input_shape, card=int8_card(card, int8)
+            )
     final = [{"candidate_id": t.cid, **rep.summary(), "genome": None} for t, rep in finals]
     return {"best": best, "final": final, "artefacts": files}, files
+
+
+def deployment_figures(spec: Any, model: Any, splits: Any, device: Any) -> tuple[dict[str, Any], Any]:
+    """The best network as deployed (spec.deployment): ONNX Runtime latency, the CPU's int8/bf16 features
+    and the int8 model's figures. Returns (figures for the summary and card, the Int8Report or None).
+    A failed quantisation is reported (`int8_error`), never fatal: the fp32 model is still exported."""
+    from worker.nas.evaluation import cpu_features
+    from worker.nas.evaluation.int8 import int8_report
+    from worker.nas.evaluation.ort_latency import ort_latency_metrics
+
+    dep = spec.deployment
+    out: dict[str, Any] = {}
+    if not (dep.ort_latency or dep.int8):
+        return out, None
+    out["cpu_features"] = cpu_features.describe()
+    out["int8_units"] = cpu_features.cpu_features()["int8_units"]
+    if dep.ort_latency:
+        out.update(ort_latency_metrics(model, splits.input_shape, batch=dep.batch, device=device))
+    report = None
+    if dep.int8:
+        try:
+            n = dep.calibration_samples
+            report = int8_report(
+                model,
+                splits.input_shape,
+                splits.x_train[:n],
+                splits.x_test,
+                splits.y_test,
+                method=dep.int8_method,
+            )
+        except Exception as exc:  # noqa: BLE001 - e.g. an operator the quantiser cannot handle
+            out["int8_error"] = f"{type(exc).__name__}: {exc}"
+        else:
+            out.update(
+                report.metrics,
+                int8_method=report.method,
+                int8_calibration_samples=min(n, len(splits.x_train)),
+            )
+    return out, report
+
+
+def int8_card(card: dict[str, Any], report: Any) -> dict[str, Any]:
+    """The fp32 card, saying the file is int8, how it was made, and its own test accuracy."""
+    m = report.metrics
+    return {
+        **card,
+        "precision": "int8",
+        "quantisation": {
+            "tool": "onnxruntime.quantization",
+            "method": report.method,
+            "format": "QDQ (uint8 activations, int8 per-channel weights)"
+            if report.method == "static"
+            else "dynamic",
+            "calibration": "the first deployment.calibration_samples images of the training split"
+            if report.method == "static"
+            else None,
+        },
+        "metrics": {
+            "int8_accuracy": m["int8_accuracy"],
+            "fp32_onnx_accuracy": m["ort_accuracy"],
+            "test_accuracy_fp32_torch": card["metrics"].get("test_accuracy"),
+            "latency_ms_int8": m["latency_ms_int8"],
+            "latency_ms_ort_fp32": m["latency_ms_ort"],
+            "int8_speedup": m["int8_speedup"],
+            "size_bytes": m["size_bytes_int8"],
+        },
+    }
 
 
 def search_summary(lc: Lifecycle, search_seconds: float) -> dict[str, Any]:

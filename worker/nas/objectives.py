@@ -23,10 +23,24 @@ METRIC_GOALS: dict[str, Goal] = {
     "params": "minimize",
     "flops": "minimize",
     "latency_ms": "minimize",
+    "latency_ms_ort": "minimize",  # batch 1 in ONNX Runtime (deployment.ort_latency)
     "peak_memory_mb": "minimize",
 }
 # Hard constraints: constraint name -> the metric it bounds from above.
-CONSTRAINT_METRICS = {"max_params": "params", "max_flops": "flops", "max_latency_ms": "latency_ms"}
+CONSTRAINT_METRICS = {
+    "max_params": "params",
+    "max_flops": "flops",
+    "max_latency_ms": "latency_ms",
+    "max_latency_ms_ort": "latency_ms_ort",
+}
+
+
+def natural_goal(metric: str) -> Goal:
+    """A metric's natural direction: METRIC_GOALS, then every latency (latency_ms_b64, latency_ms_ort_b{N},
+    latency_ms_int8) down, anything else up."""
+    if metric in METRIC_GOALS:
+        return METRIC_GOALS[metric]
+    return "minimize" if metric.startswith("latency_ms") else "maximize"
 
 
 @dataclass(frozen=True)
@@ -34,13 +48,13 @@ class Term:
     """One objective: a metric, its direction, its weight in the scalar sum and an optional baseline."""
 
     metric: str
-    goal: Goal | None = None  # None: the metric's natural direction (METRIC_GOALS), else maximize
+    goal: Goal | None = None  # None: the metric's natural direction (natural_goal)
     weight: float = 1.0
     baseline: float | None = None
 
     def __post_init__(self) -> None:
         if self.goal is None:
-            object.__setattr__(self, "goal", METRIC_GOALS.get(self.metric, "maximize"))
+            object.__setattr__(self, "goal", natural_goal(self.metric))
 
     def oriented(self, value: float) -> float:
         shifted = value - (self.baseline or 0.0)

@@ -7,15 +7,15 @@ the dashboard builds and the validation here come from the same schema.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from worker.nas.objectives import METRIC_GOALS
+from worker.nas.objectives import natural_goal
 from worker.nas.registry import SPACES, STRATEGIES, space_class, strategy_class
 from worker.nas.search_domain import SearchDomain, not_searchable, searchable
 
-METRICS = (
+Metric = Literal[
     "val_accuracy",
     "val_loss",
     "val_f1",
@@ -24,10 +24,16 @@ METRICS = (
     "flops",
     "latency_ms",
     "peak_memory_mb",
-)
-Metric = Literal[
-    "val_accuracy", "val_loss", "val_f1", "train_loss", "params", "flops", "latency_ms", "peak_memory_mb"
+    "latency_ms_ort",  # with deployment.ort_latency, batch 1 ...
+    "latency_ms_ort_b8",  # ... and batch deployment.batch (one of ORT_BATCHES)
+    "latency_ms_ort_b16",
+    "latency_ms_ort_b32",
+    "latency_ms_ort_b64",
+    "latency_ms_ort_b128",
+    "latency_ms_ort_b256",
 ]
+METRICS: tuple[str, ...] = get_args(Metric)
+ORT_BATCHES = (8, 16, 32, 64, 128, 256)
 DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz"]
 
 
@@ -167,7 +173,7 @@ class ObjectiveSpec(_Strict):
     def _resolve_goal(self) -> ObjectiveSpec:
         # Resolved here, once: the stored spec then says which way every objective goes.
         if self.goal is None:
-            self.goal = METRIC_GOALS.get(self.metric, "maximize")
+            self.goal = natural_goal(self.metric)
         return self
 
 
@@ -175,6 +181,11 @@ class Constraints(_Strict):
     max_params: int | None = Field(None, ge=1, le=10**15)
     max_flops: float | None = Field(None, gt=0)
     max_latency_ms: float | None = Field(None, gt=0)
+    max_latency_ms_ort: float | None = Field(
+        None,
+        gt=0,
+        description="bound on latency_ms_ort (batch 1 in ONNX Runtime; needs deployment.ort_latency)",
+    )
 
 
 class Budget(_Strict):
@@ -211,6 +222,45 @@ class FinalTraining(_Strict):
     )
 
 
+class Deployment(_Strict):
+    """How the networks would run where deployed: ONNX Runtime latency and int8 quantisation."""
+
+    ort_latency: bool = Field(
+        True,
+        description="time every trained candidate's ONNX export in ONNX Runtime: metrics latency_ms_ort "
+        "(batch 1) and latency_ms_ort_bN (N = batch), usable as objectives; under 1 s per candidate "
+        "(metric ort_seconds)",
+    )
+    batch: int = Field(
+        64,
+        description="the larger batch ONNX Runtime latency is measured at; one of "
+        + ", ".join(map(str, ORT_BATCHES)),
+    )
+    int8: bool = Field(
+        True,
+        description="final stage: quantise the best network to int8 in ONNX Runtime and report its test "
+        "accuracy (int8_accuracy), batch-1 latency against fp32 (latency_ms_int8, int8_speedup) and size",
+    )
+    int8_method: Literal["static", "dynamic"] = Field(
+        "static",
+        description="static: weights and activations int8, activation ranges calibrated on training "
+        "images; dynamic: int8 weights, activation ranges found at run time",
+    )
+    calibration_samples: int = Field(
+        512, ge=16, le=50_000, description="training images the static quantisation calibrates on"
+    )
+    export_int8: bool = Field(
+        True, description="export the int8 model beside the fp32 one, with its own card"
+    )
+
+    @field_validator("batch")
+    @classmethod
+    def _known_batch(cls, batch: int) -> int:
+        if batch not in ORT_BATCHES:
+            raise ValueError(f"batch {batch} is not one of {', '.join(map(str, ORT_BATCHES))}")
+        return batch
+
+
 class SearchSpec(_Strict):
     name: str = Field("search", max_length=200)
     space: SpaceSpec = Field(default_factory=lambda: SpaceSpec(type="layers"))
@@ -222,6 +272,7 @@ class SearchSpec(_Strict):
     budget: Budget = Field(default_factory=Budget)
     multi_fidelity: MultiFidelity = Field(default_factory=MultiFidelity)
     final: FinalTraining = Field(default_factory=FinalTraining)
+    deployment: Deployment = Field(default_factory=Deployment)
     parallelism: int = Field(1, ge=1, le=256)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     repeats: int = Field(
@@ -243,6 +294,24 @@ class SearchSpec(_Strict):
         if seed is not None and seed + repeats - 1 > MAX_SEED:
             raise ValueError(f"seeds {seed}..{seed + repeats - 1} pass the largest seed {MAX_SEED}")
         return repeats
+
+    @model_validator(mode="after")
+    def _ort_metrics_measured(self) -> SearchSpec:
+        """An objective or constraint on an ONNX Runtime latency needs it measured, at that batch."""
+        wanted = [(f"objectives.{i}.metric", o.metric) for i, o in enumerate(self.objectives)]
+        if self.constraints.max_latency_ms_ort is not None:
+            wanted.append(("constraints.max_latency_ms_ort", "latency_ms_ort"))
+        for where, metric in wanted:
+            if not metric.startswith("latency_ms_ort"):
+                continue
+            if not self.deployment.ort_latency:
+                raise ValueError(f"{where}: {metric} is measured only with deployment.ort_latency: true")
+            if metric != "latency_ms_ort" and metric != f"latency_ms_ort_b{self.deployment.batch}":
+                raise ValueError(
+                    f"{where}: {metric} is not measured; deployment.batch is {self.deployment.batch}, "
+                    f"so the batch figure is latency_ms_ort_b{self.deployment.batch}"
+                )
+        return self
 
 
 def repeat_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from worker.nas.evaluation.metrics import (
     peak_memory_mb,
     reset_peak_memory,
 )
+from worker.nas.evaluation.ort_latency import ort_latency_metrics
 from worker.nas.evaluation.proxies import zero_cost_metrics
 from worker.nas.evaluation.trainer import TrainConfig, Trainer, pick_device
 from worker.nas.spaces.recipe import apply_recipe
@@ -167,6 +168,13 @@ class TrainingEvaluator:
             if peak is not None:
                 metrics["peak_memory_mb"] = peak
             metrics.update(efficiency_metrics(trainer.model, self.splits.input_shape, self.device))
+            deployment = self.spec.deployment
+            if deployment.ort_latency:
+                metrics.update(
+                    ort_latency_metrics(
+                        trainer.model, self.splits.input_shape, batch=deployment.batch, device=self.device
+                    )
+                )
             checkpoint = self._save(genome, trainer)
             fitness = self.objective.fitness(metrics)
             if run.stopped:

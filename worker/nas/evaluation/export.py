@@ -7,6 +7,7 @@ builds plain traceable modules. The batch axis is dynamic so one file serves bat
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -15,6 +16,30 @@ from typing import Any
 import torch
 
 ONNX_OPSET = 17
+
+
+def onnx_bytes(model: torch.nn.Module, input_shape: tuple[int, int, int]) -> bytes:
+    """The network as an ONNX model (input `input`, output `logits`, dynamic batch axis), in memory: the
+    one ONNX export path, used for the downloadable file and for timing candidates in ONNX Runtime."""
+    was_training = model.training
+    model.eval()
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter warns that TorchScript is deprecated
+            torch.onnx.export(
+                model,
+                (torch.zeros(2, *input_shape, device=next(model.parameters()).device),),
+                buf,
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+    finally:
+        model.train(was_training)
+    return buf.getvalue()
 
 
 def export_model(
@@ -38,27 +63,14 @@ def export_model(
     }
     torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, paths["state_dict"])
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # both exporters warn that TorchScript is deprecated
+        warnings.simplefilter("ignore")  # tracing warns that TorchScript is deprecated
         torch.jit.trace(model, example).save(str(paths["torchscript"]))
-        torch.onnx.export(
-            model,
-            (example,),
-            str(paths["onnx"]),
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
+    paths["onnx"].write_bytes(onnx_bytes(model, input_shape))
     full_card = {
-        **card,
-        "input_shape": list(input_shape),
-        "input": "float32 N×C×H×W, pixels scaled to [0, 1] then (x - mean) / std per channel",
-        "output": "logits N×n_classes (argmax = predicted class)",
+        **_card_common(card, input_shape),
         "files": {k: p.name for k, p in paths.items() if k != "card"},
         "how_to_load": {
-            "onnxruntime": f"onnxruntime.InferenceSession('{paths['onnx'].name}')"
-            ".run(None, {'input': x})[0]",
+            "onnxruntime": _ort_howto(paths["onnx"].name),
             "torchscript": f"torch.jit.load('{paths['torchscript'].name}')(x)",
             "state_dict": "space.build(card['genome']).load_state_dict(torch.load('"
             f"{paths['state_dict'].name}', weights_only=True))",
@@ -66,3 +78,39 @@ def export_model(
     }
     paths["card"].write_text(json.dumps(full_card, indent=2, default=float))
     return {k: str(p) for k, p in paths.items()}
+
+
+def export_int8(
+    model: bytes,
+    out_dir: str | Path,
+    *,
+    input_shape: tuple[int, int, int],
+    card: dict[str, Any],
+    stem: str = "model.int8",
+) -> dict[str, str]:
+    """Write an int8 ONNX file and its card (`onnx_int8`, `card_int8`); the input is the fp32 model's."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"onnx_int8": out / f"{stem}.onnx", "card_int8": out / f"{stem}.json"}
+    paths["onnx_int8"].write_bytes(model)
+    full_card = {
+        **_card_common(card, input_shape),
+        "files": {"onnx": paths["onnx_int8"].name},
+        "how_to_load": {"onnxruntime": _ort_howto(paths["onnx_int8"].name)},
+    }
+    paths["card_int8"].write_text(json.dumps(full_card, indent=2, default=float))
+    return {k: str(p) for k, p in paths.items()}
+
+
+def _card_common(card: dict[str, Any], input_shape: tuple[int, int, int]) -> dict[str, Any]:
+    # Every exported file takes the same input: the int8 model quantises it inside the graph.
+    return {
+        **card,
+        "input_shape": list(input_shape),
+        "input": "float32 N×C×H×W, pixels scaled to [0, 1] then (x - mean) / std per channel",
+        "output": "logits N×n_classes (argmax = predicted class)",
+    }
+
+
+def _ort_howto(name: str) -> str:
+    return f"onnxruntime.InferenceSession('{name}').run(None, {{'input': x}})[0]"
