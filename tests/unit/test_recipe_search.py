@@ -126,6 +126,6 @@ def test_the_service_runs_the_same_recipe_search_and_shows_the_recipe(tmp_path: 
     assert "lr" in names
     best = next(c for c in items if c["id"] == search["result"]["candidate_id"])
     assert "lr=" in search["result"]["label"]
-    cards = list(engine_bridge.search_artefact_dir(settings, sid).glob("best/*.json"))
+    cards = list(engine_bridge.search_artefact_dir(settings, sid).glob("best/model.json"))
     assert len(cards) == 1
     check_card(str(cards[0]), best["genome"])

@@ -303,8 +303,8 @@ function showErrors(detail) {
 }
 
 form.addEventListener("change", (ev) => {
-  const path = ev.target.dataset && ev.target.dataset.path;
-  if (!path) return; // the paste box and its file input are not spec fields
+  if (ev.target.closest && ev.target.closest("#spec-paste")) return; // the paste box is not a spec field
+  const path = ev.target.dataset && ev.target.dataset.path; // none on a recipe field's search inputs
   if (path === "space.type") renderTypedOptions("space");
   if (path === "strategy.type") renderTypedOptions("strategy");
   if (path === "dataset.name") showDatasetWhere();
