@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from worker.nas.evaluation.cpu_features import cpu_model
+
 RUN_KEYS = (
     "seed",
     "queries",
@@ -25,19 +27,9 @@ RUN_KEYS = (
 )
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict[str, Any]:
     return {
-        "cpu": cpu_name()[:200],
+        "cpu": cpu_model()[:200],
         "cores": os.cpu_count(),
         "platform": platform.platform()[:200],
         "python": platform.python_version(),

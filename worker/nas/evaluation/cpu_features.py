@@ -31,7 +31,7 @@ def cpu_features() -> dict[str, object]:
     """{model, flags (the noted ones present), int8_units (bool), source}. Off Linux, torch's capability
     string (e.g. AVX512) stands in; VNNI is then unknown (None)."""
     flags = _cpuinfo_flags()
-    model = _cpu_model() or platform.processor() or platform.machine()
+    model = cpu_model()
     if flags is None:
         import torch
 
@@ -54,11 +54,12 @@ def describe() -> str:
     return f"{f['model']}: {flags}; int8 units: {units[f['int8_units']]}"  # type: ignore[index]
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what the platform module knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return None
+    return platform.processor() or platform.machine()
