@@ -64,11 +64,18 @@ Scored = list[tuple[dict[str, Any], float]]
 
 def compute_importance(spec: dict[str, Any], scored: Scored, n: int) -> dict[str, Any]:
     """The response for a search's scored candidates (engine imported here: scikit-learn is heavy)."""
-    from worker.nas.importance import METHOD, NotEnoughData, UnsupportedSpace, decision_importance
+    from worker.nas.importance import (
+        METHOD,
+        NotEnoughData,
+        UnsupportedSpace,
+        decision_importance,
+        importance_method,
+    )
 
-    method = f"{METHOD}; from at most {MAX_CANDIDATES:,} done candidates, evenly spaced by creation order"
-    answer: dict[str, Any] = {"items": [], "n_candidates": len(scored), "n_finished": n, "method": method}
     space = views.space_for(spec)
+    how = importance_method(space) if space is not None else METHOD
+    method = f"{how}; from at most {MAX_CANDIDATES:,} done candidates, evenly spaced by creation order"
+    answer: dict[str, Any] = {"items": [], "n_candidates": len(scored), "n_finished": n, "method": method}
     if space is None:
         return {**answer, "reason": "the search's space plugin cannot be loaded by this server"}
     try:

@@ -3,9 +3,11 @@ fANOVA decomposition finds the decisions a fitness really depends on, with their
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 
 from worker.nas.importance import (
@@ -16,19 +18,30 @@ from worker.nas.importance import (
 )
 from worker.nas.spaces.categorical import CategoricalOptions, CategoricalSpace
 from worker.nas.spaces.layers import LayersSpace
-from worker.nas.spaces.nb201 import NB201Space
+from worker.nas.spaces.nb201 import EDGES, OPS, NB201Space, live_edges
 from worker.nas.spaces.vit import ViTSpace
 
 
+def planted(ops: tuple[str, ...]) -> float:
+    """Fitness planted on what two edges compute: conv3x3 on edge 2→3 is worth 3, anything but `none` on
+    0→1 is worth 1 (an edge off every input-output path computes nothing, whatever its op)."""
+    live = live_edges(ops)
+    return 3.0 * (live[5] and ops[5] == "nor_conv_3x3") + 1.0 * live[0]
+
+
 def nb201_scored(n: int, seed: int = 0, noise: float = 0.05) -> list[tuple[dict[str, Any], float]]:
-    """Fitness planted on two edges: conv3x3 on edge 2→3 is worth 3, anything but `none` on 0→1 is worth 1."""
     space, rng = NB201Space(), random.Random(seed)
-    out = []
-    for _ in range(n):
-        genome = space.sample(rng)
-        ops = space.ops(genome)
-        fitness = 3.0 * (ops[5] == "nor_conv_3x3") + 1.0 * (ops[0] != "none") + rng.gauss(0, noise)
-        out.append((genome, fitness))
+    return [(g, planted(space.ops(g)) + rng.gauss(0, noise)) for g in (space.sample(rng) for _ in range(n))]
+
+
+def exact_shares() -> dict[str, float]:
+    """The planted fitness's first-order variance shares over all 15,625 cells."""
+    cells = list(itertools.product(OPS, repeat=len(EDGES)))
+    y = np.array([planted(c) for c in cells])
+    out = {}
+    for j, (t, s) in enumerate(EDGES):
+        means = [y[[c[j] == op for c in cells]].mean() for op in OPS]
+        out[f"edge {s}→{t}"] = float(np.var(means) / np.var(y))
     return out
 
 
@@ -49,11 +62,21 @@ def test_planted_edges_rank_first_with_their_best_and_worst_choice() -> None:
     top, second, *rest = items
     assert (top.decision, top.best_choice) == ("edge 2→3", "nor_conv_3x3")
     assert (second.decision, second.worst_choice) == ("edge 0→1", "none")
-    # Analytically 9 * 0.2 * 0.8 = 1.44 and 0.16 of a total of 1.6: shares 0.9 and 0.1.
-    assert top.importance == pytest.approx(0.9, abs=0.05)
-    assert second.importance == pytest.approx(0.1, abs=0.04)
-    assert all(it.importance < 0.02 for it in rest)
+    exact = exact_shares()
+    for item in items:
+        assert item.importance == pytest.approx(exact[item.decision], abs=0.05), item.decision
     assert sum(it.importance for it in items) <= 1.0 + 1e-9
+
+
+def test_an_edge_off_every_path_counts_as_none() -> None:
+    # 0→1 and 1→2 are conv3x3, but node 1 feeds nothing that reaches the output (1→3 is none, 1→2 feeds
+    # node 2 whose only way out, 2→3, is none): only 0→3 computes.
+    arch = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    features = NB201Space().decision_features({"arch": arch})
+    assert NB201Space().effective_features(features) == {
+        **{k: "none" for k in features},
+        "edge 0→3": "skip_connect",
+    }
 
 
 def test_same_input_gives_the_same_answer() -> None:

@@ -9,6 +9,10 @@ importance is the variance of its marginal over its values divided by the total 
 the trees; the remainder (1 - sum) is what interactions explain. Best and worst choice are the values
 with the highest and lowest marginal (fitness is maximised).
 
+A space whose decisions can be idle (`maps_effective_features`: an NAS-Bench-201 edge that no
+input-output path uses) gets the forest fitted on what the network computes instead, read over every
+combination of the raw choices (`_effective_importance`): fewer candidates then tell the decisions apart.
+
 Pure engine code: imports nothing from the service. scikit-learn is imported on first use.
 """
 
@@ -26,7 +30,12 @@ from worker.nas.types import Genome
 
 MIN_CANDIDATES = 10  # below this a forest of a few leaves says more about noise than about decisions
 METHOD = "fANOVA: first-order marginal variance / total variance of a random forest (uniform over choices)"
+EFFECTIVE_METHOD = (
+    "fANOVA: first-order marginal variance / total variance of a random forest fitted on what each decision "
+    "computes (an edge no path uses counts as none), read over every combination of choices"
+)
 N_TREES = 64
+GRID_POINTS = 20_000  # points of the decisions' product domain a forest on effective decisions is read at
 Rows = list[dict[str, DecisionValue]]  # each candidate's decisions by name
 
 
@@ -155,6 +164,11 @@ def _tree_anova(
     return first_order / total, marginal
 
 
+def importance_method(space: Any) -> str:
+    """How `decision_importance` works for this space, in one line for the API."""
+    return EFFECTIVE_METHOD if space.maps_effective_features else METHOD
+
+
 def decision_importance(
     space: Any, scored: Sequence[tuple[Genome, float]], *, n_trees: int = N_TREES, seed: int = 0
 ) -> list[DecisionImportance]:
@@ -174,6 +188,8 @@ def decision_importance(
         raise NotEnoughData("no decision varies among the finished candidates")
     if np.ptp(y) == 0:
         raise NotEnoughData("the fitness is the same for every finished candidate")
+    if space.maps_effective_features:
+        return _effective_importance(space, rows, y, decisions, n_trees=n_trees, seed=seed)
     x, colval = _design(rows, decisions)
     sizes = np.array([len(d.values) for d in decisions])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -199,6 +215,72 @@ def decision_importance(
                 importance=float(share[j]),
                 best_choice=d.values[int(np.argmax(m))],
                 worst_choice=d.values[int(np.argmin(m))],
+            )
+        )
+    return sorted(items, key=lambda it: -it.importance)
+
+
+def _encode(rows: Rows, decisions: list[_Decision]) -> np.ndarray:
+    """The model's inputs: one indicator per value (a value it never saw sets none), numbers as they are."""
+    columns: list[np.ndarray] = []
+    for d in decisions:
+        seen = [row.get(d.name) for row in rows]
+        if d.ordinal:
+            columns.append(np.array([np.nan if v is None else v for v in seen], dtype=float))
+            continue
+        keyed = [(type(v), v) for v in seen]
+        for value in d.values:
+            columns.append(np.array([k == (type(value), value) for k in keyed], dtype=float))
+    return np.column_stack(columns)
+
+
+def _domain_points(decisions: list[_Decision], seed: int) -> tuple[Rows, np.ndarray]:
+    """Points of the product of the decisions' values (uniform): every one where there are at most
+    GRID_POINTS, else a seeded random sample of them; with each point's value index per decision."""
+    sizes = [len(d.values) for d in decisions]
+    if math.prod(sizes) <= GRID_POINTS:
+        index = np.indices(sizes).reshape(len(sizes), -1).T
+    else:
+        index = np.random.default_rng(seed).integers(0, sizes, size=(GRID_POINTS, len(sizes)))
+    points = [
+        {d.name: d.values[i] for d, i in zip(decisions, row, strict=True) if d.values[i] is not None}
+        for row in index
+    ]
+    return points, index
+
+
+def _effective_importance(
+    space: Any, rows: Rows, y: np.ndarray, decisions: list[_Decision], *, n_trees: int, seed: int
+) -> list[DecisionImportance]:
+    """First-order shares per decision of a forest fitted on the *effective* decisions.
+
+    Where a decision can be idle (an NAS-Bench-201 edge no path uses) the fitness depends on what the
+    network computes, which a forest learns from far fewer candidates than from the raw choices (on
+    NAS-Bench-201, 100 cells rank the edges right in 19 of 20 seeds instead of 9). The forest is then
+    evaluated over the product of the raw decisions' values (every point, or GRID_POINTS of them at
+    random), each point mapped to what it computes, and each decision's marginal is the mean prediction
+    over the points with that value."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    model_rows = [space.effective_features(row) for row in rows]
+    model_decisions = _domains(model_rows)
+    if not model_decisions:
+        raise NotEnoughData("no decision changes what the finished candidates compute")
+    forest = RandomForestRegressor(n_estimators=n_trees, max_features=0.7, random_state=seed, n_jobs=1)
+    forest.fit(_encode(model_rows, model_decisions), y)
+    points, index = _domain_points(decisions, seed)
+    pred = forest.predict(_encode([space.effective_features(p) for p in points], model_decisions))
+    total = float(pred.var())
+    items = []
+    for j, d in enumerate(decisions):
+        marginal = np.array([pred[index[:, j] == i].mean() for i in range(len(d.values))])
+        share = float(marginal.var() / total) if total > 1e-12 * max(1.0, float(pred.mean()) ** 2) else 0.0
+        items.append(
+            DecisionImportance(
+                decision=d.name,
+                importance=share,
+                best_choice=d.values[int(np.nanargmax(marginal))],
+                worst_choice=d.values[int(np.nanargmin(marginal))],
             )
         )
     return sorted(items, key=lambda it: -it.importance)

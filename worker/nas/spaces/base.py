@@ -116,3 +116,12 @@ class SearchSpace(ABC):
         Unlike `decisions`/`encode`, names are stable across spaces' options and values are the real ones.
         """
         raise NotImplementedError(f"space {self.name!r} does not name its decisions")
+
+    # Spaces whose decisions can be idle (an edge no path uses) override this; importance then fits its
+    # model on what the network computes and still reports per decision (worker.nas.importance).
+    maps_effective_features = False
+
+    def effective_features(self, features: dict[str, DecisionValue]) -> dict[str, DecisionValue]:
+        """`decision_features` as the network computes them: a decision that cannot change the output
+        takes its neutral value. Keys this space does not know pass through unchanged."""
+        return features

@@ -64,6 +64,22 @@ def format_arch(ops: tuple[str, ...] | list[str]) -> str:
     return "+".join(groups)
 
 
+def live_edges(ops: tuple[str, ...]) -> tuple[bool, ...]:
+    """Per edge (EDGES order): whether it lies on a path of non-`none` edges from input to output."""
+    reached = {0}  # nodes the input reaches
+    for (target, source), op in zip(EDGES, ops, strict=True):
+        if op != "none" and source in reached:
+            reached.add(target)
+    feeds = {N_NODES - 1}  # nodes that reach the output
+    for (target, source), op in sorted(zip(EDGES, ops, strict=True), key=lambda e: -e[0][0]):
+        if op != "none" and target in feeds:
+            feeds.add(source)
+    return tuple(
+        op != "none" and source in reached and target in feeds
+        for (target, source), op in zip(EDGES, ops, strict=True)
+    )
+
+
 @lru_cache(maxsize=65536)
 def canonical_arch(arch: str) -> str:
     """The expression the output node computes, with every sum's terms sorted.
@@ -201,3 +217,13 @@ class NB201Space(SearchSpace):
     def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
         """Each edge's operation, named `edge <source>→<target>` (nodes 0 input .. 3 output)."""
         return {f"edge {s}→{t}": op for (t, s), op in zip(EDGES, self.ops(genome), strict=True)}
+
+    maps_effective_features = True
+
+    def effective_features(self, features: dict[str, DecisionValue]) -> dict[str, DecisionValue]:
+        """An edge off every input-to-output path of non-`none` edges computes nothing: `none`."""
+        names = [f"edge {s}→{t}" for t, s in EDGES]
+        if not all(n in features for n in names):
+            return features
+        live = live_edges(tuple(str(features[n]) for n in names))
+        return {**features, **{n: "none" for n, on in zip(names, live, strict=True) if not on}}

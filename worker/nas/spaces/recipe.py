@@ -271,3 +271,10 @@ class RecipeSpace(SearchSpace):
     def decision_features(self, genome: Genome) -> dict[str, DecisionValue]:
         """The recipe fields first (few, and asked for by name), then the network's decisions."""
         return {**genome["recipe"], **self.base.decision_features(self.arch(genome))}
+
+    @property
+    def maps_effective_features(self) -> bool:  # type: ignore[override]
+        return self.base.maps_effective_features
+
+    def effective_features(self, features: dict[str, DecisionValue]) -> dict[str, DecisionValue]:
+        return self.base.effective_features(features)  # the recipe's fields are never idle
