@@ -2,7 +2,7 @@
 // candidates on a strip below, and generation means when the strategy works in generations.
 // New results are appended with Plotly.extendTraces; only a changed fitness forces a full Plotly.react.
 
-import { baseLayout, bindPointClick, palette, plotConfig } from "./theme.js";
+import { SMALL_AXIS, baseLayout, bindPointClick, evaluationTicks, palette, plotConfig } from "./theme.js";
 import { parseTime } from "./format.js";
 import { t } from "./i18n.js";
 
@@ -42,11 +42,6 @@ export function generationOf(c) {
 
 const hasFitness = (c) => c.status === "done" && typeof c.fitness === "number";
 
-// Up to this many evaluations Plotly's automatic ticks fall on halves ("evaluation 1.5"): one tick per
-// evaluation instead. Beyond it the automatic step is a whole number, and it keeps the axis readable.
-const SMALL_AXIS = 10;
-const xTicks = (n) =>
-  n <= SMALL_AXIS ? { tickmode: "linear", tick0: 0, dtick: 1 } : { tickmode: "auto", tick0: null, dtick: null };
 
 export class FitnessChart {
   constructor(el, { onSelect } = {}) {
@@ -115,7 +110,7 @@ export class FitnessChart {
     ];
     const layout = baseLayout({
       // The x axis sits under the failed strip, so its ticks do not cut between the two.
-      xaxis: { title: { text: t("chart.evaluation") }, rangemode: "tozero", anchor: "y2", tickformat: ",d", ...xTicks(this.n) },
+      xaxis: { title: { text: t("chart.evaluation") }, rangemode: "tozero", anchor: "y2", tickformat: ",d", ...evaluationTicks(this.n) },
       yaxis: { title: { text: t("chart.fitness") }, domain: [0.12, 1] },
       yaxis2: { domain: [0, 0.06], showticklabels: false, showgrid: false, zeroline: false, fixedrange: true },
       annotations: [
@@ -154,7 +149,7 @@ export class FitnessChart {
     const cols = this._columns(sortByFinish(appended));
     this.el.dataset.points = String(this.plotted.size);
     const genTrace = this._generationTrace();
-    const ticks = smallBefore === this.n <= SMALL_AXIS ? null : xTicks(this.n);
+    const ticks = smallBefore === this.n <= SMALL_AXIS ? null : evaluationTicks(this.n);
     return plotly().extendTraces(
       this.el,
       {

@@ -3,7 +3,7 @@
 // numbers (n, mean, std, min, max per evaluation) are the server's; the page only picks which to shade:
 // mean ± std, or min to max.
 
-import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
+import { baseLayout, evaluationTicks, palette, plotConfig, axisStyle } from "./theme.js";
 import { t } from "./i18n.js";
 
 const plotly = () => window.Plotly;
@@ -86,7 +86,12 @@ export function drawGroups(el, groups, spread) {
   );
   const kind = groups[0].curve === "hypervolume" ? t("hv.name") : t("chart.best_so_far");
   const layout = baseLayout({
-    xaxis: axisStyle({ title: { text: t("chart.evaluation") }, tickformat: "d", rangemode: "tozero" }),
+    xaxis: axisStyle({
+      title: { text: t("chart.evaluation") },
+      tickformat: "d",
+      rangemode: "tozero",
+      ...evaluationTicks(traces.reduce((m, tr) => (tr.x || []).reduce((a, v) => (v > a ? v : a), m), 0)),
+    }),
     yaxis: axisStyle({ title: { text: kind } }),
     legend: { orientation: "h", y: -0.2 },
     margin: { l: 64, r: 16, t: 16, b: 72 },

@@ -2,7 +2,7 @@
 // (GET /api/searches/{id}/hypervolume) drawn as it is, with the reference point and its rule stated
 // under the chart. The page computes nothing: the volume, the reference and the order are the API's.
 
-import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
+import { baseLayout, evaluationTicks, palette, plotConfig, axisStyle } from "./theme.js";
 import { fmtInt, fmtNumber, metricLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { serverText } from "./server-text.js";
@@ -72,7 +72,12 @@ export class HypervolumeChart {
       hovertemplate: t("hv.hover"),
     };
     const layout = baseLayout({
-      xaxis: axisStyle({ title: { text: t("chart.evaluation") }, tickformat: "d", rangemode: "tozero" }),
+      xaxis: axisStyle({
+        title: { text: t("chart.evaluation") },
+        tickformat: "d",
+        rangemode: "tozero",
+        ...evaluationTicks(trace.x.reduce((a, v) => (v > a ? v : a), 0)),
+      }),
       yaxis: axisStyle({ title: { text: t("hv.name") }, rangemode: "tozero" }),
       showlegend: false,
       margin: { l: 64, r: 16, t: 16, b: 44 },

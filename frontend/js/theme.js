@@ -96,6 +96,14 @@ export function axisStyle(extra = {}) {
   return { gridcolor: p.grid, zerolinecolor: p.grid, linecolor: p.grid, automargin: true, ...extra };
 }
 
+// Up to this many evaluations Plotly's automatic ticks fall on halves ("evaluation 1.5"): one tick per
+// evaluation instead. Beyond it the automatic step is a whole number, and it keeps the axis readable.
+export const SMALL_AXIS = 10;
+
+/** Tick settings of an "evaluation #" axis whose largest value is `n`: whole numbers only. */
+export const evaluationTicks = (n) =>
+  n <= SMALL_AXIS ? { tickmode: "linear", tick0: 0, dtick: 1 } : { tickmode: "auto", tick0: null, dtick: null };
+
 export const PLOTLY_SRC = "/static/vendor/plotly.min.js";
 let plotlyPromise = null;
 

@@ -39,6 +39,23 @@ def _data(page, selector: str, name: str) -> str | None:
     return page.eval_on_selector(selector, f"el => el.dataset.{name} ?? null")
 
 
+def _tick_labels(page, selector: str) -> list[str]:
+    """The x axis's drawn tick labels."""
+    return page.eval_on_selector_all(f"{selector} .xtick text", "els => els.map(e => e.textContent)")
+
+
+def _whole_numbers(page, selector: str) -> list[str]:
+    """The labels an "evaluation #" axis should show: distinct whole numbers (no 1.5, no 1 twice)."""
+    labels = _tick_labels(page, selector)
+    assert labels and len(set(labels)) == len(labels), labels
+    assert all(label.replace(",", "").lstrip("−-").isdigit() for label in labels), labels
+    # Up to 10 evaluations every one gets its tick (Plotly's own step would fall on halves there).
+    axis = page.eval_on_selector(selector, "el => el.layout.xaxis")
+    if max(int(label.replace(",", "")) for label in labels) <= 10:
+        assert (axis["tickmode"], axis["dtick"]) == ("linear", 1), axis
+    return labels
+
+
 def test_search_page_draws_the_servers_hypervolume_with_its_reference_point(
     page, seeded: tuple[str, dict, dict], artifacts: Path
 ) -> None:
@@ -53,6 +70,7 @@ def test_search_page_draws_the_servers_hypervolume_with_its_reference_point(
     drawn = page.evaluate("document.getElementById('hypervolume-chart').data[0]")
     assert drawn["x"] == [p["evaluation"] for p in served["points"]]
     assert drawn["line"]["shape"] == "hv"
+    assert _tick_labels(page, "#hypervolume-chart") == _whole_numbers(page, "#hypervolume-chart")
     note = page.inner_text("#hypervolume-note")
     assert note.startswith("Reference point: val accuracy") and "moved out by 1% of its range" in note
     assert page.get_attribute("#group-link", "href") == f"/groups/{first['group']}"
@@ -148,6 +166,7 @@ def test_group_page_draws_each_seed_the_mean_and_a_band_and_the_test_accuracy_sp
     page.wait_for_selector("body[data-ready='1']", timeout=30_000)
     assert _data(page, "#group-chart", "members") == "3"
     assert _data(page, "#group-chart", "bands") == "1"
+    assert _tick_labels(page, "#group-chart") == _whole_numbers(page, "#group-chart")
     traces = page.evaluate("document.getElementById('group-chart').data")
     band_upper, mean = traces[4], traces[5]
     seeds = [m["points"] for m in group["members"]]
