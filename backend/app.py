@@ -31,6 +31,7 @@ from backend.api import (
     pages,
     searches,
 )
+from backend.api.answer_cache import AnswerCache
 from backend.api.body_limit import BodyLimit
 from backend.api.deps import CeleryDispatcher, Dispatcher
 from backend.api.docs import add_docs
@@ -83,7 +84,9 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.settings = settings
     app.state.dispatcher = dispatcher or CeleryDispatcher()
     app.state.summaries = SummaryCache()
-    app.state.importances = importance.ImportanceCache()
+    app.state.importances = AnswerCache()  # per search, under its scored-candidate version
+    app.state.hypervolumes = AnswerCache()  # per (search, reference), under the search's change counter
+    app.state.group_answers = AnswerCache()  # per group (or compared groups), under their members' counters
     app.state.search_heads = SearchHeads(settings)
     app.state.change_reads = ChangeReads(partial(events.read_changes, settings, app.state.summaries))
     app.state.change_hub = ChangeHub(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import ReadSession
@@ -79,15 +79,25 @@ def search_hypervolume(
             "for val_accuracy and params (default: the worst of each objective, 1% of its range beyond)",
         ),
     ] = None,
+    *,
+    request: Request,
 ) -> dict[str, Any] | JSONResponse:
     """Hypervolume of the Pareto front of the first n finished candidates, for every n (evaluation
     order: as they finished), against a stated reference point."""
-    objective = objective_of(repository.get_search(session, search_id).spec)
+    search = repository.get_search(session, search_id)
+    objective = objective_of(search.spec)
     reference = None
     if ref is not None:
         parsed = parse_reference(ref, objective)
         if isinstance(parsed, FieldError):
             return JSONResponse({"detail": [parsed.model_dump()]}, status_code=422)
         reference = parsed
-    evaluations = as_evaluations(repository.evaluations(session, search_id))
-    return hypervolume_answer(objective, evaluations, reference, GIVEN if ref is not None else RULE)
+
+    def compute() -> dict[str, Any]:
+        evaluations = as_evaluations(repository.evaluations(session, search_id))
+        return hypervolume_answer(objective, evaluations, reference, GIVEN if ref is not None else RULE)
+
+    # Kept until the search changes at all (its change counter moves): an ended search's curve is read
+    # once, however many viewers poll it.
+    cache = request.app.state.hypervolumes
+    return cache.get_or_compute((search_id, ref), (search.created_at, search.next_seq), compute)

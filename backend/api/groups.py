@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -144,6 +144,7 @@ def list_groups(
 
 @router.get("/compare", response_model=GroupComparison, responses={**NOT_FOUND, **INVALID})
 def compare_groups(
+    request: Request,
     session: ReadSession,
     ids: Annotated[
         str,
@@ -164,13 +165,22 @@ def compare_groups(
             raise repository.NotFound(f"group {group_id} not found")
         groups.append(repository.get_group(session, group_id))
     try:
-        return {"groups": group_details(session, groups)}
+        return {"groups": cached_details(request, session, groups)}
     except Incomparable as exc:
         return _invalid("query.ids", str(exc))
 
 
 @router.get("/{group_id}", response_model=GroupDetail, responses=NOT_FOUND)
-def get_group(group_id: GroupId, session: ReadSession) -> dict[str, Any]:
+def get_group(group_id: GroupId, request: Request, session: ReadSession) -> dict[str, Any]:
     """One group: each member's curve against evaluations, the band across seeds, and the spread of
     the final test accuracy where final training ran."""
-    return group_details(session, [repository.get_group(session, group_id)])[0]
+    return cached_details(request, session, [repository.get_group(session, group_id)])[0]
+
+
+def cached_details(request: Request, session: Session, groups: list[SearchGroup]) -> list[dict[str, Any]]:
+    """`group_details`, kept until a member search changes (its change counter moves), joins or leaves."""
+    members = repository.group_members(session, [g.id for g in groups])
+    version = tuple((m.id, m.created_at, m.next_seq) for g in groups for m in members[g.id])
+    subject = tuple(g.id for g in groups)
+    cache = request.app.state.group_answers
+    return cache.get_or_compute(subject, version, lambda: group_details(session, groups))

@@ -8,8 +8,6 @@ search runs at a time; pollers arriving meanwhile wait for it instead of fitting
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -17,6 +15,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from backend.api import views
+from backend.api.answer_cache import AnswerCache
 from backend.api.deps import run_read
 from backend.api.params import SearchId
 from backend.api.schemas import INVALID, NOT_FOUND, Importance
@@ -30,33 +29,6 @@ router = APIRouter(prefix="/api/searches", tags=["searches"])
 MAX_CANDIDATES = 2000
 
 Key = tuple[int, int, int]  # search id, scored candidates, their last seq
-
-
-class ImportanceCache:
-    def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
-        self._entries: dict[int, tuple[Key, dict[str, Any]]] = {}  # latest answer per search
-        self._lock = threading.Lock()
-        self._computing: dict[int, threading.Lock] = {}
-        self.computed = 0  # forests fitted (for tests)
-
-    def get(self, key: Key) -> dict[str, Any] | None:
-        hit = self._entries.get(key[0])
-        return hit[1] if hit is not None and hit[0] == key else None
-
-    def get_or_compute(self, key: Key, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        with self._lock:
-            computing = self._computing.setdefault(key[0], threading.Lock())
-        with computing:
-            answer = self.get(key)
-            if answer is None:
-                answer = compute()
-                self.computed += 1
-                with self._lock:
-                    if len(self._entries) >= self.max_entries:
-                        self._entries.clear()
-                    self._entries[key[0]] = (key, answer)
-        return answer
 
 
 Scored = list[tuple[dict[str, Any], float]]
@@ -91,14 +63,14 @@ async def importance(search_id: SearchId, request: Request) -> dict[str, Any]:
     decomposed fANOVA-style into each decision's share of the variance, with its best and worst choice.
     Uses at most 2,000 candidates (evenly spaced by creation order); fewer than 10 give no items and a
     `reason`."""
-    cache: ImportanceCache = request.app.state.importances
+    cache: AnswerCache = request.app.state.importances
 
     def version(session: Session) -> tuple[Key, dict[str, Any]]:
         spec = repository.get_search(session, search_id).spec
         return (search_id, *repository.scored_version(session, search_id)), spec
 
     key, spec = await run_read(request, version)
-    cached = cache.get(key)
+    cached = cache.get(search_id, key)
     if cached is not None:
         return cached
 
@@ -109,4 +81,4 @@ async def importance(search_id: SearchId, request: Request) -> dict[str, Any]:
         return compute_importance(spec, scored, key[1])
 
     # The forest runs outside any database session: a second of CPU must not hold a connection.
-    return await anyio.to_thread.run_sync(cache.get_or_compute, key, compute)
+    return await anyio.to_thread.run_sync(cache.get_or_compute, search_id, key, compute)

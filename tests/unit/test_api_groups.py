@@ -153,3 +153,13 @@ def test_a_group_round_trips_on_both_databases(db: str, tmp_path: Path) -> None:
         assert [m["search_id"] for m in body["members"]] == searches
         assert [m["n_evaluations"] for m in body["members"]] == [0, 1]
         assert body["band"] == [{"evaluation": 1, "n": 1, "mean": 0.75, "std": 0.0, "min": 0.75, "max": 0.75}]
+
+
+def test_an_unchanged_group_is_computed_once_and_a_members_change_recomputes(api: Api) -> None:
+    group_id, _, cands = _members(api, {**NB201_SPEC, "repeats": 2})
+    cache = api.client.app.state.group_answers
+    first = api.client.get(f"/api/groups/{group_id}").json()
+    assert api.client.get(f"/api/groups/{group_id}").json() == first and cache.computed == 1
+    finish(api.settings, cands[1][0], 0.7)
+    again = api.client.get(f"/api/groups/{group_id}").json()
+    assert cache.computed == 2 and again["members"][1]["n_evaluations"] == 1

@@ -62,3 +62,15 @@ def test_single_objective_and_empty_searches_say_why_there_is_no_curve(api: Api)
     body = api.client.get(f"/api/searches/{empty}/hypervolume").json()
     assert body["points"] == [] and body["reference"] is None and "no feasible" in body["reason"]
     assert api.client.get("/api/searches/999/hypervolume").status_code == 404
+
+
+def test_an_unchanged_search_is_computed_once_and_a_finished_candidate_recomputes(api: Api) -> None:
+    search_id, cands = seed_search(api.settings, MULTI, n=3)
+    finish(api.settings, cands[0], 0.6, params=3e5)
+    cache = api.client.app.state.hypervolumes
+    url = f"/api/searches/{search_id}/hypervolume"
+    first = api.client.get(url).json()
+    assert api.client.get(url).json() == first and cache.computed == 1
+    assert api.client.get(f"{url}?ref=0.1,1e6").json()["reference"] == [0.1, 1e6] and cache.computed == 2
+    finish(api.settings, cands[1], 0.9, params=2e5)
+    assert api.client.get(url).json()["n_evaluations"] == 2 and cache.computed == 3

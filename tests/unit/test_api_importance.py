@@ -9,6 +9,7 @@ import pytest
 from api_support import NB201_SPEC, Api, api_on, finish, nb201_genomes, seed_search
 
 from backend.api import importance
+from backend.api.answer_cache import AnswerCache
 from worker.nas.spaces.nb201 import NB201Space
 
 
@@ -54,7 +55,7 @@ def test_the_planted_edge_comes_first_with_its_best_choice(api: Api) -> None:
 
 def test_answer_is_cached_until_another_candidate_finishes(api: Api) -> None:
     search_id, ids = seeded(api, 13, finished=12)
-    cache: importance.ImportanceCache = api.client.app.state.importances
+    cache: AnswerCache = api.client.app.state.importances
     url = f"/api/searches/{search_id}/importance"
     first = api.client.get(url).json()
     assert api.client.get(url).json() == first and cache.computed == 1
