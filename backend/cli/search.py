@@ -55,29 +55,67 @@ def _search(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if spec.repeats > 1:
-        print(
-            f"repeats: {spec.repeats} runs {spec.repeats} searches as a group, which the service does "
-            "(`nasboard submit`); --local runs one search: set repeats to 1",
-            file=sys.stderr,
-        )
-        return 2
     apply_data_dir(args.data_dir)
     from backend.db import repository as repo
     from backend.db.migrate import upgrade_to_head
     from backend.db.session import session_scope
-    from backend.db_sink import DatabaseSink
     from backend.settings import get_settings
-    from worker.engine_bridge import search_artefact_dir
-    from worker.nas.runner import run_local_search
+    from worker.nas.spec import parse_spec, repeat_specs
 
     settings = get_settings()
     upgrade_to_head(settings)
+    # `repeats: k` is a group of k searches under consecutive seeds, as the service stores it; here they
+    # run one after another.
+    members = repeat_specs(spec.model_dump(mode="json"))
+    group_id = None
+    if len(members) > 1:
+        with session_scope(settings, write=True) as s:
+            group_id = repo.create_group(s, spec.model_dump(mode="json"), spec.name).id
+    runs = []
+    for member in members:
+        out = _run_one(parse_spec(member), settings, args, group_id)
+        if out is None:
+            return 130
+        runs.append(out)
+    if group_id is None:
+        _report(runs[0], args.json)
+        return 0
+    from backend.api.groups import group_details
+
+    with session_scope(settings) as s:
+        group = group_details(s, [repo.get_group(s, group_id)])[0]
+    summary = {"group_id": group_id, "test_accuracy": group["test_accuracy"], "searches": runs}
+    if args.json:
+        print(json.dumps(repo.json_safe(summary), indent=2))
+        return 0
+    for out in runs:
+        _report(out, False)
+    spread = group["test_accuracy"]
+    result = "no final test accuracy"
+    if spread:
+        result = (
+            f"test_accuracy {spread['mean']:.4f} ± {spread['std']:.4f} (sample std over {spread['n']} seeds)"
+        )
+    print(f"group {group_id}: {len(runs)} seeds, {result}; curves at /groups/{group_id} under `nasboard up`")
+    return 0
+
+
+def _run_one(
+    spec: Any, settings: Any, args: argparse.Namespace, group_id: int | None
+) -> dict[str, Any] | None:
+    """Run one search in this process, stored like the service stores it; its result, or None if the
+    user interrupted it (the search is then marked cancelled)."""
+    from backend.db import repository as repo
+    from backend.db.session import session_scope
+    from backend.db_sink import DatabaseSink
+    from worker.engine_bridge import search_artefact_dir
+    from worker.nas.runner import run_local_search
+
     with session_scope(settings, write=True) as s:
         warm = []
         if spec.warm_start_from is not None:  # the same genomes the service's first step seeds
             warm = repo.best_genomes(s, spec.warm_start_from, WARM_START_TOP)
-        search_id = repo.create_search(s, spec.model_dump(mode="json"), spec.name).id
+        search_id = repo.create_search(s, spec.model_dump(mode="json"), spec.name, group_id).id
     sink = DatabaseSink(search_id, settings, spec.budget.max_candidates)
     bar, progress = _progress_bar(spec.budget.max_candidates) if not args.no_progress else (None, None)
     try:
@@ -94,28 +132,36 @@ def _search(args: argparse.Namespace) -> int:
         with session_scope(settings, write=True) as s:
             repo.set_search_status(s, search_id, "cancel")
         print(f"\nsearch {search_id} cancelled", file=sys.stderr)
-        return 130
+        return None
     finally:
         if bar is not None:
             bar.close()
     best = summary.get("best") or {}
     out: dict[str, Any] = {
         "search_id": search_id,
+        "seed": spec.seed,
         "candidates": summary.get("candidates"),
         "wall_seconds": summary.get("wall_seconds"),
         "best": {k: best.get(k) for k in BEST_FIELDS} if best else None,
     }
     if "front" in summary:
         out["front"] = summary["front"]
-    if args.json:
+    return out
+
+
+def _report(out: dict[str, Any], as_json: bool) -> None:
+    from backend.db import repository as repo
+
+    if as_json:
         print(json.dumps(repo.json_safe(out), indent=2))
-    else:
-        val, test = _fig(best.get("val_accuracy")), _fig(best.get("test_accuracy"))
-        print(
-            f"search {search_id}: {out['candidates']} candidates in {out['wall_seconds']:.1f} s; "
-            f"best val_accuracy {val}, test_accuracy {test}, params {_fig(best.get('params'), '{:,.0f}')}"
-        )
-    return 0
+        return
+    best = out["best"] or {}
+    val, test = _fig(best.get("val_accuracy")), _fig(best.get("test_accuracy"))
+    print(
+        f"search {out['search_id']} (seed {out['seed']}): {out['candidates']} candidates in "
+        f"{out['wall_seconds']:.1f} s; best val_accuracy {val}, test_accuracy {test}, "
+        f"params {_fig(best.get('params'), '{:,.0f}')}"
+    )
 
 
 def _fig(value: Any, fmt: str = "{:.4f}") -> str:

@@ -56,16 +56,6 @@ def test_submit_with_repeats_prints_the_group_and_its_searches(
         assert f"group: {group['id']} (one seed" in capsys.readouterr().out
 
 
-def test_search_local_refuses_repeats_and_points_to_submit(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    spec_file = tmp_path / "spec.yaml"
-    spec_file.write_text(yaml.safe_dump({**NB201_SPEC, "repeats": 2}))
-    assert main(["search", str(spec_file), "--local", "--data-dir", str(tmp_path / "d")]) == 2
-    assert "nasboard submit" in capsys.readouterr().err
-    assert not (tmp_path / "d").exists()  # nothing stored
-
-
 def test_submit_invalid_spec_prints_fields_and_exits_2(
     api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -92,6 +92,36 @@ def test_search_local_stores_the_run_and_exports_the_best(
         assert all(repo.candidate_curve(s, c.id) for c in cands)
 
 
+def test_search_local_with_repeats_runs_each_seed_as_one_group(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    spec = tmp_path / "digits.yaml"
+    spec.write_text(
+        "name: cli-repeats\nspace: {type: layers}\nstrategy: {type: random}\ndataset: {name: digits}\n"
+        "training: {epochs: 1}\nbudget: {max_candidates: 2}\nfinal: {top_k: 1, epochs: 1}\n"
+        "seed: 4\nrepeats: 2\n"
+    )
+    data = tmp_path / "data"
+    assert main(["search", str(spec), "--local", "--json", "--no-progress", "--data-dir", str(data)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["search_id"], r["seed"], r["candidates"]) for r in out["searches"]] == [(1, 4, 2), (2, 5, 2)]
+    tests = [r["best"]["test_accuracy"] for r in out["searches"]]
+    assert out["test_accuracy"]["n"] == 2
+    assert out["test_accuracy"]["mean"] == pytest.approx(sum(tests) / 2)
+
+    from backend.db import repository as repo
+    from backend.db.session import session_scope
+    from backend.settings import Settings
+
+    with session_scope(Settings(data_dir=data)) as s:
+        members = repo.group_members(s, [out["group_id"]])[out["group_id"]]
+        runs = [(m.id, m.status, m.spec["seed"]) for m in members]
+        assert runs == [(1, "completed", 4), (2, "completed", 5)]
+
+
 def test_worker_starts_one_process_per_gpu_each_seeing_only_its_device(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
