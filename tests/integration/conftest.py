@@ -9,7 +9,8 @@ import pytest
 from services import service_missing
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/13"  # a db number of its own, flushed before and after
+# a db number of its own, flushed before and after; sessions testing side by side each pick another
+REDIS_URL = os.environ.get("NASBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 @pytest.fixture(scope="session")
