@@ -2,6 +2,7 @@
 // charts' own words (month names, modebar tips) follow the page's language.
 
 import { lang, t } from "./i18n.js";
+import "./webgl-attrs.js";
 
 function cssVar(name, fallback) {
   const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -54,6 +55,10 @@ export const plotConfig = {
   displaylogo: false,
   modeBarButtonsToRemove: ["lasso2d", "select2d"],
   locale: lang,
+  // WebGL traces render at the screen's own pixel ratio, not plotly's default of 2: where the browser
+  // composites in software (no GPU) every frame of a WebGL canvas is read back pixel by pixel, and a 2x
+  // canvas on a 1x screen made that readback the slowest step of drawing a 10,000-candidate page.
+  plotGlPixelRatio: Math.max(1, Math.min(2, Math.ceil(window.devicePixelRatio || 1))),
 };
 
 /** Open the candidate behind a clicked point: `onSelect(id)` with the point's customdata. Bound once. */

@@ -137,6 +137,32 @@ def test_brushing_parallel_coordinates_filters_the_table_and_dims_the_charts(
     page.goto("about:blank")
 
 
+def test_scatter_charts_draw_webgl_at_screen_pixels_without_multisampling(
+    page, seeded: tuple[str, dict, dict]
+) -> None:
+    """Fitness and Pareto clouds: no MSAA and the screen's pixel ratio (a software-composited page reads
+    every WebGL frame back); parallel coordinates, with diagonal lines, keeps MSAA."""
+    url, first, _ = seeded
+    page.goto(f"{url}/searches/{next(iter(first['members']))}")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    page.locator("#parcoords-chart").scroll_into_view_if_needed()
+    page.wait_for_selector("#parcoords-chart[data-dims]", timeout=20_000)
+    canvases = page.evaluate(
+        """['fitness-chart', 'pareto-chart', 'parcoords-chart'].map((id) => {
+             const c = document.querySelector(`#${id} canvas.gl-canvas-context`);
+             const gl = c.getContext('webgl');
+             return [id, gl.getContextAttributes().antialias, c.width / c.clientWidth];
+           })"""
+    )
+    dpr = page.evaluate("window.devicePixelRatio")
+    assert canvases == [
+        ["fitness-chart", False, dpr],
+        ["pareto-chart", False, dpr],
+        ["parcoords-chart", True, dpr],
+    ]
+    page.goto("about:blank")
+
+
 def test_pareto_axes_offer_the_zero_cost_proxies_against_val_accuracy(
     page, seeded: tuple[str, dict, dict]
 ) -> None:
