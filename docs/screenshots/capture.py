@@ -126,6 +126,8 @@ def main() -> int:
                     suffix = "" if scheme == "light" else "-dark"
                     page.goto(f"{url}/searches/{ids[0]}")
                     page.wait_for_selector("body[data-ready='1']")
+                    # the summaries (decision importance) are asked for once the page is interactive
+                    page.wait_for_selector("#importance-chart[data-items]", state="attached")
                     page.wait_for_timeout(1200)  # table and Pareto follow the fitness chart
                     _shot(page, f"search-page{suffix}.png")
                     page.goto(f"{url}/candidates/{best}")
