@@ -82,6 +82,12 @@ class SearchSpace(ABC):
         """Inverse of `decode` (up to canonical equivalence)."""
 
     # --- surrogate support -----------------------------------------------------------------------------
+    def effective_encode(self, genome: Genome) -> list[int]:
+        """`encode` as the network computes it: a decision that cannot change the output (see
+        `effective_features`) takes its neutral choice, so equivalent networks encode alike. Surrogates
+        compare genomes by this; spaces whose decisions are never idle keep the default."""
+        return self.encode(genome)
+
     def features(self, genome: Genome) -> list[float]:
         """Numbers describing a genome for regression surrogates; by default one-hot of its decisions."""
         out: list[float] = []

@@ -162,6 +162,11 @@ class NB201Space(SearchSpace):
     def encode(self, genome: Genome) -> list[int]:
         return [OPS.index(op) for op in self.ops(genome)]
 
+    def effective_encode(self, genome: Genome) -> list[int]:
+        """An edge off every input-to-output path of non-`none` edges encodes as `none`."""
+        ops = self.ops(genome)
+        return [OPS.index(op if on else "none") for op, on in zip(ops, live_edges(ops), strict=True)]
+
     # --- description and cost --------------------------------------------------------------------------
     def to_graph(self, genome: Genome) -> dict[str, Any]:
         labels = ["input"] + [f"node {i}" for i in range(1, N_NODES - 1)] + ["output"]

@@ -243,6 +243,11 @@ class RecipeSpace(SearchSpace):
     def encode(self, genome: Genome) -> list[int]:
         return self.base.encode(self.arch(genome)) + [d.encode(genome["recipe"][d.name]) for d in self.dims]
 
+    def effective_encode(self, genome: Genome) -> list[int]:  # the recipe's fields are never idle
+        return self.base.effective_encode(self.arch(genome)) + [
+            d.encode(genome["recipe"][d.name]) for d in self.dims
+        ]
+
     def features(self, genome: Genome) -> list[float]:
         out = list(self.base.features(self.arch(genome)))
         for d in self.dims:

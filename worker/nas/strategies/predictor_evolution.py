@@ -17,7 +17,7 @@ candidate before any budget is spent.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -32,6 +32,13 @@ from worker.nas.types import Genome
 
 EI_QUANTILES = 16  # points per candidate when averaging the hypervolume gain over its predicted spread
 FEASIBLE_TRIES = 200  # random draws per initial genome before accepting one the free metrics cannot judge
+MAX_ROUNDS = 20  # breeding rounds for an escape's larger pool (a small space may not have that many)
+
+
+class Identity(NamedTuple):
+    canonical: str  # the dedup key of `seen`
+    code: list[int]  # effective encoding: what the surrogate compares
+    signature: str  # the region a stall escapes from
 
 
 class PredictorEvolutionOptions(StrategyOptions):
@@ -63,6 +70,20 @@ class PredictorEvolutionOptions(StrategyOptions):
         description="with several objectives, every k-th proposal is ranked by the fitness alone, from the "
         "fittest parents (0 = never): the front's most accurate end gets a single-objective search",
     )
+    stall_queries: int = Field(
+        10,
+        ge=0,
+        le=10_000,
+        description="after this many results without a better fitness (and again after each further as "
+        "many), one fitness-ranked proposal escapes the incumbent's region (0 = never)",
+    )
+    escape_candidates: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="bred candidates an escape proposal is picked from, keeping only those whose signature "
+        "(the set of operations the network computes) differs from the best genome's",
+    )
 
 
 class PredictorEvolution(Strategy):
@@ -73,28 +94,47 @@ class PredictorEvolution(Strategy):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # canonical form and encoding per genome: every step re-encodes hundreds of candidates and all
-        # evaluated genomes, and parsing a genome can dominate the cost. Derived data, not state.
-        self._memo: dict[str, tuple[str, list[int]]] = {}
+        # canonical form, effective encoding and signature per genome: every step re-encodes hundreds of
+        # candidates and all evaluated genomes, and parsing a genome can dominate the cost. Derived data,
+        # not state.
+        self._memo: dict[str, Identity] = {}
 
-    def _identity(self, genome: Genome) -> tuple[str, list[int]]:
+    def _identity(self, genome: Genome) -> Identity:
         key = json.dumps(genome, sort_keys=True)
         hit = self._memo.get(key)
         if hit is None:
             if len(self._memo) > 200_000:
                 self._memo.clear()
-            hit = self._memo[key] = (self.space.canonical(genome), self.space.encode(genome))
+            code = self.space.effective_encode(genome)
+            hit = self._memo[key] = Identity(
+                self.space.canonical(genome), code, self._signature(genome, code)
+            )
         return hit
+
+    def _signature(self, genome: Genome, code: list[int]) -> str:
+        """The set of operations the network computes (its effective decisions' values): networks that
+        share it lie in one region of the space. Spaces that do not name their decisions: the encoding."""
+        try:
+            values = self.space.effective_features(self.space.decision_features(genome)).values()
+        except NotImplementedError:
+            return json.dumps(code)
+        return json.dumps(sorted({str(v) for v in values}))
 
     def ask(self, n: int = 1) -> list[Genome]:
         opts: PredictorEvolutionOptions = self.options  # type: ignore[assignment]
         done = [(g, r) for g, r in self.history if r.ok]
         fitness_turn = opts.fitness_every > 0 and len(done) % opts.fitness_every == 0
         multi = self._multi() and not fitness_turn
-        pool = self._candidates(done, opts, multi) if len(done) >= opts.initial_samples else []
+        escape = not multi and self._stalled(done, opts)
+        pool = []
+        if len(done) >= opts.initial_samples:
+            pool = self._candidates(done, opts, multi, opts.escape_candidates if escape else 0)
+        if escape and pool:  # leave the incumbent's region: only candidates computing other operations
+            home = self._identity(max(done, key=lambda gr: gr[1].fitness)[0]).signature
+            pool = [g for g in pool if self._identity(g).signature != home] or pool
         if not pool:
             return [self._random() for _ in range(n)]
-        encoded = [self._identity(g)[1] for g in pool]
+        encoded = [self._identity(g).code for g in pool]
         scores = self._front_scores(done, pool, encoded, opts) if multi else None
         if scores is None:
             scores = self._scalar_scores(done, pool, encoded, opts)
@@ -103,6 +143,18 @@ class PredictorEvolution(Strategy):
         while len(picks) < n:  # fewer candidates than asked for
             picks.append(self._random())
         return picks
+
+    def _stalled(self, done: list, opts: PredictorEvolutionOptions) -> bool:
+        """Whether this proposal escapes: `stall_queries` results (and each further as many) since the best.
+
+        With several objectives only every `fitness_every`-th proposal is fitness-ranked, so the escape
+        may fall on any of that many consecutive counts, and the first fitness turn among them takes it."""
+        if not opts.stall_queries or not done:
+            return False
+        best = max(range(len(done)), key=lambda i: (done[i][1].fitness, -i))  # the first of the best
+        since = len(done) - 1 - best
+        window = opts.fitness_every if self._multi() and opts.fitness_every > 1 else 1
+        return since >= opts.stall_queries and (since - opts.stall_queries) % opts.stall_queries < window
 
     def _random(self) -> Genome:
         for _ in range(FEASIBLE_TRIES):
@@ -146,7 +198,7 @@ class PredictorEvolution(Strategy):
         raw = np.array([r.fitness for _, r in done], dtype=float)
         targets = gaussian_ranks(raw) if opts.rank_warp else raw
         f_done, f_pool = self._feature_pair([g for g, _ in done], pool, opts)
-        gp = HammingGP().fit([self._identity(g)[1] for g, _ in done], targets, features=f_done)
+        gp = HammingGP().fit([self._identity(g).code for g, _ in done], targets, features=f_done)
         mu, sd = gp.predict(encoded, features=f_pool)
         if opts.acquisition == "ei":
             gap = mu - targets.max()
@@ -165,7 +217,7 @@ class PredictorEvolution(Strategy):
         unknown = [i for i, t in enumerate(terms) if t.metric not in free[0]]
         if not unknown:
             return None
-        x_done = [self._identity(g)[1] for g, _ in rows]
+        x_done = [self._identity(g).code for g, _ in rows]
         f_done, f_pool = self._feature_pair([g for g, _ in rows], pool, opts)
         front_pts = np.array([[t.oriented(m.get(t.metric, np.nan)) for t in terms] for _, m in rows])
         cand_pts = np.empty((len(pool), len(terms)))
@@ -205,12 +257,35 @@ class PredictorEvolution(Strategy):
         front = [scored[i][0] for i in pareto_front([v for _, v in scored])]
         parents: dict[str, Genome] = {}
         for g in front + ranked:  # the front first: its members are the ones a better point would replace
-            parents.setdefault(self._identity(g)[0], g)
+            parents.setdefault(self._identity(g).canonical, g)
         return list(parents.values())[: opts.parents]
 
-    def _candidates(self, done: list, opts: PredictorEvolutionOptions, multi: bool) -> list[Genome]:
-        """Unseen, mutually distinct, not provably infeasible genomes bred from the best evaluated ones."""
+    def _candidates(
+        self, done: list, opts: PredictorEvolutionOptions, multi: bool, at_least: int = 0
+    ) -> list[Genome]:
+        """Unseen, not provably infeasible genomes bred from the best evaluated ones, no two computing
+        the same network (equal effective encodings) and none computing an evaluated one; further
+        rounds of breeding until there are `at_least` (or a round adds nothing)."""
         top = self._parents(done, opts, multi)
+        taken = {json.dumps(self._identity(g).code) for g, _ in self.history}
+        pool: dict[str, Genome] = {}
+        for _ in range(MAX_ROUNDS):
+            size = len(pool)
+            for g in self._breed(top, opts):
+                ident = self._identity(g)
+                key = json.dumps(ident.code)
+                if (
+                    ident.canonical not in self.seen
+                    and key not in taken
+                    and key not in pool
+                    and feasible_for_free(self, g)
+                ):
+                    pool[key] = g
+            if len(pool) >= at_least or len(pool) == size:
+                break
+        return list(pool.values())
+
+    def _breed(self, top: list[Genome], opts: PredictorEvolutionOptions) -> list[Genome]:
         made: list[Genome] = []
         for parent in top:
             made.extend(self.space.mutate(parent, self.rng) for _ in range(opts.mutants_per_parent))
@@ -218,9 +293,4 @@ class PredictorEvolution(Strategy):
             a, b = self.rng.sample(top, 2)
             made.extend(self.space.crossover(a, b, self.rng))
         made.extend(self.space.sample(self.rng) for _ in range(opts.random_candidates))
-        pool: dict[str, Genome] = {}
-        for g in made:
-            key = self._identity(g)[0]
-            if key not in self.seen and key not in pool and feasible_for_free(self, g):
-                pool[key] = g
-        return list(pool.values())
+        return made
