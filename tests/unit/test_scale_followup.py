@@ -52,7 +52,7 @@ def test_follow_up_keeps_dataset_final_and_the_candidates_own_recipe_and_sets_th
     assert out["space"]["type"] == "scaled" and out["space"]["base_space"] == "layers"
     assert out["space"]["base_genome"] == GENOME  # the recipe is not part of the network
     assert out["space"]["base_options"]["filters"] == [8, 16]
-    assert out["space"]["budget"] == {"metric": "flops", "factor": 2.0}
+    assert (out["space"]["budget_metric"], out["space"]["factor"]) == ("flops", 2.0)
     assert out["space"]["reference"] is True
     assert out["training"]["lr"] == 0.0123 and out["training"]["epochs"] == 2  # searched -> the winner's
     assert out["dataset"]["name"] == "digits" and out["final"]["epochs"] == 2 and out["seed"] == 3

@@ -104,7 +104,7 @@ def test_options_reject_a_base_genome_of_the_wrong_space_and_grids_without_one()
 @pytest.mark.parametrize("name,base", BASES)
 @pytest.mark.parametrize("factor", [2.0, 4.0])
 def test_band_points_cost_between_min_share_and_the_budget(name, base, factor):
-    space = scaled(name, base, budget={"factor": factor, "min_share": 0.5})
+    space = scaled(name, base, factor=factor, min_share=0.5)
     limit = factor * space.base_cost()["flops"]
     assert len(space.band) >= 3
     for g in space.band:
@@ -116,7 +116,7 @@ def test_band_points_cost_between_min_share_and_the_budget(name, base, factor):
 def test_the_band_reaches_the_target_flops_within_10_percent(name, base, factor):
     # "Scaled to 2x / 4x" is met by the search's own points, and some of them grow two or three axes
     # at once (EfficientNet's alpha*beta^2*gamma^2 ~ factor), not only one.
-    space = scaled(name, base, budget={"factor": factor, "min_share": 0.9})
+    space = scaled(name, base, factor=factor, min_share=0.9)
     target = factor * space.base_cost()["flops"]
     assert space.band
     for g in space.band:
@@ -125,21 +125,21 @@ def test_the_band_reaches_the_target_flops_within_10_percent(name, base, factor)
 
 
 def test_params_budget_bounds_parameters_not_flops():
-    space = scaled(budget={"metric": "params", "factor": 2.0})
+    space = scaled(budget_metric="params", factor=2.0)
     limit = 2.0 * space.base_cost()["params"]
     assert all(space.cost(g)["params"] <= limit for g in space.band)
     assert any(g["resolution"] > 1.0 for g in space.band)  # resolution costs no parameters
 
 
 def test_an_unreachable_budget_falls_back_to_the_cheapest_point():
-    space = scaled(budget={"factor": 0.1})
+    space = scaled(factor=0.1)
     assert space.band == [{"width": 1.0, "depth": 1.0, "resolution": 1.0}]
 
 
 # --- operators ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name,base", BASES)
 def test_operators_stay_in_the_band_and_give_valid_base_genomes(name, base):
-    space = scaled(name, base, budget={"factor": 4.0})
+    space = scaled(name, base, factor=4.0)
     plain = make_space(name, {"max_depth": 64} if name == "layers" else {"max_blocks": 32}, MNIST)
     band = {space._key(g) for g in space.band}
     rng = random.Random(0)
@@ -155,7 +155,7 @@ def test_operators_stay_in_the_band_and_give_valid_base_genomes(name, base):
 
 
 def test_mutation_moves_one_grid_step():
-    space = scaled(budget={"factor": 4.0})
+    space = scaled(factor=4.0)
     rng = random.Random(1)
     for g in space.band:
         child = space.mutate(g, rng)
@@ -178,7 +178,7 @@ def test_multipliers_rounding_to_one_network_share_a_dedup_key():
 @pytest.mark.parametrize("name,base", BASES)
 @pytest.mark.parametrize("task", [MNIST, CIFAR])
 def test_closed_form_cost_equals_the_built_network_on_the_dataset_input(name, base, task):
-    space = scaled(name, base, task=task, budget={"factor": 4.0})
+    space = scaled(name, base, task=task, factor=4.0)
     for g in [{"width": 1.0, "depth": 1.0, "resolution": 1.0}, *space.band[:: max(1, len(space.band) // 3)]]:
         model = space.build(g)
         cost = space.cost(g)

@@ -72,7 +72,8 @@ def scale_spec(
         "base_space": base_space,
         "base_options": space,
         "base_genome": arch,
-        "budget": {"metric": metric, "factor": factor},
+        "budget_metric": metric,
+        "factor": factor,
         "reference": True,
     }
     if factor < 1:

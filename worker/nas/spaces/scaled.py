@@ -6,7 +6,7 @@ grid (`widths`, `depths`, `resolutions`). The network is the options' `base_geno
 `depth` times, and its input resized by `resolution` (worker.nas.spaces.scaling).
 
 Cost in closed form: the base space's own cost of the scaled genome on the resized input. The budget
-(`budget.factor` x the base network's FLOPs or params) defines a band [min_share x budget, budget]:
+(`factor` x the base network's FLOPs or params, `budget_metric`) defines a band [min_share x budget, budget]:
 sampling and mutation keep to the grid points inside it, which is the search form of EfficientNet's
 alpha*beta^2*gamma^2 ~ 2 rule (FLOPs grow about as depth x width^2 x resolution^2) without fixing the
 ratios between the axes. Points outside the band stay valid genomes (user input, decoded policies); a
@@ -81,11 +81,11 @@ class ScaledSpace(SearchSpace):
     def band(self) -> list[Genome]:
         """Grid points costing within [min_share x budget, budget]; when none do, the dearest under the
         budget; when none is under it, the cheapest point."""
-        b = self.options.budget
-        metric = "params" if b.metric == "params" else "flops"
-        limit = b.factor * self.base_cost()[metric]
+        o = self.options
+        metric = "params" if o.budget_metric == "params" else "flops"
+        limit = o.factor * self.base_cost()[metric]
         costs = [(self.cost(g)[metric], i) for i, g in enumerate(self.grid)]
-        inside = [i for c, i in costs if b.min_share * limit <= c <= limit]
+        inside = [i for c, i in costs if o.min_share * limit <= c <= limit]
         if not inside:
             under = [(c, i) for c, i in costs if c <= limit]
             inside = [max(under)[1]] if under else [min(costs)[1]]

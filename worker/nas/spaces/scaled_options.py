@@ -4,32 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from worker.nas.spaces.base import SpaceOptions, nonempty_unique
 
 BASE_SPACES = ("layers", "vit")
 MULTIPLIER_RANGE = (0.25, 4.0)  # one axis never shrinks or grows a network further than this
-
-
-class ScaleBudget(BaseModel):
-    """What the scaled networks may cost, as a multiple of the base network's cost."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    metric: Literal["flops", "params", "latency_ms"] = Field(
-        "flops",
-        description="the cost the budget is on; latency_ms is measured, so the space fills a FLOPs "
-        "band of the same factor and the search's max_latency_ms constraint enforces the latency",
-    )
-    factor: float = Field(2.0, gt=0.05, le=64, description="budget = factor x the base network's cost")
-    min_share: float = Field(
-        0.5,
-        gt=0,
-        le=1,
-        description="sampling and mutation keep to multipliers costing at least this share of the "
-        "budget (the band where EfficientNet's alpha*beta^2*gamma^2 ~ factor lies)",
-    )
 
 
 class ScaledOptions(SpaceOptions):
@@ -57,7 +37,20 @@ class ScaledOptions(SpaceOptions):
         default_factory=lambda: [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0],
         description="input-resolution multipliers: the network resizes its input to round(side x r)",
     )
-    budget: ScaleBudget = Field(default_factory=ScaleBudget)
+    # The budget, as flat fields (the dashboard's form draws flat options): factor x the base's cost.
+    budget_metric: Literal["flops", "params", "latency_ms"] = Field(
+        "flops",
+        description="the cost the budget is on; latency_ms is measured, so the space fills a FLOPs "
+        "band of the same factor and the search's max_latency_ms constraint enforces the latency",
+    )
+    factor: float = Field(2.0, gt=0.05, le=64, description="budget = factor x the base network's cost")
+    min_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="sampling and mutation keep to multipliers costing at least this share of the "
+        "budget (the band where EfficientNet's alpha*beta^2*gamma^2 ~ factor lies)",
+    )
     reference: bool = Field(
         True,
         description="train the base network itself first (all multipliers 1), with the same recipe, "
