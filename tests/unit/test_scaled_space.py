@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from worker.nas.flops import count_flops, count_params
 from worker.nas.spaces import make_space
-from worker.nas.spaces.scaling import repeats, round_channels, scale_layers, scale_vit
+from worker.nas.spaces.scaling import repeats, round_channels, scale_layers, scale_vit, stage_repeats
 from worker.nas.types import TaskShape
 
 torch.set_num_threads(1)
@@ -49,9 +49,19 @@ def test_round_channels_keeps_multiples_of_8_and_never_falls_10_percent_short():
     assert round_channels(12, 1.5) == 18  # widths off the 8-grid round to integers
 
 
-def test_depth_repeats_each_stage_to_the_ceiling_of_its_share():
+def test_depth_gives_ceil_of_the_total_spread_over_the_stages_later_first():
     assert [repeats(1, d) for d in (1.0, 1.5, 2.0, 2.5, 3.0)] == [1, 2, 2, 3, 3]
     assert repeats(3, 1.2) == 4 and repeats(2, 1.0) == 2
+    assert stage_repeats([1, 1], 1.5) == [1, 2]  # one extra conv, in the later (cheaper) stage
+    assert stage_repeats([1, 1, 1, 1], 1.25) == [1, 1, 1, 2]
+    assert stage_repeats([2, 1], 1.5) == [3, 2]  # floor of each share, then the largest remainder
+    assert stage_repeats([2, 2], 0.5) == [1, 1] and stage_repeats([3], 0.25) == [1]
+    for counts in ([1, 1, 1], [2, 1, 3], [1, 4]):
+        for d in (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0):
+            out = stage_repeats(counts, d)
+            assert sum(out) == repeats(sum(counts), d) and all(
+                o >= n for o, n in zip(out, counts, strict=True)
+            )
     deep = scale_layers(LAYERS, 1.0, 2.0)["layers"]
     kinds = [(layer["type"], layer.get("filters")) for layer in deep]
     # Each stage's last conv is repeated in place (stride 1); pools, dropout and dense are kept once.
@@ -85,7 +95,7 @@ def test_identity_multipliers_are_the_base_network():
 
 def test_validate_names_the_multiplier_and_its_allowed_values():
     space = scaled()
-    with pytest.raises(ValueError, match=r"depth: expected one of \[1.0, 1.5"):
+    with pytest.raises(ValueError, match=r"depth: expected one of \[1.0, 1.25"):
         space.validate({"width": 1.0, "depth": 1.7, "resolution": 1.0})
     with pytest.raises(ValueError, match="width"):
         space.validate({"width": 1.0, "depth": 1.0})
@@ -168,9 +178,10 @@ def test_mutation_moves_one_grid_step():
 
 
 def test_multipliers_rounding_to_one_network_share_a_dedup_key():
-    space = scaled()  # one conv per stage: depth 1.5 and 2.0 both give two
-    a = {"width": 1.0, "depth": 1.5, "resolution": 1.0}
-    assert space.canonical(a) == space.canonical({**a, "depth": 2.0})
+    space = scaled()  # two convs: depth 1.25 and 1.5 both give three
+    a = {"width": 1.0, "depth": 1.25, "resolution": 1.0}
+    assert space.canonical(a) == space.canonical({**a, "depth": 1.5})
+    assert space.canonical(a) != space.canonical({**a, "depth": 2.0})
     assert space.canonical(a) != space.canonical({**a, "resolution": 1.1})
 
 

@@ -29,9 +29,9 @@ class ScaledOptions(SpaceOptions):
         description="channel multipliers (conv filters, dense units; token width and stem channels)",
     )
     depths: list[float] = Field(
-        default_factory=lambda: [1.0, 1.5, 2.0, 2.5, 3.0, 4.0],
-        description="depth multipliers: each stage's convs (or the transformer blocks) repeated to "
-        "ceil(depth x count)",
+        default_factory=lambda: [1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0],
+        description="depth multipliers: ceil(depth x count) convs (or transformer blocks) in all, "
+        "each stage grown by its share, the last conv of a stage repeated",
     )
     resolutions: list[float] = Field(
         default_factory=lambda: [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0],

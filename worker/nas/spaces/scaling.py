@@ -1,9 +1,10 @@
 """Width, depth and resolution multipliers applied to a `layers` or `vit` genome (pure JSON arithmetic).
 
 Rounding follows EfficientNet's habits: channels go to the nearest multiple of 8 (of 1 for widths that
-are not multiples of 8) and never more than 10 % below the exact product; a stage of n convs (or n blocks)
-becomes ceil(depth x n). Resolution is not a genome change: the network resizes its input
-(`ResizedNet`), so the data pipeline, exports and latency all keep the dataset's own input shape.
+are not multiples of 8) and never more than 10 % below the exact product; depth gives ceil(depth x n)
+convs (blocks) in all, spread over the stages by their share (`stage_repeats`). Resolution is not a
+genome change: the network resizes its input (`ResizedNet`), so the data pipeline, exports and latency
+all keep the dataset's own input shape.
 """
 
 from __future__ import annotations
@@ -48,24 +49,53 @@ def _stages(spatial: list[Layer]) -> list[list[Layer]]:
     return [s for s in stages if s]
 
 
-def _deepen(stage: list[Layer], d: float) -> list[Layer]:
-    """ceil(d x n) convs for a stage of n: copies of its last conv (stride 1) follow that conv."""
+def stage_repeats(counts: list[int], d: float) -> list[int]:
+    """Convs per stage after depth multiplier d: ceil(d x total) in all, each stage floor(d x n) first,
+    the rest one each by the largest remainder, later stages first on ties (they run at a lower
+    resolution, as EfficientNet's deeper stages grow most). Finer than a per-stage ceil, which would
+    double every one-conv stage of a small net at any d > 1."""
+    if not counts:
+        return []
+    total = repeats(sum(counts), d)
+    out = [max(n, math.floor(n * d + 1e-9)) if d >= 1 else max(1, math.floor(n * d + 1e-9)) for n in counts]
+    order = sorted(
+        range(len(counts)), key=lambda i: (-(counts[i] * d - math.floor(counts[i] * d + 1e-9)), -i)
+    )
+    k = 0
+    while sum(out) < total:
+        out[order[k % len(order)]] += 1
+        k += 1
+    while sum(out) > total and any(v > 1 for v in out):  # shrinking: trim the stages left the fullest
+        i = max(range(len(out)), key=lambda j: (out[j], j))
+        out[i] -= 1
+    return out
+
+
+def _deepen(stage: list[Layer], n: int) -> list[Layer]:
+    """The stage with n convs: copies of its last conv (stride 1) follow that conv; when n is smaller
+    than the stage's count, its last convs are dropped (never the first, which may carry the stride)."""
     convs = [i for i, layer in enumerate(stage) if layer["type"] == "conv"]
     if not convs:
         return stage
-    extra = repeats(len(convs), d) - len(convs)
+    if n < len(convs):
+        drop = set(convs[n:])
+        return [layer for i, layer in enumerate(stage) if i not in drop]
     last = convs[-1]
     copy = {**stage[last], "stride": 1}
-    return stage[: last + 1] + [dict(copy) for _ in range(extra)] + stage[last + 1 :]
+    return stage[: last + 1] + [dict(copy) for _ in range(n - len(convs))] + stage[last + 1 :]
 
 
 def scale_layers(genome: Genome, w: float, d: float) -> Genome:
     layers = genome["layers"]
     first_dense = next((i for i, layer in enumerate(layers) if layer["type"] == "dense"), len(layers))
     spatial, dense = layers[:first_dense], layers[first_dense:]
+    stages = _stages(spatial)
+    counts = [sum(layer["type"] == "conv" for layer in stage) for stage in stages]
+    with_convs = [i for i, c in enumerate(counts) if c]
+    wanted = dict(zip(with_convs, stage_repeats([counts[i] for i in with_convs], d), strict=True))
     out: list[Layer] = []
-    for stage in _stages(spatial):
-        out.extend(_deepen(stage, d))
+    for i, stage in enumerate(stages):
+        out.extend(_deepen(stage, wanted[i]) if i in wanted else stage)
     out.extend(dense)
     wide: list[Layer] = []
     for layer in out:
