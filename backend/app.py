@@ -29,6 +29,7 @@ from backend.api import (
     meta,
     openapi,
     pages,
+    scale,
     searches,
 )
 from backend.api.answer_cache import AnswerCache
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         benchmarks,
         activity,
         candidates,
+        scale,
         events,
         meta,
         health,

@@ -11,6 +11,8 @@ options allow, so it is exact up to repairs that only ever shrink a network:
   one; patch size trades the patch embedding against the token count, so every patch, stem and mixer
   is tried (at most a few hundred closed-form evaluations).
 
+- scaled: the largest point of its multiplier grid.
+
 Other spaces (nb201, categorical) have small fixed networks and are not checked.
 """
 
@@ -23,12 +25,14 @@ from worker.nas.types import Genome, TaskShape
 
 def largest_params(space_type: str, options: dict[str, Any], task: TaskShape) -> int | None:
     """Parameters of the space's biggest network on `task`, or None for spaces not checked."""
-    if space_type not in ("layers", "vit"):
+    if space_type not in ("layers", "vit", "scaled"):
         return None
     from worker.nas.registry import space_class
 
     cls = space_class(space_type)
     space = cls(cls.Options.model_validate(options), task)
+    if space_type == "scaled":  # a short grid of multipliers: every point is costed
+        return max(int(space.cost(g)["params"]) for g in space.grid)
     genomes = _layers_genomes(space.options) if space_type == "layers" else _vit_genomes(space.options)
     best = 0
     for genome in genomes:

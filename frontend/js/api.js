@@ -110,6 +110,7 @@ export const api = {
   clone: (id) => request("POST", `/api/searches/${id}/clone`),
   deleteSearch: (id) => request("DELETE", `/api/searches/${id}`),
   getCandidate: (id) => request("GET", `/api/candidates/${id}`),
+  scaleSpec: (id, query = {}) => request("GET", `/api/candidates/${id}/scale-spec${q(query)}`),
   spaces: () => request("GET", "/api/spaces"),
   strategies: () => request("GET", "/api/strategies"),
   datasets: () => request("GET", "/api/datasets"),

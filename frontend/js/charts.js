@@ -104,6 +104,7 @@ export class ParetoChart {
     const answer = this.front && this.front.axes === `${xa}|${ya}` ? this.front : null;
     const pts = [];
     const front = [];
+    const refs = []; // a scaling search's original network, starred beside its scaled versions
     for (const c of candidates) {
       if (c.status !== "done") continue;
       const x = axisValue(c, xa);
@@ -112,6 +113,7 @@ export class ParetoChart {
       const q = { x, y, id: c.id, label: c.label || "" };
       pts.push(q);
       if (answer && answer.ids.has(c.id)) front.push(q);
+      if (c.origin && c.origin.operator === "reference") refs.push(q);
     }
     // The server's front is a set; drawn as a staircase along x.
     front.sort((a, b) => a.x - b.x || a.y - b.y);
@@ -141,6 +143,19 @@ export class ParetoChart {
         hovertemplate: "#%{customdata} %{text}<br>%{x}, %{y}<extra></extra>",
       },
     ];
+    if (refs.length) {
+      traces.push({
+        name: t("chart.reference"),
+        type: "scatter",
+        mode: "markers",
+        x: refs.map((q) => q.x),
+        y: refs.map((q) => q.y),
+        customdata: refs.map((q) => q.id),
+        text: refs.map((q) => q.label),
+        marker: { symbol: "star", size: 16, color: p.warn, line: { width: 1, color: p.fg } },
+        hovertemplate: `${t("chart.reference")} #%{customdata} %{text}<br>%{x}, %{y}<extra></extra>`,
+      });
+    }
     const log = (a) => (/(params|flops)/.test(a) ? "log" : "linear");
     const better = (i) => (answer ? t(answer.goals[i] === "minimize" ? "chart.lower_better" : "chart.higher_better") : "");
     const layout = baseLayout({
@@ -154,6 +169,7 @@ export class ParetoChart {
       bindPointClick(this.el, this.onSelect);
     }
     this.el.dataset.front = answer ? String(front.length) : "";
+    this.el.dataset.references = String(refs.length);
     return done;
   }
 }

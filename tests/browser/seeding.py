@@ -60,3 +60,47 @@ def seed_benchmarks(api: Any, tmp: Path) -> dict[str, int]:
         "pareto": bench_document(table, "random", costs=("flops",), budget=12, repeats=3),
     }
     return {key: api.client.post("/api/benchmarks", json=doc).json()["id"] for key, doc in docs.items()}
+
+
+# A small digits network for the compound-scaling browser test (its FLOPs in closed form).
+SCALE_GENOME: dict[str, Any] = {
+    "layers": [{"type": "conv", "filters": 8}, {"type": "pool"}, {"type": "conv", "filters": 16}]
+}
+SCALE_SPEC: dict[str, Any] = {
+    "name": "digits-to-scale",
+    "space": {"type": "layers", "max_depth": 4, "filters": [8, 16], "head": "flatten"},
+    "strategy": {"type": "random"},
+    "dataset": {"name": "digits"},
+    "budget": {"max_candidates": 3},
+}
+
+
+def seed_scalable(api: Any) -> dict[str, Any]:
+    """A layers search on digits with one done candidate (its real FLOPs and params), and the follow-up
+    scaling search submitted through the API with its reference and one scaled network finished."""
+    from unit.api_support import finish
+
+    from backend.db import repository
+    from backend.db.session import session_scope
+    from worker.nas.spaces import make_space
+    from worker.nas.types import TaskShape
+
+    options = {k: v for k, v in SCALE_SPEC["space"].items() if k != "type"}
+    cost = make_space("layers", options, TaskShape((1, 8, 8), 10)).cost(SCALE_GENOME)
+    search_id = api.client.post("/api/searches", json=SCALE_SPEC).json()["id"]
+    with session_scope(api.settings, write=True) as s:
+        repository.start_search(s, search_id)
+        (cand,) = repository.add_candidates(s, search_id, [(SCALE_GENOME, "base", {"operator": "sample"})])
+        cid = cand.id
+    finish(api.settings, cid, 0.9, params=cost["params"], flops=cost["flops"])
+    follow = api.client.post(f"/api/candidates/{cid}/scale", json={"factor": 4}).json()["id"]
+    scaled = [
+        ({"width": 1.0, "depth": 1.0, "resolution": 1.0}, "ref", {"operator": "reference"}),
+        ({"width": 2.0, "depth": 1.0, "resolution": 1.0}, "w2", {"operator": "sample"}),
+    ]
+    with session_scope(api.settings, write=True) as s:
+        repository.start_search(s, follow)
+        refs = [c.id for c in repository.add_candidates(s, follow, scaled)]
+    finish(api.settings, refs[0], 0.9, params=cost["params"], flops=cost["flops"])
+    finish(api.settings, refs[1], 0.93, params=3 * cost["params"], flops=3.5 * cost["flops"])
+    return {"candidate": cid, "flops": cost["flops"], "follow_up": follow, "reference": refs[0]}

@@ -26,6 +26,7 @@ def test_every_read_route_the_event_stream_and_submit_validation_run_without_tor
     refused = {route: code for route, code in statuses.items() if code >= 400}
     assert refused == {
         "/api/candidates/{candidate_id}/model": 404,
+        "/api/candidates/{candidate_id}/scale-spec": 422,  # an nb201 cell cannot be scaled: said so
         "POST space categorical": 422,  # needs a table's choices; validated all the same
         "POST invalid": 422,
     }

@@ -164,6 +164,9 @@ class Lifecycle:
         self.warm = [
             g for g in map(self._valid, warm) if g is not None and space.canonical(g) not in self.by_key
         ]
+        # The space's own first genomes (a scaling search's base network), before any warm start.
+        seeds = getattr(space, "seeds", list)()
+        self.seeds = [g for g in seeds if space.canonical(g) not in self.by_key]
         self.curves: list[list[dict[str, float]]] = []  # finished curves, for the median rule
         # Kept up to date event by event, so a step costs the same at 10 and at 10,000 candidates.
         self._busy = {t.cid for t in trials if t.busy}
@@ -274,6 +277,11 @@ class Lifecycle:
                 self.store.update(t)
 
     def _next_genome(self) -> tuple[Genome, dict[str, Any]] | None:
+        while self.seeds:
+            g = self.seeds.pop(0)
+            if self.space.canonical(g) not in self.by_key:
+                self.strategy.claim(g)
+                return g, {"operator": "reference"}
         while self.warm:
             g = self.warm.pop(0)
             if self.space.canonical(g) not in self.by_key:

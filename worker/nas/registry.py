@@ -10,6 +10,7 @@ SPACES: dict[str, str] = {
     "nb201": "worker.nas.spaces.nb201:NB201Space",
     "categorical": "worker.nas.spaces.categorical:CategoricalSpace",
     "vit": "worker.nas.spaces.vit:ViTSpace",
+    "scaled": "worker.nas.spaces.scaled:ScaledSpace",
 }
 
 STRATEGIES: dict[str, str] = {

@@ -90,6 +90,22 @@ function followTraining(c) {
   }, REFRESH_MS);
 }
 
+// Spaces whose networks the `scaled` follow-up can grow or shrink (worker/nas/scale_followup.py).
+const SCALABLE = new Set(["layers", "vit"]);
+
+/** "Scale this network": a done candidate of a layers or vit search opens /new?scale=ID&factor=F. */
+async function offerScaling(c) {
+  if (c.status !== "done") return;
+  const search = await api.getSearch(c.search_id);
+  if (!SCALABLE.has(search.spec?.space?.type)) return;
+  const link = $("scale-link");
+  const factor = $("scale-factor");
+  const point = () => (link.href = `/new?scale=${c.id}&factor=${factor.value}`);
+  factor.addEventListener("change", point);
+  point();
+  $("scale-box").classList.remove("hidden");
+}
+
 async function start() {
   if (!candidateId) throw new Error(t("candidate.no_id"));
   const c = await api.getCandidate(candidateId);
@@ -98,6 +114,7 @@ async function start() {
   $("genome").textContent = JSON.stringify(c.genome, null, 2);
   await plotlyReady();
   await Promise.all([drawArchitecture($("arch-diagram"), c.graph), renderDetails(c)]);
+  await offerScaling(c).catch((err) => console.warn("could not check whether the network scales", err));
   probe.ready = true;
   document.body.dataset.ready = "1";
   followTraining(c);

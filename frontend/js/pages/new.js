@@ -371,6 +371,12 @@ async function cloneFrom(id) {
   useSpec({ ...s.spec, name }, t("form.cloned_from", { id }));
 }
 
+/** `/new?scale=ID&factor=F`: the candidate page's "Scale this network", a follow-up spec built by the API. */
+async function scaleFrom(id, factor) {
+  const r = await api.scaleSpec(id, { factor });
+  useSpec(r.spec, t("form.scaled_from", { id, factor: r.factor, metric: r.metric }));
+}
+
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   clearErrors();
@@ -400,10 +406,17 @@ async function start() {
   examples = ex;
   render();
   presetOptions();
-  const from = Number(new URLSearchParams(location.search).get("from"));
+  const params = new URLSearchParams(location.search);
+  const from = Number(params.get("from"));
   if (Number.isInteger(from) && from > 0) {
     await cloneFrom(from).catch((err) => {
       $("form-error").textContent = t("form.clone_failed", { id: from, error: err.message });
+    });
+  }
+  const scale = Number(params.get("scale"));
+  if (Number.isInteger(scale) && scale > 0) {
+    await scaleFrom(scale, Number(params.get("factor")) || 2).catch((err) => {
+      $("form-error").textContent = t("form.scale_failed", { id: scale, error: err.message });
     });
   }
   window.nasboard = { ready: true };

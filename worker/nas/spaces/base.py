@@ -99,6 +99,11 @@ class SearchSpace(ABC):
         """Every genome of the space when it is a short explicit list (a table's rows), else None."""
         return None
 
+    def seeds(self) -> list[Genome]:
+        """Genomes the search trains before asking the strategy: e.g. the network a scaling search
+        starts from, trained with the same recipe as the reference its scaled networks are judged by."""
+        return []
+
     # --- description and cost ------------------------------------------------------------------------
     @abstractmethod
     def to_graph(self, genome: Genome) -> dict[str, Any]:
