@@ -207,6 +207,7 @@ def search_result(search: Search) -> dict[str, Any] | None:
         "wall_seconds": summary.get("wall_seconds"),
         "final_error": summary.get("final_error"),
         "artefacts": sorted(summary.get("artefacts") or {}),
+        "table": summary.get("table"),
     }
 
 
