@@ -207,7 +207,16 @@ def _build_space(spec: Any, table: SearchTable) -> Any:
             return {}
         return {c: table.columns[c][row] for c in free if math.isfinite(table.columns[c][row])}
 
-    space.row_of, space.cost, space.table = row_of, cost, table
+    describe = space.describe
+
+    def describe_row(genome: Genome) -> str:  # the row's name first: what the table and its users call it
+        try:
+            name = f"{table.arch_column} {table.arch[row_of(genome)]}"
+        except (KeyError, ValueError, TypeError):
+            return describe(genome)
+        return name if not table.choice_columns else f"{name}: {describe(genome)}"
+
+    space.row_of, space.cost, space.table, space.describe = row_of, cost, table, describe_row
     return space
 
 
