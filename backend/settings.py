@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     artefact_dir: Path | None = None
     dataset_dir: Path | None = None
+    # Where a table search's CSV (dataset.name: table) may be read from via the API; default: dataset_dir.
+    # Only that directory (symlinks resolved) is trusted: the file is parsed as CSV, never imported.
+    table_dir: Path | None = None
     frontend_dir: Path = _REPO_ROOT / "frontend"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -61,6 +64,8 @@ class Settings(BaseSettings):
             self.artefact_dir = self.data_dir / "artefacts"
         if self.dataset_dir is None:
             self.dataset_dir = self.data_dir / "datasets"
+        if self.table_dir is None:
+            self.table_dir = self.dataset_dir
         return self
 
     @property

@@ -30,6 +30,8 @@ def task_shape(spec: SearchSpec, settings: Settings) -> TaskShape:
 
 
 def space_for(spec: SearchSpec, settings: Settings) -> Any:
+    if spec.dataset.name == "table":  # built from the table's rows; no task shape
+        return make_space(spec)
     return make_space(spec, task_shape(spec, settings))
 
 
@@ -43,7 +45,12 @@ def progress_path(settings: Settings, search_id: int, candidate_id: int) -> Path
 
 
 def training_evaluator(search_id: int, spec: SearchSpec, space: Any, settings: Settings) -> Any:
-    """The real evaluator of a search, reused across the candidates one worker process trains."""
+    """The real evaluator of a search, reused across the candidates one worker process trains (for a
+    table search: the lookup in its table)."""
+    if spec.dataset.name == "table":
+        from worker.nas.evaluation.table_search import TableEvaluator
+
+        return TableEvaluator(spec, space)
     from worker.nas.evaluation.evaluator import TrainingEvaluator
 
     key = (search_id, spec.model_dump_json())
@@ -65,7 +72,8 @@ def final_stage(
     from worker.nas.evaluation.datasets import load_dataset
     from worker.nas.final_stage import run_final_stage
 
-    splits = load_dataset(spec.dataset, settings.dataset_dir, seed=spec.seed)
+    table = spec.dataset.name == "table"  # nothing to load: the table's summary needs no data splits
+    splits = None if table else load_dataset(spec.dataset, settings.dataset_dir, seed=spec.seed)
 
     def cancelled() -> bool:  # asked once per final epoch: a cancel ends the final training there
         from backend.db import repository as repo

@@ -78,8 +78,8 @@ def check_dataset(dataset: dict[str, Any], settings: Settings) -> tuple[str | No
     return (str(path) if path else None), INPUT_SHAPES[name]
 
 
-def confine(raw: str, root: Path) -> Path:
-    """`raw` resolved inside the dataset directory, or DatasetProblem saying it is outside."""
+def confine(raw: str, root: Path, what: str = "dataset directory") -> Path:
+    """`raw` resolved inside `root` (the dataset directory), or DatasetProblem saying it is outside."""
     try:
         candidate = Path(raw)
         resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
@@ -88,7 +88,7 @@ def confine(raw: str, root: Path) -> Path:
     if not resolved.is_relative_to(root):
         raise DatasetProblem(
             "dataset.path",
-            f"{raw!r} is outside this server's dataset directory ({root}); name a file or folder inside it",
+            f"{raw!r} is outside this server's {what} ({root}); name a file or folder inside it",
         )
     return resolved
 

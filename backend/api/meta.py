@@ -83,6 +83,13 @@ def dataset_status(name: str, dataset_dir: Path) -> DatasetInfo:
         return DatasetInfo(name=name, available=True, where="bundled with scikit-learn")
     if name == "npz":
         return DatasetInfo(name=name, available=True, note="set dataset.path to an .npz file (x, y arrays)")
+    if name == "table":  # looked up, not trained: a CSV in the table directory (NASBOARD_TABLE_DIR)
+        return DatasetInfo(
+            name=name,
+            available=True,
+            note="set dataset.path to a .csv benchmark table in the server's table directory, "
+            "dataset.arch_column and dataset.choice_columns",
+        )
     if name in ("fashion-mnist", "mnist"):
         # The same places the engine's loader looks (worker.nas.evaluation.datasets), minus torch.
         found = _idx_dir([dataset_dir / name, dataset_dir, SYSTEM_DATASET_DIR / name])

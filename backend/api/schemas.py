@@ -80,6 +80,35 @@ class Retrained(BaseModel):
     test_accuracy_std: float | None = None
 
 
+class TableObjective(BaseModel):
+    column: str
+    goal: Literal["maximize", "minimize"]
+
+
+class TableHypervolume(BaseModel):
+    reference: list[float] = Field(
+        description="in the columns' units: each objective's worst table value, 10 % of its range further"
+    )
+    found: float = Field(description="hypervolume of the rows the search evaluated")
+    true_front: float = Field(description="hypervolume of the table's own front (rows meeting the bounds)")
+    ratio: float | None = Field(description="found / true_front")
+    true_front_size: int
+
+
+class TableResult(BaseModel):
+    """What a table search (dataset.name: table) found, by the engine (worker/nas/evaluation/table_search)."""
+
+    path: str
+    rows: int = Field(description="rows in the table")
+    arch_column: str
+    objectives: list[TableObjective]
+    evaluated: int = Field(description="rows evaluated that meet the bounds")
+    front: list[str] = Field(description="the arch-column values of the rows on the front found")
+    front_candidates: list[int] = Field(description="their candidate ids")
+    best: str | None = Field(description="the arch-column value of the best row (first objective)")
+    hypervolume: TableHypervolume | None = Field(description="with two or more objectives")
+
+
 class SearchResult(BaseModel):
     """What a finished search handed back (the final stage's pick and figures)."""
 
@@ -119,6 +148,7 @@ class SearchResult(BaseModel):
     wall_seconds: float | None = None
     final_error: str | None = None
     artefacts: list[str] = Field(default_factory=list, description="formats of the exported best model")
+    table: TableResult | None = Field(None, description="a table search's front and hypervolume")
 
 
 class SearchDetail(BaseModel):

@@ -33,6 +33,7 @@ from backend.api.validation import check_on_server, spec_field_error
 from backend.db import repository
 from backend.db.models import SEARCH_STATUSES
 from backend.events import publish_change
+from worker.nas.objectives import Goal
 from worker.nas.spec import SearchSpec, repeat_specs
 
 router = APIRouter(prefix="/api/searches", tags=["searches"])
@@ -173,11 +174,20 @@ def pareto(
         str | None,
         Query(pattern=AXIS, description="y axis: a metric or fitness (default: the second objective)"),
     ] = None,
+    x_goal: Annotated[
+        Goal | None,
+        Query(
+            description="the x axis's direction (default: the search's for it, else the metric's natural one)"
+        ),
+    ] = None,
+    y_goal: Annotated[Goal | None, Query(description="the y axis's direction (as x_goal)")] = None,
     cloud: Annotated[bool, Query(description="also list every finished candidate (`all`)")] = True,
 ) -> dict[str, Any] | JSONResponse:
     """The non-dominated finished feasible candidates by the search's objectives, or by the axes `x`, `y`
-    (any two metrics, each in the search's direction for it or its natural one), with those directions."""
-    terms, front, everything = repository.pareto_candidates(session, search_id, [x, y])
+    (any two metrics, each in the direction `x_goal`/`y_goal`, else the search's for it, else its natural
+    one: a table's column, e.g. another device's latency, has none, so the page sends it), with those
+    directions."""
+    terms, front, everything = repository.pareto_candidates(session, search_id, [x, y], [x_goal, y_goal])
     space = views.space_for(repository.get_search(session, search_id).spec)
     return {
         "objectives": [t.metric for t in terms],

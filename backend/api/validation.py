@@ -13,6 +13,7 @@ import re
 import types
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -46,6 +47,8 @@ def check_on_server(spec: Any, settings: Settings) -> tuple[dict[str, Any], list
     errors = unsafe_values(data)
     if errors:
         return data, errors
+    if data["dataset"]["name"] == "table":
+        return check_table_on_server(spec, data, settings)
     try:
         path, shape = check_dataset(data["dataset"], settings)
     except DatasetProblem as exc:
@@ -60,6 +63,27 @@ def check_on_server(spec: Any, settings: Settings) -> tuple[dict[str, Any], list
             "(filters, dense_units, max_depth, dims, max_blocks, ...)"
         )
         return data, [FieldError(field="space", message=message)]
+    return data, []
+
+
+def check_table_on_server(
+    spec: Any, data: dict[str, Any], settings: Settings
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """A table search's CSV: confined to the server's table directory (NASBOARD_TABLE_DIR, by default the
+    dataset directory), then its columns against the spec. The stored spec carries the resolved path."""
+    from backend.api.dataset_check import DatasetProblem, confine
+    from worker.nas.evaluation.table_search import TableProblem, check_table
+
+    root = Path(settings.table_dir).resolve()  # type: ignore[arg-type]
+    try:
+        path = confine(data["dataset"]["path"], root, "table directory (NASBOARD_TABLE_DIR)")
+    except DatasetProblem as exc:
+        return data, [FieldError(field=exc.field, message=str(exc))]
+    data["dataset"]["path"] = str(path)
+    try:
+        check_table(spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"path": str(path)})}))
+    except TableProblem as exc:
+        return data, [FieldError(field=exc.field, message=str(exc).removeprefix(f"{exc.field}: "))]
     return data, []
 
 

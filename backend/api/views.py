@@ -43,10 +43,20 @@ def _space(space_json: str, dataset: str, sections_json: str) -> Any:
     return with_recipe(cls(cls.Options.model_validate(section), task), searched_fields(training, data))
 
 
+@lru_cache(maxsize=8)
+def _table_space(spec_json: str) -> Any:
+    from worker.nas.factory import make_space
+    from worker.nas.spec import parse_spec
+
+    return make_space(parse_spec(json.loads(spec_json)))
+
+
 def space_for(spec: dict[str, Any]) -> Any | None:
     """The search's space object, or None when its plugin cannot be loaded in this process."""
     try:
         data = spec.get("dataset") or {}
+        if data.get("name") == "table":  # built from the table's rows (read once per process)
+            return _table_space(json.dumps(spec, sort_keys=True))
         sections = json.dumps([spec.get("training") or {}, data], sort_keys=True)
         space_json = json.dumps(spec.get("space") or {"type": "layers"}, sort_keys=True)
         return _space(space_json, str(data.get("name", "digits")), sections)
@@ -207,6 +217,7 @@ def search_result(search: Search) -> dict[str, Any] | None:
         "wall_seconds": summary.get("wall_seconds"),
         "final_error": summary.get("final_error"),
         "artefacts": sorted(summary.get("artefacts") or {}),
+        "table": summary.get("table"),
     }
 
 

@@ -126,6 +126,8 @@ def result_lines(r: dict[str, Any] | None) -> list[str]:
     """What a finished search handed back, as `nasboard status` and `submit --follow` print it."""
     if not r:
         return []
+    if r.get("table"):
+        return table_lines(r)
     test = r.get("test_accuracy")
     if test is None:
         figure = "not tested"
@@ -153,6 +155,27 @@ def result_lines(r: dict[str, Any] | None) -> list[str]:
         lines.append(
             f"  model: {', '.join(r['artefacts'])} from /api/candidates/{r.get('candidate_id')}/model?format="
         )
+    return lines
+
+
+def table_lines(r: dict[str, Any]) -> list[str]:
+    """A table search's result: the best row, the front found and its hypervolume against the table's."""
+    t = r["table"]
+    goals = ", ".join(f"{o['column']} ({o['goal']})" for o in t["objectives"])
+    shown = ", ".join(t["front"][:12]) + (" ..." if len(t["front"]) > 12 else "")
+    lines = [
+        f"  result: {t['evaluated']} of {t['rows']} rows looked up on {goals}; best {t['arch_column']} "
+        f"{t['best']} (candidate {r.get('candidate_id')})",
+        f"  front: {len(t['front'])} rows: {shown}",
+    ]
+    hv = t.get("hypervolume")
+    if hv and hv.get("ratio") is not None:
+        lines.append(
+            f"  hypervolume: {hv['found']:.6g} of the table's front {hv['true_front']:.6g} "
+            f"({hv['true_front_size']} rows): ratio {hv['ratio']:.4f}, reference {hv['reference']}"
+        )
+    if r.get("wall_seconds") is not None:
+        lines.append(f"  time: {r['wall_seconds']:.1f} s (search stopped by {r.get('stop_reason')})")
     return lines
 
 

@@ -55,6 +55,14 @@ def _search(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if spec.dataset.name == "table":  # the file and its columns, before anything is stored
+        from worker.nas.evaluation.table_search import TableProblem, check_table
+
+        try:
+            check_table(spec)
+        except TableProblem as exc:
+            print(exc, file=sys.stderr)
+            return 2
     apply_data_dir(args.data_dir)
     from backend.db import repository as repo
     from backend.db.migrate import upgrade_to_head
@@ -146,6 +154,8 @@ def _run_one(
     }
     if "front" in summary:
         out["front"] = summary["front"]
+    if "table" in summary:
+        out["table"] = summary["table"]
     return out
 
 
@@ -156,6 +166,16 @@ def _report(out: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(repo.json_safe(out), indent=2))
         return
     best = out["best"] or {}
+    table = out.get("table")
+    if table is not None:  # a table search: the front it found, scored against the table's own front
+        hv = table.get("hypervolume") or {}
+        ratio = f", hypervolume ratio {hv['ratio']:.4f}" if hv.get("ratio") is not None else ""
+        print(
+            f"search {out['search_id']} (seed {out['seed']}): {out['candidates']} rows of {table['rows']} in "
+            f"{out['wall_seconds']:.1f} s; best {table['arch_column']} {table['best']}; "
+            f"front of {len(table['front'])}{ratio}"
+        )
+        return
     val, test = _fig(best.get("val_accuracy")), _fig(best.get("test_accuracy"))
     print(
         f"search {out['search_id']} (seed {out['seed']}): {out['candidates']} candidates in "

@@ -337,22 +337,30 @@ def done_curves(s: Session, search_id: int, limit: int) -> list[list[dict[str, A
 
 
 def pareto_candidates(
-    s: Session, search_id: int, axes: Sequence[str | None] | None = None
+    s: Session,
+    search_id: int,
+    axes: Sequence[str | None] | None = None,
+    goals: Sequence[str | None] | None = None,
 ) -> tuple[list[Term], list[Candidate], list[Candidate]]:
     """The objective terms (metric and resolved goal), the non-dominated done candidates, and every done
     candidate with all objectives; by the engine's objective (its directions and constraints), not a copy.
     `axes`: any metrics (or "fitness") instead of the search's objectives, each with the search's goal for
     it where it is an objective and its natural direction otherwise; an axis left None is the search's
-    objective at that place (or fitness)."""
+    objective at that place (or fitness). `goals`: a direction per axis that overrides those (None: keep)."""
     from worker.nas.objectives import Objective, Term, pareto_front
     from worker.nas.spec import parse_spec
 
     objective = Objective.from_spec(parse_spec(get_search(s, search_id).spec))
-    if axes and any(a is not None for a in axes):
+    asked = list(goals or [])
+    if (axes and any(a is not None for a in axes)) or any(asked):
         own = [t.metric for t in objective.terms]
-        chosen = [a or (own[i] if i < len(own) else "fitness") for i, a in enumerate(axes)]
-        goals = {t.metric: t.goal for t in objective.terms}
-        objective = Objective([Term(a, goals.get(a)) for a in chosen], objective.constraints)
+        chosen = [
+            a or (own[i] if i < len(own) else "fitness") for i, a in enumerate(axes or [None] * len(asked))
+        ]
+        known = {t.metric: t.goal for t in objective.terms}
+        given = asked + [None] * (len(chosen) - len(asked))
+        terms = [Term(a, g or known.get(a)) for a, g in zip(chosen, given, strict=True)]
+        objective = Objective(terms, objective.constraints)
     done = s.execute(
         select(Candidate)
         .where(Candidate.search_id == search_id, Candidate.status == "done")

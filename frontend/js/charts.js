@@ -21,8 +21,10 @@ export function axisValue(c, axis) {
  * most every few seconds, so a 10,000-candidate page does not wait for it.
  */
 export class ParetoChart {
-  constructor(el, { onSelect, xSelect, ySelect, fetchFront } = {}) {
+  /** `axesOf()` → {x, y, xGoal, yGoal} picks the axes instead of the x/y selects (`controls` change them). */
+  constructor(el, { onSelect, xSelect, ySelect, fetchFront, axesOf, controls = [] } = {}) {
     this.el = el;
+    this.axesOf = axesOf;
     this.onSelect = onSelect;
     this.xSelect = xSelect;
     this.ySelect = ySelect;
@@ -34,7 +36,7 @@ export class ParetoChart {
     this.trailing = null; // timer of a fetch deferred by the rate limit
     this.bound = false;
     this.userChose = false; // until the user picks an axis, the defaults apply as metrics appear
-    for (const s of [xSelect, ySelect]) {
+    for (const s of [xSelect, ySelect, ...controls]) {
       if (!s) continue;
       s.addEventListener("change", () => {
         this.userChose = true;
@@ -44,6 +46,10 @@ export class ParetoChart {
   }
 
   axes() {
+    if (this.axesOf) {
+      const a = this.axesOf();
+      return [a.x, a.y];
+    }
     return [this.xSelect ? this.xSelect.value : "params", this.ySelect ? this.ySelect.value : "fitness"];
   }
 
@@ -115,8 +121,10 @@ export class ParetoChart {
       if (answer && answer.ids.has(c.id)) front.push(q);
       if (c.origin && c.origin.operator === "reference") refs.push(q);
     }
-    // The server's front is a set; drawn as a staircase along x.
+    // The server's front is a set; drawn as a staircase along x whose steps bound what it dominates:
+    // across then up or down where smaller x is better, up or down then across where larger x is.
     front.sort((a, b) => a.x - b.x || a.y - b.y);
+    const shape = answer && answer.goals[0] === "maximize" ? "vh" : "hv";
     const p = palette();
     const traces = [
       {
@@ -138,7 +146,7 @@ export class ParetoChart {
         y: front.map((q) => q.y),
         customdata: front.map((q) => q.id),
         text: front.map((q) => q.label),
-        line: { shape: "hv", color: p.accent },
+        line: { shape, color: p.accent },
         marker: { size: 9, color: p.accent },
         hovertemplate: "#%{customdata} %{text}<br>%{x}, %{y}<extra></extra>",
       },

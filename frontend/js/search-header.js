@@ -95,13 +95,23 @@ function deploymentLine(r) {
   return bits.join(" · ");
 }
 
+/** A table search's result: its front and hypervolume against the table's own front (result.table). */
+function tableFigures(tb) {
+  const hv = tb.hypervolume;
+  const front = esc(t("result.table", { front: tb.front.length, evaluated: tb.evaluated, rows: tb.rows }));
+  return hv && typeof hv.ratio === "number"
+    ? `${front}, ${esc(t("result.table_hv"))} <b id="result-hv-ratio">${fmtNumber(hv.ratio, 4)}</b>`
+    : front;
+}
+
 /** What the finished search handed back, as the API reports it: the final stage's pick and test figures. */
 function renderResult(r) {
   const box = $("search-result");
   box.classList.toggle("hidden", !r);
   if (!r) return;
-  const test =
-    typeof r.test_accuracy === "number"
+  const test = r.table
+    ? tableFigures(r.table)
+    : typeof r.test_accuracy === "number"
       ? `${esc(t("result.test_accuracy"))} <b id="result-test">${fmtNumber(r.test_accuracy)}</b>` +
         (r.repeats > 1 && typeof r.test_accuracy_std === "number"
           ? ` ± ${fmtNumber(r.test_accuracy_std)} ${esc(t("result.runs", { n: r.repeats }))}`

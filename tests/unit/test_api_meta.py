@@ -36,7 +36,7 @@ def test_spaces_list_registered_spaces(api: Api) -> None:
 
 def test_datasets_report_availability(api: Api) -> None:
     items = {i["name"]: i for i in api.client.get("/api/datasets").json()}
-    assert set(items) == {"fashion-mnist", "mnist", "digits", "cifar10", "npz"}
+    assert set(items) == {"fashion-mnist", "mnist", "digits", "cifar10", "npz", "table"}
     assert items["digits"]["available"]
     assert not items["cifar10"]["available"] and str(api.settings.dataset_dir) in items["cifar10"]["note"]
 

@@ -22,6 +22,8 @@ def test_benchmarks_folder_holds_example_specs() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_spec_validates_and_its_strategy_proposes_genomes_of_its_space(path: Path) -> None:
     spec = parse_spec(yaml.safe_load(path.read_text()))
+    if spec.dataset.name == "table" and not Path(spec.dataset.path).is_file():  # type: ignore[arg-type]
+        pytest.skip(f"the table {spec.dataset.path} is not on this machine")
     shape = (1, 8, 8) if spec.dataset.name == "digits" else (1, 28, 28)
     space = make_space(spec, TaskShape(shape, 10))
     assert space.validate(space.sample(random.Random(0)))

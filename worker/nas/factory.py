@@ -6,12 +6,17 @@ from typing import Any
 
 from worker.nas.registry import space_class, strategy_class
 from worker.nas.spaces.recipe import searched_fields, with_recipe
-from worker.nas.spec import SearchSpec
+from worker.nas.spec import SearchSpec, is_table
 from worker.nas.types import TaskShape
 
 
 def make_space(spec: SearchSpec, task: TaskShape | None = None) -> Any:
-    """The spec's space; with the recipe fields it searches as part of the genome (none: the space alone)."""
+    """The spec's space; with the recipe fields it searches as part of the genome (none: the space alone).
+    A table's space is built from its rows (worker.nas.evaluation.table_search)."""
+    if is_table(spec):
+        from worker.nas.evaluation.table_search import load_table, table_space
+
+        return table_space(spec, load_table(spec.dataset))
     cls = space_class(spec.space.type)
     base = cls(cls.Options.model_validate(spec.space.options_dict()), task)
     return with_recipe(base, searched_fields(spec.training, spec.dataset))

@@ -65,7 +65,13 @@ def run_final_stage(
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Retrain per `final_plan`, test each once, export the best. Returns the summary part (`best`, `final`,
-    `artefacts`) and the exported files of the best candidate (`summary['best']['candidate_id']`)."""
+    `artefacts`) and the exported files of the best candidate (`summary['best']['candidate_id']`).
+    A table search has nothing to retrain: its part is the best row and `table` (its front, hypervolume)."""
+    if spec.dataset.name == "table":
+        from worker.nas.evaluation.table_search import table_summary
+
+        best = {**_entry(ranked[0]), "metrics": ranked[0].result.metrics} if ranked else None  # type: ignore[union-attr]
+        return {"best": best, "final": [], "artefacts": {}, "table": table_summary(spec, space, ranked)}, {}
     from worker.nas.evaluation.checkpoints import load_checkpoint
     from worker.nas.evaluation.export import export_int8, export_model
     from worker.nas.evaluation.final import final_train
@@ -225,5 +231,6 @@ def search_summary(lc: Lifecycle, search_seconds: float) -> dict[str, Any]:
         "search_seconds": search_seconds,
     }
     if lc.objective.multi:
-        out["front"] = [_entry(t) for t in lc.front()]
+        names = lc.objective.names  # a table's objectives are columns SUMMARY_METRICS does not name
+        out["front"] = [{**_entry(t), **{n: t.result.metrics.get(n) for n in names}} for t in lc.front()]  # type: ignore[union-attr]
     return out

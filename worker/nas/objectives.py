@@ -33,6 +33,15 @@ CONSTRAINT_METRICS = {
     "max_latency_ms": "latency_ms",
     "max_latency_ms_ort": "latency_ms_ort",
 }
+# A bound on any metric by name (a table's column): constraint `max:<metric>`, from spec constraints.columns.
+COLUMN_BOUND = "max:"
+
+
+def constraint_metric(name: str) -> str:
+    """The metric a hard constraint bounds from above: CONSTRAINT_METRICS, or `max:<metric>`'s metric."""
+    if name.startswith(COLUMN_BOUND):
+        return name[len(COLUMN_BOUND) :]
+    return CONSTRAINT_METRICS[name]
 
 
 def natural_goal(metric: str) -> Goal:
@@ -80,8 +89,11 @@ class Objective:
             if t.goal not in ("maximize", "minimize"):
                 raise ValueError(f"objectives.goal: {t.goal!r} for {t.metric}; allowed: maximize, minimize")
         self.constraints: dict[str, float] = {}
-        for name, bound in (constraints or {}).items():
-            if name not in CONSTRAINT_METRICS:
+        flat = dict(constraints or {})
+        for column, bound in (flat.pop("columns", None) or {}).items():  # the spec's column bounds
+            flat[COLUMN_BOUND + column] = bound
+        for name, bound in flat.items():
+            if name not in CONSTRAINT_METRICS and not name.startswith(COLUMN_BOUND):
                 raise ValueError(f"constraints: unknown {name!r}; allowed: {', '.join(CONSTRAINT_METRICS)}")
             if bound is not None:
                 self.constraints[name] = float(bound)
@@ -110,7 +122,7 @@ class Objective:
         for name, bound in self.constraints.items():
             if only is not None and name not in only:
                 continue
-            metric = CONSTRAINT_METRICS[name]
+            metric = constraint_metric(name)
             value = metrics.get(metric)
             if value is None or not math.isfinite(value):
                 return f"{metric} not measured, so {name} {bound:g} cannot be checked"

@@ -20,7 +20,7 @@ from worker.nas.factory import make_objective, make_space, make_strategy
 from worker.nas.final_stage import run_final_stage, search_summary
 from worker.nas.lifecycle import Job, Lifecycle, seconds_left, stop_rule
 from worker.nas.sink import SearchSink
-from worker.nas.spec import SearchSpec
+from worker.nas.spec import SearchSpec, is_table
 from worker.nas.types import Genome, Result, TaskShape
 
 Progress = Callable[[int, int, "float | None"], None]  # (candidates finished, max_candidates, best fitness)
@@ -44,9 +44,16 @@ class LocalSearch:
         self.finalizer = finalizer
         self.artefact_dir = Path(artefact_dir) if artefact_dir else Path(tempfile.mkdtemp(prefix="nasboard-"))
         splits = getattr(evaluator, "splits", None)  # a test's evaluator may bring its own data
-        self.splits = splits or load_dataset(spec.dataset, data_dir, seed=spec.seed)
-        self.space = make_space(spec, TaskShape(self.splits.input_shape, self.splits.n_classes))
         objective = make_objective(spec)
+        if is_table(spec):  # nothing to train: every candidate is a row of the table
+            from worker.nas.evaluation.table_search import TableEvaluator
+
+            self.splits = None
+            self.space = make_space(spec)
+            evaluator = evaluator or TableEvaluator(spec, self.space, objective)
+        else:
+            self.splits = splits or load_dataset(spec.dataset, data_dir, seed=spec.seed)
+            self.space = make_space(spec, TaskShape(self.splits.input_shape, self.splits.n_classes))
         strategy = make_strategy(spec, self.space, objective)
         strategy.free_metrics = self.space.cost  # known without training: strategies may skip for free
         self.evaluator = evaluator or TrainingEvaluator(

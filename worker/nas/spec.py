@@ -34,7 +34,9 @@ Metric = Literal[
 ]
 METRICS: tuple[str, ...] = get_args(Metric)
 ORT_BATCHES = (8, 16, 32, 64, 128, 256)
-DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz"]
+DatasetName = Literal["fashion-mnist", "mnist", "digits", "cifar10", "npz", "table"]
+# A table column named as an objective or a constraint (dataset.name: table); checked against the header.
+COLUMN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 
 
 # Ids and cursors live in PostgreSQL INTEGER columns; seeds feed numpy's 32-bit seeding.
@@ -101,7 +103,18 @@ class DatasetSpec(_Strict):
     )
 
     name: DatasetName = "digits"
-    path: str | None = Field(None, description="directory (IDX, CIFAR batches) or .npz file")
+    path: str | None = Field(
+        None, description="directory (IDX, CIFAR batches), .npz file, or .csv file (name: table)"
+    )
+    arch_column: str | None = Field(
+        None, max_length=64, description="name: table: the column naming each row (its architecture id)"
+    )
+    choice_columns: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None,
+        max_length=256,
+        description="name: table: the columns whose values define a row (the categorical space's "
+        "choices; an empty cell means 'not present'); none: the arch column holds NAS-Bench-201 cells",
+    )
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     train_subset: int | None = Field(
         None, ge=100, le=100_000_000, description="use only this many training samples"
@@ -114,10 +127,28 @@ class DatasetSpec(_Strict):
         0.5, description="share of augmented samples given a random erased box; 0 turns it off"
     )
 
-    @field_validator("name", "path", "validation_fraction", "train_subset", mode="before")
+    @field_validator(
+        "name", "path", "validation_fraction", "train_subset", "arch_column", "choice_columns", mode="before"
+    )
     @classmethod
     def _fixed(cls, value: Any, info: ValidationInfo) -> Any:
         return not_searchable(value, info)
+
+    @model_validator(mode="after")
+    def _table_fields(self) -> DatasetSpec:
+        """A table names its CSV file and arch column; the table fields mean nothing for other data."""
+        if self.name != "table":
+            for field in ("arch_column", "choice_columns"):
+                if getattr(self, field) is not None:
+                    raise ValueError(f"{field}: only for dataset.name 'table'")
+            return self
+        if not self.path or not self.path.lower().endswith(".csv"):
+            raise ValueError("path: dataset.name 'table' needs the path of a .csv file")
+        if not self.arch_column:
+            raise ValueError("arch_column: dataset.name 'table' needs the column naming each row")
+        if self.choice_columns is not None and len(set(self.choice_columns)) != len(self.choice_columns):
+            raise ValueError("choice_columns: a column is named twice")
+        return self
 
 
 NOT_SEARCHABLE = (
@@ -162,9 +193,17 @@ class TrainingSpec(_Strict):
 
 
 class ObjectiveSpec(_Strict):
-    metric: Metric = "val_accuracy"
+    # A trained search's metrics (METRICS), or any column of a table (dataset.name: table).
+    metric: str = Field(
+        "val_accuracy",
+        pattern=COLUMN,
+        description="one of: " + ", ".join(METRICS) + "; with dataset.name 'table': a column of the table",
+        json_schema_extra={"examples": list(METRICS)},
+    )
     goal: Literal["maximize", "minimize"] | None = Field(
-        None, description="default: the metric's natural direction (accuracy up; loss, size, latency down)"
+        None,
+        description="default: the metric's natural direction (accuracy up; loss, size, latency down); "
+        "required for a table column",
     )
     weight: float = Field(1.0, description="weight in a weighted sum (single-objective strategies)")
     baseline: float | None = Field(None, description="subtract this (e.g. a reference accuracy)")
@@ -185,6 +224,12 @@ class Constraints(_Strict):
         None,
         gt=0,
         description="bound on latency_ms_ort (batch 1 in ONNX Runtime; needs deployment.ort_latency)",
+    )
+    columns: dict[Annotated[str, Field(pattern=COLUMN)], float] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="dataset.name 'table': column -> the largest value a row may have (e.g. "
+        "{lat_ms_a100: 15}); a row over it, or without a value there, is infeasible",
     )
 
 
@@ -295,6 +340,49 @@ class SearchSpec(_Strict):
             raise ValueError(f"seeds {seed}..{seed + repeats - 1} pass the largest seed {MAX_SEED}")
         return repeats
 
+    @model_validator(mode="before")
+    @classmethod
+    def _table_goals(cls, data: Any) -> Any:
+        """A table column has no natural direction: each objective of a table search says its goal
+        (checked before ObjectiveSpec fills in a default)."""
+        if not isinstance(data, dict) or not isinstance(data.get("dataset"), dict):
+            return data
+        if data["dataset"].get("name") != "table" or not isinstance(data.get("objectives"), list):
+            return data
+        for i, o in enumerate(data["objectives"]):
+            if isinstance(o, dict) and o.get("goal") is None:
+                raise ValueError(
+                    f"objectives.{i}.goal: a table column has no natural direction; allowed: "
+                    "maximize, minimize"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _metrics_known(self) -> SearchSpec:
+        """A trained search's objectives are its metrics; a table search's are its columns (checked
+        against the table's header where the file is read: evaluation/table_search.check_table)."""
+        if self.dataset.name == "table":
+            if self.space.type not in TABLE_SPACES:
+                raise ValueError(f"space.type: a table is searched in {' or '.join(TABLE_SPACES)}")
+            want = "categorical" if self.dataset.choice_columns else "nb201"
+            if self.space.type != want:
+                raise ValueError(
+                    f"space.type: {want} for this table (categorical with dataset.choice_columns, "
+                    "nb201 without: the arch column holds NAS-Bench-201 cells)"
+                )
+            if self.space.options_dict():
+                raise ValueError("space: a table's space comes from its rows; give no space options")
+            return self
+        if self.space.type == "categorical" and not self.space.options_dict().get("choices"):
+            raise ValueError("space.choices: the categorical space needs its choices (or a table dataset)")
+        for i, o in enumerate(self.objectives):
+            if o.metric not in METRICS:
+                allowed = ", ".join(METRICS)
+                raise ValueError(f"objectives.{i}.metric: unknown {o.metric!r}; allowed: {allowed}")
+        if self.constraints.columns:
+            raise ValueError("constraints.columns: only for dataset.name 'table'")
+        return self
+
     @model_validator(mode="after")
     def _ort_metrics_measured(self) -> SearchSpec:
         """An objective or constraint on an ONNX Runtime latency needs it measured, at that batch."""
@@ -312,6 +400,14 @@ class SearchSpec(_Strict):
                     f"so the batch figure is latency_ms_ort_b{self.deployment.batch}"
                 )
         return self
+
+
+TABLE_SPACES = ("categorical", "nb201")
+
+
+def is_table(spec: Any) -> bool:
+    """Whether a search looks its candidates up in a table instead of training them."""
+    return spec.dataset.name == "table"
 
 
 def repeat_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:

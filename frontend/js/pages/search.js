@@ -4,6 +4,7 @@
 import { PAGE_LIMIT, api, idFromLocation, readAllCandidates, readAllCandidatesParallel } from "../api.js";
 import { FitnessChart, setGenerationResolver } from "../fitness-chart.js";
 import { ParetoChart, drawController } from "../charts.js";
+import { PairPicker } from "../pair-chart.js";
 import { ImportanceChart } from "../importance-chart.js";
 import { HypervolumeChart } from "../hypervolume-chart.js";
 import { BrushFilter } from "../brush-filter.js";
@@ -50,6 +51,16 @@ const pareto = new ParetoChart($("pareto-chart"), {
   xSelect: $("pareto-x"),
   ySelect: $("pareto-y"),
   fetchFront: (x, y) => api.pareto(searchId, { x, y, cloud: false }),
+});
+const pairs = new PairPicker($("pair-select"), $("pair-column"));
+const pairChart = new ParetoChart($("pairs-chart"), {
+  onSelect: openCandidate,
+  axesOf: () => pairs.axes(),
+  controls: [$("pair-select"), $("pair-column")],
+  fetchFront: (x, y) => {
+    const a = pairs.axes();
+    return api.pareto(searchId, { x, y, x_goal: a.xGoal, y_goal: a.yGoal, cloud: false });
+  },
 });
 const isRunning = () => Boolean(search) && (search.status === "queued" || search.status === "running");
 const ENDED = new Set(["completed", "failed", "cancelled"]);
@@ -253,7 +264,12 @@ function slowRefresh() {
   table.setRows(all());
   pareto.setAxes(metricNames(), paretoDefaults);
   if (parcoords) parcoords.refresh();
-  return Promise.resolve(pareto.render(all())).then(showBrush);
+  const drawn = [pareto.render(all())];
+  if (multiObjective()) {
+    pairs.setObjectives(search.spec.objectives, metricNames());
+    drawn.push(pairChart.render(all()));
+  }
+  return Promise.all(drawn).then(showBrush);
 }
 
 const multiObjective = () => ((search && search.spec && search.spec.objectives) || []).length >= 2;
@@ -396,6 +412,7 @@ async function start() {
   refreshController();
   showGroup();
   if (multiObjective()) {
+    $("pairs-panel").classList.remove("hidden");
     $("hypervolume-panel").classList.remove("hidden");
     hypervolume.start();
   }

@@ -40,11 +40,18 @@ def _feature_kind(values: list[str]) -> tuple[bool, bool]:
 
 
 class CategoricalOptions(SpaceOptions):
-    choices: dict[str, list[str]] = Field(..., min_length=1, description="name -> its allowed values")
+    # None only in a spec whose dataset is a table: the space is then built from the table's rows.
+    choices: dict[str, list[str]] | None = Field(
+        None, min_length=1, description="name -> its allowed values (none: a table's choice columns)"
+    )
     allowed: list[dict[str, str]] | None = Field(None, description="the only combinations that exist")
 
     @model_validator(mode="after")
     def _check(self) -> CategoricalOptions:
+        if self.choices is None:
+            if self.allowed is not None:
+                raise ValueError("allowed: needs choices")
+            return self
         for name, values in self.choices.items():
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"choices.{name}: need one or more distinct values")
@@ -66,7 +73,7 @@ class CategoricalSpace(SearchSpace):
     options: CategoricalOptions
 
     def __init__(self, options: CategoricalOptions | None = None, task: Any = None) -> None:
-        if options is None:
+        if options is None or options.choices is None:
             raise ValueError(
                 "choices: the categorical space needs its choices, e.g. {'choices': {'op': ['a']}}"
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.nas.objectives import CONSTRAINT_METRICS
+from worker.nas.objectives import constraint_metric
 from worker.nas.types import Genome, Result
 
 
@@ -37,7 +37,7 @@ def feasible_for_free(strategy: Any, genome: Genome) -> bool:
     if metrics is None:
         return True
     for name, bound in strategy.objective.constraints.items():
-        value = metrics.get(CONSTRAINT_METRICS[name])
+        value = metrics.get(constraint_metric(name))
         if value is not None and value > bound:  # a metric the source does not know is judged later
             return False
     return True
