@@ -57,10 +57,17 @@ def make_session(model: bytes, *, threads: int, device: torch.device | str | Non
 
 
 def session_latency_ms(
-    session: Any, input_shape: tuple[int, ...], *, batch: int = 1, warmup: int = 5, repeats: int = 20
+    session: Any,
+    input_shape: tuple[int, ...],
+    *,
+    batch: int = 1,
+    warmup: int = 5,
+    repeats: int = 20,
+    warmup_seconds: float = WARMUP_SECONDS,
+    min_seconds: float = MIN_TIMED_SECONDS,
 ) -> float:
-    """Median wall time (ms) of one `run` on a random batch after warm-up (at least WARMUP_SECONDS), over
-    at least `repeats` calls and MIN_TIMED_SECONDS (at most MAX_CALLS)."""
+    """Median wall time (ms) of one `run` on a random batch after warm-up (at least `warmup_seconds`), over
+    at least `repeats` calls and `min_seconds` (at most MAX_CALLS)."""
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1 (got batch {batch}, repeats {repeats})")
     x = {
@@ -69,14 +76,12 @@ def session_latency_ms(
         )
     }
     t_start, n = time.perf_counter(), 0
-    while n < warmup or (time.perf_counter() - t_start < WARMUP_SECONDS and n < 200):
+    while n < warmup or (time.perf_counter() - t_start < warmup_seconds and n < 200):
         session.run(None, x)
         n += 1
     times: list[float] = []
     t_start = time.perf_counter()
-    while len(times) < repeats or (
-        time.perf_counter() - t_start < MIN_TIMED_SECONDS and len(times) < MAX_CALLS
-    ):
+    while len(times) < repeats or (time.perf_counter() - t_start < min_seconds and len(times) < MAX_CALLS):
         t0 = time.perf_counter()
         session.run(None, x)
         times.append((time.perf_counter() - t0) * 1000.0)

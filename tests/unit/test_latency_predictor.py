@@ -1,0 +1,118 @@
+"""The latency predictor: operator decomposition, per-device tables in the cache dir, the regression, and
+the error summary."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from worker.nas.latency_error import error_summary, spearman
+from worker.nas.latency_ops import OVERHEAD_KEY, OpTable, layers_ops, vit_ops
+from worker.nas.latency_predictor import MIN_FIT, LatencyPredictor
+from worker.nas.spaces.layers import LayersSpace
+from worker.nas.spaces.vit import ViTSpace
+from worker.nas.types import TaskShape
+
+pytest.importorskip("onnxruntime")
+
+DIGITS = TaskShape((1, 8, 8), 10)
+SMALL = {"layers": [{"type": "conv", "filters": 8, "kernel": 3}, {"type": "pool"}]}
+BIG = {
+    "layers": [
+        {"type": "conv", "filters": 128, "kernel": 5},
+        {"type": "conv", "filters": 128, "kernel": 5},
+        {"type": "conv", "filters": 128, "kernel": 5},
+        {"type": "dense", "units": 256},
+    ]
+}
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASBOARD_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_layers_genome_splits_into_shaped_operators_and_dropout_vanishes():
+    space = LayersSpace(task=DIGITS)
+    genome = space.validate(
+        {
+            "layers": [
+                {"type": "conv", "filters": 16, "stride": 2},
+                {"type": "dropout", "rate": 0.2},
+                *BIG["layers"][3:],
+            ]
+        }
+    )
+    keys = [key for key, _, _ in layers_ops(genome, DIGITS, "gap")]
+    assert keys == [
+        "conv:1x8x8:f16k3s2:bn:full:relu",
+        "head:gap:16x4x4",
+        "dense:16:256:relu",
+        "linear:256:10",
+    ]
+
+
+def test_vit_blocks_with_the_same_shape_share_one_operator():
+    space = ViTSpace(task=DIGITS)
+    block = {"mixer": "attention", "heads": 2, "mlp_ratio": 2}
+    genome = space.validate({"dim": 32, "blocks": [block, block], "stem": {"type": "patch", "patch": 4}})
+    keys = [key for key, _, _ in vit_ops(genome, DIGITS)]
+    assert len(keys) == 4 and keys[1] == keys[2] == "vit-block:t4:d32:attn2:r2"
+
+
+def test_predicts_from_a_table_timed_once_per_device_kind_in_the_cache_dir(cache):
+    space = LayersSpace(task=DIGITS)
+    first = LatencyPredictor(space)
+    small, big = first.predict(space.validate(SMALL)), first.predict(space.validate(BIG))
+    assert 0 < small < big  # three 128-filter 5x5 convs cost far more than one 8-filter 3x3 conv
+    assert first.table.timed_now >= 5
+    (table,) = (cache / "latency").glob("*.json")
+    stored = json.loads(table.read_text())
+    assert stored["device_kind"] == first.device_kind and OVERHEAD_KEY in stored["ops"]
+
+    again = LatencyPredictor(space)  # a later search on this device kind: nothing timed again
+    assert again.predict(space.validate(BIG)) == pytest.approx(big)
+    assert again.table.timed_now == 0
+
+
+def _fake_table(task, cache, ms_per_op=0.01):
+    """A table whose 'timings' are deterministic: an operator costs by its input's rank."""
+    return OpTable(task, cache_dir=cache, timer=lambda module, shape, threads: ms_per_op * (1 + len(shape)))
+
+
+def test_regression_on_measured_candidates_corrects_a_biased_table(cache):
+    space = ViTSpace(task=DIGITS)
+    predictor = LatencyPredictor(space, table=_fake_table(DIGITS, cache))
+    rng = random.Random(1)
+    genomes = [space.sample(rng) for _ in range(MIN_FIT + 10)]
+
+    def truth(g):  # the device: 3x the table's sum plus a fixed 0.05 ms
+        return 3.0 * predictor.base_ms(g) + 0.05
+
+    held_out = genomes[MIN_FIT:]
+    before = error_summary([predictor.predict(g) for g in held_out], [truth(g) for g in held_out])
+    for g in genomes[:MIN_FIT]:
+        predictor.observe(g, truth(g))
+    after = error_summary([predictor.predict(g) for g in held_out], [truth(g) for g in held_out])
+    assert before["within_10pct"] == 0.0
+    assert after["within_10pct"] == 1.0 and after["median_abs_pct_error"] < 1.0
+
+
+def test_no_regression_before_enough_measured_candidates(cache):
+    space = ViTSpace(task=DIGITS)
+    predictor = LatencyPredictor(space, table=_fake_table(DIGITS, cache))
+    g = space.sample(random.Random(0))
+    predictor.observe(g, 100.0)
+    assert predictor.predict(g) == pytest.approx(predictor.base_ms(g))
+
+
+def test_error_summary_counts_the_share_within_ten_percent_and_ranks():
+    s = error_summary([1.0, 2.05, 3.5, 4.0], [1.0, 2.0, 3.0, 5.0])
+    assert s["n"] == 4 and s["within_10pct"] == 0.5
+    assert s["spearman"] == pytest.approx(1.0)
+    assert s["median_abs_pct_error"] == pytest.approx((2.5 + 16.6667) / 2, rel=1e-3)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert error_summary([], [])["within_10pct"] is None

@@ -1,0 +1,239 @@
+"""Per-operator latency tables: a `layers` or `vit` genome split into operator instances with their shapes,
+each distinct one timed once in ONNX Runtime on this device kind, the table cached per device kind.
+
+An operator is what ONNX Runtime runs as one fused unit in the whole network (a conv with its BatchNorm and
+activation, a transformer block, the classifier tail), so timing it alone keeps the fusions the whole
+network gets. Every timed model also pays ONNX Runtime's fixed cost per `run` call; that is measured once
+(`overhead`, a one-element network) and taken off each operator, and added back once per network by the
+predictor (worker/nas/latency_predictor.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from worker.nas.types import Genome, TaskShape
+
+OVERHEAD_KEY = "overhead"
+TABLE_VERSION = 1  # bump when the decomposition or the timing changes: old tables are then ignored
+# Per operator: a short timing (operators are many, each is timed once per device kind ever). The median
+# of >= 30 calls over >= 0.1 s after 0.05 s of warm-up.
+OP_WARMUP_S, OP_TIMED_S, OP_REPEATS = 0.05, 0.1, 30
+
+Op = tuple[str, tuple[Any, ...], tuple[int, ...]]  # (key, builder arguments, input shape without batch)
+
+
+def default_cache_dir() -> Path:
+    """NASBOARD_CACHE_DIR, else ~/.cache/nasboard (the service passes its settings' cache dir)."""
+    env = os.environ.get("NASBOARD_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "nasboard"
+
+
+def device_kind(threads: int) -> str:
+    """What the tables are valid for: CPU model, ONNX Runtime version, provider and intra-op threads."""
+    import onnxruntime
+
+    from worker.nas.evaluation.cpu_features import cpu_model
+
+    cpu = re.sub(r"[^A-Za-z0-9]+", "-", cpu_model()).strip("-")[:60] or platform.machine()
+    return f"{cpu}-ort{onnxruntime.__version__}-cpu-t{threads}"
+
+
+# --- decomposition (no torch) -------------------------------------------------------------------------------
+def layers_ops(genome: Genome, task: TaskShape, head: str) -> list[Op]:
+    """Operators of a normalised `layers` genome in order (dropouts vanish at inference)."""
+    c, h, w = task.input_shape
+    ops: list[Op] = []
+    features: int | None = None
+
+    def add_head() -> int:
+        ops.append((f"head:{head}:{c}x{h}x{w}", ("head", head), (c, h, w)))
+        return c if head == "gap" else c * h * w
+
+    for layer in genome["layers"]:
+        kind = layer["type"]
+        if kind == "dense" and features is None:
+            features = add_head()
+        if kind == "conv":
+            f, k, s = layer["filters"], layer["kernel"], layer["stride"]
+            bn, sep, act = layer["batch_norm"], layer["separable"], layer["activation"]
+            key = f"conv:{c}x{h}x{w}:f{f}k{k}s{s}:{'bn' if bn else 'nobn'}:{'sep' if sep else 'full'}:{act}"
+            ops.append((key, ("conv", dict(layer), c), (c, h, w)))
+            c, h, w = f, -(-h // s), -(-w // s)
+        elif kind == "pool":
+            ops.append((f"pool:{layer['kind']}:{c}x{h}x{w}", ("pool", layer["kind"]), (c, h, w)))
+            h, w = -(-h // 2), -(-w // 2)
+        elif kind == "dense":
+            units, act = layer["units"], layer["activation"]
+            ops.append((f"dense:{features}:{units}:{act}", ("dense", features, units, act), (features,)))
+            features = units
+    if features is None:
+        features = add_head()
+    ops.append((f"linear:{features}:{task.n_classes}", ("linear", features, task.n_classes), (features,)))
+    return ops
+
+
+def vit_ops(genome: Genome, task: TaskShape) -> list[Op]:
+    """Operators of a normalised `vit` genome: embedding (stem, class token, positions), blocks, tail."""
+    c, h, w = task.input_shape
+    d, p, pool = genome["dim"], genome["stem"]["patch"], genome["pool"]
+    t = -(-h // p) * -(-w // p) + (pool == "cls")
+    stem = genome["stem"]
+    stem_key = f"{stem['type']}{stem.get('channels', '')}p{p}"
+    ops: list[Op] = [(f"vit-embed:{c}x{h}x{w}:{stem_key}:d{d}:{pool}", ("embed", genome), (c, h, w))]
+    for block in genome["blocks"]:
+        mixer = f"attn{block['heads']}" if block["mixer"] == "attention" else "tokmlp"
+        key = f"vit-block:t{t}:d{d}:{mixer}:r{block['mlp_ratio']}"
+        ops.append((key, ("block", block, d, t), (t, d)))
+    ops.append((f"vit-tail:t{t}:d{d}:{pool}:{task.n_classes}", ("tail", pool, d, task.n_classes), (t, d)))
+    return ops
+
+
+def genome_ops(space: str, genome: Genome, task: TaskShape, head: str = "gap") -> list[Op]:
+    if space == "layers":
+        return layers_ops(genome, task, head)
+    if space == "vit":
+        return vit_ops(genome, task)
+    raise ValueError(f"space {space!r}: the latency predictor knows 'layers' and 'vit'")
+
+
+# --- building and timing one operator (torch and onnxruntime, imported when a table misses) -----------------
+def build_op(args: tuple[Any, ...], task: TaskShape) -> Any:
+    """The torch module of one operator, built by the spaces' own builders so it matches the network."""
+    import torch
+    from torch import nn
+
+    from worker.nas.spaces import layers_torch, vit_net
+
+    kind = args[0]
+    if kind == "conv":
+        return nn.Sequential(*layers_torch._conv(args[1], args[2]))
+    if kind == "pool":
+        return (nn.MaxPool2d if args[1] == "max" else nn.AvgPool2d)(2, 2, ceil_mode=True)
+    if kind == "head":
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) if args[1] == "gap" else nn.Flatten()
+    if kind == "dense":
+        return nn.Sequential(nn.Linear(args[1], args[2]), layers_torch.ACTIVATION_MODULES[args[3]]())
+    if kind == "linear":
+        return nn.Linear(args[1], args[2])
+    if kind == "embed":
+        net = vit_net.ViTNetwork({**args[1], "blocks": []}, task)
+
+        class Embed(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.stem, self.cls_token, self.pos = net.stem, net.cls_token, net.pos
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                x = self.stem(x)
+                if self.cls_token is not None:
+                    x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+                return x + self.pos
+
+        return Embed()
+    if kind == "block":
+        return vit_net.Block(args[1], args[2], args[3], 0.0)
+    if kind == "tail":
+        pool, d, k = args[1], args[2], args[3]
+
+        class Tail(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, k)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                x = self.norm(x)
+                return self.head(x[:, 0] if pool == "cls" else x.mean(dim=1))
+
+        return Tail()
+    raise ValueError(f"unknown operator kind {kind!r}")
+
+
+def time_module(module: Any, input_shape: tuple[int, ...], threads: int) -> float:
+    """Median ms of one ONNX Runtime batch-1 run of `module` (exported as the networks are)."""
+    import torch
+
+    from worker.nas.evaluation import ort_latency
+    from worker.nas.evaluation.export import onnx_bytes
+
+    if not any(True for _ in module.parameters()):  # the exporter reads the device from a parameter
+        module.register_parameter("_anchor", torch.nn.Parameter(torch.zeros(1), requires_grad=False))
+    session = ort_latency.make_session(onnx_bytes(module, input_shape), threads=threads)  # type: ignore[arg-type]
+    return ort_latency.session_latency_ms(
+        session, input_shape, repeats=OP_REPEATS, warmup_seconds=OP_WARMUP_S, min_seconds=OP_TIMED_S
+    )
+
+
+def _overhead_module() -> Any:
+    from torch import nn
+
+    return nn.Flatten()  # the smallest network: one node on one element
+
+
+class OpTable:
+    """Operator times (ms, overhead taken off) for one device kind, loaded from and saved to the cache dir.
+
+    Thread-safe for the runner's parallel jobs; one JSON file per device kind, rewritten whole (atomic
+    rename) after each batch of new operators.
+    """
+
+    def __init__(
+        self,
+        task: TaskShape,
+        *,
+        threads: int = 1,
+        cache_dir: Path | str | None = None,
+        timer: Callable[[Any, tuple[int, ...], int], float] = time_module,
+    ) -> None:
+        self.task, self.threads, self.timer = task, threads, timer
+        self.kind = device_kind(threads)
+        self.path = Path(cache_dir or default_cache_dir()) / "latency" / f"{self.kind}.json"
+        self.lock = threading.Lock()
+        self.times: dict[str, float] = self._load()
+        self.timed_now = 0  # operators timed by this table (not found in the cache)
+
+    def _load(self) -> dict[str, float]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("version") != TABLE_VERSION:
+            return {}
+        return {str(k): float(v) for k, v in (data.get("ops") or {}).items()}
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"version": TABLE_VERSION, "device_kind": self.kind, "ops": self.times}))
+        tmp.replace(self.path)
+
+    @property
+    def overhead(self) -> float:
+        return self.times[OVERHEAD_KEY]
+
+    def ensure(self, ops: list[Op]) -> None:
+        """Time what the table lacks (the fixed overhead first), and save."""
+        with self.lock:
+            missing = {key: (args, shape) for key, args, shape in ops if key not in self.times}
+            if OVERHEAD_KEY in self.times and not missing:
+                return
+            if OVERHEAD_KEY not in self.times:
+                self.times[OVERHEAD_KEY] = self.timer(_overhead_module(), (1,), self.threads)
+            base = self.times[OVERHEAD_KEY]
+            for key, (args, shape) in missing.items():
+                ms = self.timer(build_op(args, self.task), shape, self.threads)
+                self.times[key] = max(ms - base, 0.0)
+                self.timed_now += 1
+            self._save()
+
+    def op_sum(self, ops: list[Op]) -> float:
+        """Sum of the operators' times (ms), overhead excluded; times what is missing first."""
+        self.ensure(ops)
+        return sum(self.times[key] for key, _, _ in ops)

@@ -1,0 +1,97 @@
+"""Latency from the genome, before any training: ONNX Runtime batch-1 milliseconds on this device kind.
+
+First guess: the network's operators' times from the per-device table (worker/nas/latency_ops.py) summed,
+plus ONNX Runtime's fixed cost per run once. Timed alone, an operator misses what the whole network shares
+or adds (layout reorders between fused convs, cache reuse, the run loop's per-node cost), so once a search
+has measured candidates (`latency_ms_ort`) a small regression refines the guess: non-negative least squares
+of measured latency on [operator sum, MFLOPs, operator count, 1], each row weighted by 1 / measured so the
+fit minimises relative error (the ±10 % the predictor is judged by). Non-negative: every term costs time.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from worker.nas.latency_ops import OpTable, genome_ops
+from worker.nas.types import Genome
+
+SPACES = ("layers", "vit")
+MIN_FIT = 8  # measured candidates before the regression replaces the plain sum
+MAX_FIT = 2000  # the most recent measured candidates the regression is fitted on
+
+
+def supports(space: Any) -> bool:
+    return getattr(space, "name", None) in SPACES
+
+
+class LatencyPredictor:
+    """Predicts `latency_ms_ort` of a space's genomes; learns from measured ones via `observe`."""
+
+    def __init__(
+        self,
+        space: Any,
+        *,
+        threads: int = 1,
+        cache_dir: Path | str | None = None,
+        table: OpTable | None = None,
+    ) -> None:
+        if not supports(space):
+            raise ValueError(f"space {getattr(space, 'name', space)!r}: latency prediction knows {SPACES}")
+        self.space = getattr(space, "base", space)  # a recipe-searching space wraps the architecture space
+        self.table = table or OpTable(self.space.task, threads=threads, cache_dir=cache_dir)
+        self.rows: list[tuple[list[float], float]] = []  # (features, measured ms)
+        self.coef: np.ndarray | None = None
+
+    @property
+    def device_kind(self) -> str:
+        return self.table.kind
+
+    def _arch(self, genome: Genome) -> Genome:
+        return self.space.validate({k: v for k, v in genome.items() if k != "recipe"})
+
+    def features(self, genome: Genome) -> list[float]:
+        """[operator sum + overhead (ms), MFLOPs, operator count]."""
+        arch = self._arch(genome)
+        head = getattr(self.space.options, "head", "gap")
+        ops = genome_ops(self.space.name, arch, self.space.task, head)
+        op_sum = self.table.op_sum(ops)
+        mflops = float(self.space.cost(arch).get("flops", 0.0)) / 1e6
+        return [op_sum + self.table.overhead, mflops, float(len(ops))]
+
+    def base_ms(self, genome: Genome) -> float:
+        """The table alone: operators' sum plus one run's overhead."""
+        return self.features(genome)[0]
+
+    def predict(self, genome: Genome) -> float:
+        x = self.features(genome)
+        if self.coef is None:
+            return x[0]
+        return max(float(np.dot(self.coef, [*x, 1.0])), 1e-3)
+
+    def observe(self, genome: Genome, measured_ms: float, *, refit: bool = True) -> None:
+        """A candidate's measured `latency_ms_ort`: one more row for the regression."""
+        if not (isinstance(measured_ms, int | float) and math.isfinite(measured_ms) and measured_ms > 0):
+            return
+        self.rows.append((self.features(genome), float(measured_ms)))
+        self.rows = self.rows[-MAX_FIT:]
+        if refit:
+            self.fit()
+
+    def fit(self) -> None:
+        """Refit the regression on the rows observed (the plain sum until MIN_FIT rows)."""
+        if len(self.rows) < MIN_FIT:
+            self.coef = None
+            return
+        from scipy.optimize import nnls
+
+        x = np.array([[*f, 1.0] for f, _ in self.rows])
+        y = np.array([m for _, m in self.rows])
+        scale = np.abs(x).max(axis=0)
+        scale[scale == 0] = 1.0
+        w = 1.0 / y  # relative error
+        coef, _ = nnls((x / scale) * w[:, None], y * w)
+        self.coef = coef / scale if np.any(coef > 0) else None
