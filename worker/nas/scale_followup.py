@@ -97,4 +97,6 @@ def scale_spec(
         "parallelism": spec.get("parallelism", 1),
         "seed": spec.get("seed", 0),
     }
-    return parse_spec(out).model_dump(mode="json", exclude_none=True)
+    dumped = parse_spec(out).model_dump(mode="json", exclude_none=True)
+    dumped["constraints"] = {k: v for k, v in dumped["constraints"].items() if v != {}}  # no table columns
+    return dumped

@@ -214,9 +214,11 @@ export function readSpec() {
     const path = el.dataset.path;
     const value = readInput(el);
     if (value === undefined || el.dataset.inapplicable) continue;
-    // Inside a list item (an objective) the choice fields stay even at their default, so each item
-    // still says what it is; other defaults and empty optionals are left out as elsewhere.
-    const keep = ALWAYS.has(path) || (/\.\d+\./.test(path) && el.dataset.kind === "enum");
+    // Inside a list item (an objective) its first field (the metric) and the choice fields stay even at
+    // their default, so each item still says what it is; other defaults and empty optionals are left
+    // out as elsewhere.
+    const row = el.closest("[data-row]");
+    const keep = ALWAYS.has(path) || (row && (el.dataset.kind === "enum" || row.querySelector("[data-path]") === el));
     const def = defaultOf(path);
     if (!keep && def !== undefined && JSON.stringify(value) === def) continue;
     if (value === null) continue;
