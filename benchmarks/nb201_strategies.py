@@ -67,6 +67,7 @@ def run(strategy: str, args: argparse.Namespace) -> dict:
     data["wall_seconds"] = time.perf_counter() - start  # includes loading the table
     if args.out:
         suffix = "_mo" if args.multi_objective else ""
+        Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / f"{strategy}{suffix}.json").write_text(json.dumps(data))
     return data
 
