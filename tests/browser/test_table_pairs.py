@@ -97,6 +97,9 @@ def test_each_objective_pair_has_its_front_and_the_column_select_switches_the_de
     page.wait_for_selector("#pairs-panel:not(.hidden)", timeout=10_000)
     pairs = page.eval_on_selector_all("#pair-select option", "os => os.map(o => o.value)")
     assert pairs == ["0-1", "0-2", "1-2"]  # three objectives, taken two at a time
+    # Drawn at the panel's width, not plotly's 700 px default for a chart first drawn while hidden.
+    widths = page.evaluate(f"[{CHART}.clientWidth, {CHART}._fullLayout.width]")
+    assert widths[0] == widths[1], widths
 
     for value in pairs:
         i, j = (int(k) for k in value.split("-"))
