@@ -31,6 +31,7 @@ export class ParetoChart {
     this.fetchFront = fetchFront;
     this.front = null; // {axes, goals, ids} of the last answer
     this.fetching = null;
+    this.again = false; // the axes changed while `fetching`: fetch their front once it is in
     this.fetchedAt = 0;
     this.fetchMs = 0;
     this.trailing = null; // timer of a fetch deferred by the rate limit
@@ -55,7 +56,13 @@ export class ParetoChart {
 
   /** Ask the server for the front on the current axes, unless an answer is on its way or very fresh. */
   refreshFront(force = false) {
-    if (!this.fetchFront || this.fetching) return;
+    if (!this.fetchFront) return;
+    if (this.fetching) {
+      // The axes changed while an answer for the old ones is on its way: ask again once it is in, or a
+      // finished search (no further renders) would keep the new axes without a front.
+      this.again = this.again || force;
+      return;
+    }
     const wait = Math.max(2000, 5 * this.fetchMs);
     const early = wait - (Date.now() - this.fetchedAt);
     if (!force && early > 0) {
@@ -80,6 +87,9 @@ export class ParetoChart {
       .finally(() => {
         this.fetching = null;
         this.draw(this.last || []);
+        const again = this.again && this.front?.axes !== this.axes().join("|");
+        this.again = false;
+        if (again) this.refreshFront(true);
       });
   }
 

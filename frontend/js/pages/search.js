@@ -266,6 +266,8 @@ function slowRefresh() {
   if (parcoords) parcoords.refresh();
   const drawn = [pareto.render(all())];
   if (multiObjective()) {
+    // Shown before its first draw: plotly sizes a hidden chart at its 700 px default, wider than the panel.
+    $("pairs-panel").classList.remove("hidden");
     pairs.setObjectives(search.spec.objectives, metricNames());
     drawn.push(pairChart.render(all()));
   }
@@ -412,7 +414,6 @@ async function start() {
   refreshController();
   showGroup();
   if (multiObjective()) {
-    $("pairs-panel").classList.remove("hidden");
     $("hypervolume-panel").classList.remove("hidden");
     hypervolume.start();
   }
