@@ -1062,6 +1062,7 @@ def trial_of(cand: Candidate, checkpoint: str | None) -> Any:
         told_result=Result(**told) if told else None,
         rung_scores=list(rec.get("rung_scores", [])),
         start_rung=int(rec.get("start_rung", 0)),
+        predicted=dict(rec.get("predicted") or {}),
     )
 
 

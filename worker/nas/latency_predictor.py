@@ -95,3 +95,25 @@ class LatencyPredictor:
         w = 1.0 / y  # relative error
         coef, _ = nnls((x / scale) * w[:, None], y * w)
         self.coef = coef / scale if np.any(coef > 0) else None
+
+
+PRED_METRIC = "latency_ms_pred"  # a candidate's predicted `latency_ms_ort`, made before it trains
+
+
+def for_spec(spec: Any, space: Any) -> LatencyPredictor | None:
+    """The predictor a search uses, or None: only `layers`/`vit` searches that measure ONNX Runtime latency
+    (deployment.ort_latency, which constraints.max_latency_ms_ort requires) and a worker with onnxruntime.
+
+    Timed at the thread count a job measures with on a machine of this one's cores (the local runner's
+    share per parallel job); the service's worker may differ, and the regression on its measured
+    candidates absorbs the scale."""
+    deployment = getattr(spec, "deployment", None)
+    if not supports(space) or not getattr(deployment, "ort_latency", False):
+        return None
+    try:
+        import torch
+
+        threads = max(1, torch.get_num_threads() // max(1, int(getattr(spec, "parallelism", 1))))
+        return LatencyPredictor(space, threads=threads)
+    except (ImportError, RuntimeError, OSError):  # no onnxruntime: the search runs without predictions
+        return None
