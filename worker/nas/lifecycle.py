@@ -205,6 +205,8 @@ class Lifecycle:
             "schedule": self.schedule.state(),
             "stop_reason": self.stop_reason,
             "intake_open": self.intake_open,
+            # Not restored (the predictor is rebuilt from the candidates): the API names the device kind.
+            "latency_device_kind": None if self.latency is None else self.latency.device_kind,
         }
 
     # --- budget and stop rule -----------------------------------------------------------------------------
