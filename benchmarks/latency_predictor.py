@@ -6,8 +6,9 @@
 Per space (`layers` and `vit`, default options, Fashion-MNIST-shaped input 1×28×28, 10 classes): samples
 --train + --layers/--vit distinct random genomes; exports each untrained network to ONNX and measures its
 batch-1 latency with the engine's own code (worker.nas.evaluation.ort_latency: median of ≥ 20 runs over
-≥ 0.2 s after warm-up, 1 intra-op thread); fits the predictor's regression on the first --train measured
-genomes (the rows a search would have observed) and predicts the held-out rest from the genome alone.
+≥ 0.2 s after warm-up, 1 intra-op thread); fits the predictor's regression on --train of them drawn at
+random (the rows a search would have observed; the predictor keeps the regression only if it beats the
+operator table alone in cross-validation) and predicts the held-out rest from the genome alone.
 Prints, for the held-out set: share of predictions within ±10 %, Spearman, median abs % error (the same
 figures with the operator table alone, before any regression), FLOPs-alone Spearman, and the repeat
 ceiling: each held-out model timed again in a fresh session, the share of second timings within ±10 % of
@@ -80,10 +81,13 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
     t0 = time.perf_counter()
     measured, models = zip(*(measure(space, g) for g in genomes), strict=True)
     measure_s = time.perf_counter() - t0
-    for g, m in zip(genomes[:n_train], measured[:n_train], strict=True):
-        predictor.observe(g, m, refit=False)
+    # Which genomes train the regression is drawn at random, so the training rows and the held-out ones
+    # were measured over the same minutes of a shared machine's changing load.
+    order = random.Random(seed + 1).sample(range(len(genomes)), len(genomes))
+    train, test = sorted(order[:n_train]), sorted(order[n_train:])
+    for i in train:
+        predictor.observe(genomes[i], measured[i], refit=False)
     predictor.fit()
-    test = range(n_train, n_train + n_test)
     pred = [predictor.predict(genomes[i]) for i in test]
     meas = [measured[i] for i in test]
     again = [remeasure(models[i]) for i in test]
@@ -103,6 +107,7 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
         "operators_timed_now": predictor.table.timed_now,
         "table_seconds": table_s,
         "measure_seconds": measure_s,
+        "uses_regression": predictor.coef is not None,  # else the table alone won the cross-validation
         "coef": None if predictor.coef is None else [float(c) for c in predictor.coef],
     }
 
@@ -122,7 +127,7 @@ def show(r: dict[str, Any]) -> str:
     return (
         f"{r['space']}: held-out {r['n_test']} (regression fitted on {r['n_train']} measured), "
         f"measured {r['measured_ms']['min']:.3f}-{r['measured_ms']['max']:.3f} ms\n"
-        f"  predictor:   {fig(r['predictor'])}\n"
+        f"  predictor:   {fig(r['predictor'])} ({'regression' if r['uses_regression'] else 'table'})\n"
         f"  table alone: {fig(r['table_alone'])}\n"
         f"  FLOPs alone Spearman {r['flops_spearman']:.3f}; repeat ceiling {ceiling:.0f} % "
         f"within ±10 % (Spearman {r['repeat_spearman']:.3f})\n"
