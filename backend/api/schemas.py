@@ -449,3 +449,22 @@ class GroupListItem(BaseModel):
 class GroupList(BaseModel):
     items: list[GroupListItem]
     total: int
+
+
+class LatencyPoint(BaseModel):
+    candidate_id: int
+    predicted: float = Field(description="latency_ms_pred: ms, predicted from the genome before training")
+    measured: float = Field(description="latency_ms_ort: ms, ONNX Runtime batch 1, measured after training")
+
+
+class LatencyPredictorAnswer(BaseModel):
+    device_kind: str | None = Field(
+        description="what the predictor's operator tables were timed on (CPU, ONNX Runtime, threads); "
+        "null when the search predicts no latency"
+    )
+    tolerance: float = Field(description="the band `within_10pct` counts: ±0.10 of the measured figure")
+    n: int = Field(description="candidates with both a predicted and a measured latency")
+    within_10pct: float | None = Field(description="share (0..1) of predictions within ±10 % of measured")
+    spearman: float | None = Field(description="rank correlation of predicted and measured (n ≥ 3)")
+    median_abs_pct_error: float | None = Field(description="median |predicted − measured| / measured, %")
+    points: list[LatencyPoint]

@@ -384,6 +384,23 @@ def evaluations(s: Session, search_id: int) -> list[tuple[str, float | None, dic
     return [(status, fitness, metrics) for status, fitness, metrics in rows]
 
 
+def latency_pairs(s: Session, search_id: int) -> list[tuple[int, float, float]]:
+    """(candidate id, latency_ms_pred, latency_ms_ort) of the candidates that have both figures (trained
+    ones; a prediction over max_latency_ms_ort is never measured), in creation order."""
+    get_search(s, search_id)
+    rows = s.execute(
+        select(Candidate.id, Candidate.metrics)
+        .where(Candidate.search_id == search_id, Candidate.status.in_(("done", "infeasible")))
+        .order_by(Candidate.id)
+    )
+    out = []
+    for cid, metrics in rows:
+        pred, measured = (metrics or {}).get("latency_ms_pred"), (metrics or {}).get("latency_ms_ort")
+        if isinstance(pred, int | float) and isinstance(measured, int | float):
+            out.append((cid, float(pred), float(measured)))
+    return out
+
+
 def _scored(search_id: int) -> ColumnElement[bool]:
     """Done candidates with a fitness: what decision importance learns from."""
     return (Candidate.search_id == search_id) & (Candidate.status == "done") & Candidate.fitness.is_not(None)
@@ -1062,6 +1079,7 @@ def trial_of(cand: Candidate, checkpoint: str | None) -> Any:
         told_result=Result(**told) if told else None,
         rung_scores=list(rec.get("rung_scores", [])),
         start_rung=int(rec.get("start_rung", 0)),
+        predicted=dict(rec.get("predicted") or {}),
     )
 
 

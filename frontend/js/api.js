@@ -101,6 +101,7 @@ export const api = {
   decisions: (id, names, limit) =>
     request("GET", `/api/searches/${id}/decisions${q({ names: names.join(","), limit })}`),
   hypervolume: (id) => request("GET", `/api/searches/${id}/hypervolume`),
+  latencyPredictor: (id) => request("GET", `/api/searches/${id}/latency-predictor`),
   groups: (params = {}) => request("GET", `/api/groups${q(params)}`),
   group: (id) => request("GET", `/api/groups/${id}`),
   compareGroups: (ids) => request("GET", `/api/groups/compare${q({ ids: ids.join(",") })}`),

@@ -104,3 +104,39 @@ def seed_scalable(api: Any) -> dict[str, Any]:
     finish(api.settings, refs[0], 0.9, params=cost["params"], flops=cost["flops"])
     finish(api.settings, refs[1], 0.93, params=3 * cost["params"], flops=3.5 * cost["flops"])
     return {"candidate": cid, "flops": cost["flops"], "follow_up": follow, "reference": refs[0]}
+
+
+LATENCY_POINTS = [(0.30, 0.31), (0.52, 0.50), (0.80, 0.95), (1.10, 1.12), (1.60, 1.58)]  # (predicted, ms)
+
+
+def seed_latency(api: Any) -> dict[str, int]:
+    """Two layers searches on digits: one whose finished candidates carry latency_ms_pred and
+    latency_ms_ort (LATENCY_POINTS), one that timed no latency (deployment.ort_latency false)."""
+    import random
+
+    from unit.api_support import finish
+
+    from backend.db import repository
+    from backend.db.session import session_scope
+    from worker.nas.spaces import make_space
+    from worker.nas.types import TaskShape
+
+    space = make_space("layers", {"max_depth": 4, "filters": [8, 16]}, TaskShape((1, 8, 8), 10))
+    rng, genomes = random.Random(0), {}
+    while len(genomes) < len(LATENCY_POINTS):
+        g = space.sample(rng)
+        genomes[space.canonical(g)] = g
+    out = {}
+    for name, deployment in (("predicted", {}), ("unpredicted", {"ort_latency": False, "int8": False})):
+        spec = {**SCALE_SPEC, "name": f"latency-{name}", "deployment": deployment}
+        search_id = api.client.post("/api/searches", json=spec).json()["id"]
+        with session_scope(api.settings, write=True) as s:
+            repository.start_search(s, search_id)
+            rows = [(g, key, {"operator": "sample"}) for key, g in genomes.items()]
+            ids = [c.id for c in repository.add_candidates(s, search_id, rows)]
+        for i, cid in enumerate(ids):
+            pred, measured = LATENCY_POINTS[i]
+            extra = {"latency_ms_pred": pred, "latency_ms_ort": measured} if name == "predicted" else {}
+            finish(api.settings, cid, 0.5 + 0.05 * i, **extra)
+        out[name] = search_id
+    return out

@@ -116,3 +116,14 @@ def test_error_summary_counts_the_share_within_ten_percent_and_ranks():
     assert s["median_abs_pct_error"] == pytest.approx((2.5 + 16.6667) / 2, rel=1e-3)
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert error_summary([], [])["within_10pct"] is None
+
+
+def test_the_table_alone_is_kept_when_the_regression_does_not_beat_it_out_of_sample(cache):
+    space = ViTSpace(task=DIGITS)
+    predictor = LatencyPredictor(space, table=_fake_table(DIGITS, cache))
+    rng = random.Random(2)
+    genomes = [space.sample(rng) for _ in range(MIN_FIT + 10)]
+    for g in genomes:  # the device is exactly the table: nothing for a regression to correct
+        predictor.observe(g, predictor.base_ms(g))
+    assert predictor.coef is None
+    assert all(predictor.predict(g) == predictor.base_ms(g) for g in genomes)

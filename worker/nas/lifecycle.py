@@ -3,7 +3,8 @@ coordination steps (worker.coordinator) drive this same state machine.
 
 Plain data in, decisions out, no I/O of its own: the driver says a job started, reported an epoch or
 ended, and asks for the next jobs; the lifecycle proposes (warm start first, then the strategy), records
-proposals that break a params/FLOPs constraint as infeasible without training them, dedups, schedules
+proposals that break a params/FLOPs constraint (or, predicted from the genome, an ONNX Runtime latency
+one: worker.nas.latency_predictor) as infeasible without training them, dedups, schedules
 rungs and promotions (worker.nas.schedules), applies the stop rule, tells the strategy each candidate
 exactly once, and ranks. Records reach storage through a `TrialStore` (the database on both paths).
 
@@ -13,11 +14,13 @@ in the strategy's, `told`), replayed by `Lifecycle(..., trials=...)`, so a resum
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from worker.nas import latency_predictor
 from worker.nas.evaluation.fidelity import MedianStopping
 from worker.nas.objectives import Objective, pareto_front
 from worker.nas.schedules import New, Promote, make_schedule
@@ -32,6 +35,10 @@ MEDIAN_CURVES = 200  # the most recent finished curves the median-stopping rule 
 RANKED_STATUSES = frozenset({"done", "queued", "training"})
 BUSY = ("queued", "training")
 PRE_TRAINING_CONSTRAINTS = ("max_params", "max_flops")  # known from the genome, before any training
+PREDICTED_CONSTRAINT = "max_latency_ms_ort"  # checked before training on the predicted figure
+MEASURED_LATENCY = "latency_ms_ort"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +58,7 @@ class Trial:
     told_result: Result | None = None  # what the strategy was told (a later rung may change `result`)
     rung_scores: list[float | None] = field(default_factory=list)  # fitness after each job
     start_rung: int = 0
+    predicted: dict[str, float] = field(default_factory=dict)  # made before training (latency_ms_pred)
 
     @property
     def busy(self) -> bool:
@@ -70,6 +78,7 @@ class Trial:
             "rung_scores": self.rung_scores,
             "start_rung": self.start_rung,
             "told_result": None if told is None else result_dict(told),
+            "predicted": self.predicted,
         }
 
 
@@ -176,6 +185,13 @@ class Lifecycle:
         self._best_stale = True
         self._parents: dict[str, list[str]] = {}
         self._track_parents()
+        # Rebuilt from the candidates table on every cold start (no state of its own to checkpoint).
+        self.latency = latency_predictor.for_spec(spec, space)
+        self._observed: set[int] = set()
+        if self.latency is not None:
+            for t in trials:
+                self._observe(t, refit=False)
+            self.latency.fit()
 
     def _valid(self, genome: Genome) -> Genome | None:
         try:
@@ -189,6 +205,8 @@ class Lifecycle:
             "schedule": self.schedule.state(),
             "stop_reason": self.stop_reason,
             "intake_open": self.intake_open,
+            # Not restored (the predictor is rebuilt from the candidates): the API names the device kind.
+            "latency_device_kind": None if self.latency is None else self.latency.device_kind,
         }
 
     # --- budget and stop rule -----------------------------------------------------------------------------
@@ -304,9 +322,10 @@ class Lifecycle:
             return None
         genome, origin = nxt
         trial = Trial(0, genome, self.space.canonical(genome), origin)
-        reason = self._pre_training_violation(genome)
+        trial.predicted = self._predict(genome)
+        reason = self._pre_training_violation(genome, trial.predicted)
         if reason is not None:  # known without training: recorded, never trained, no budget spent
-            cost = {k: float(v) for k, v in self.space.cost(genome).items()}
+            cost = {k: float(v) for k, v in self.space.cost(genome).items()} | trial.predicted
             trial.status, trial.result = "infeasible", Result("infeasible", metrics=cost, error=reason)
             self._add(trial)
             self.skipped += 1
@@ -326,12 +345,41 @@ class Lifecycle:
         if trial.busy:
             self._busy.add(trial.cid)
 
-    def _pre_training_violation(self, genome: Genome) -> str | None:
+    def _pre_training_violation(self, genome: Genome, predicted: dict[str, float]) -> str | None:
         names = [n for n in PRE_TRAINING_CONSTRAINTS if n in self.objective.constraints]
-        if not names:
+        if names:
+            reason = self.objective.violation(self.space.cost(genome), only=names)
+            if reason is not None:
+                return f"constraint: {reason} (from the genome; not trained)"
+        pred = predicted.get(latency_predictor.PRED_METRIC)
+        if pred is None or PREDICTED_CONSTRAINT not in self.objective.constraints:
+            return None  # no prediction: the measured figure is checked after training, as without one
+        reason = self.objective.violation({MEASURED_LATENCY: pred}, only=[PREDICTED_CONSTRAINT])
+        if reason is None:
             return None
-        reason = self.objective.violation(self.space.cost(genome), only=names)
-        return None if reason is None else f"constraint: {reason} (from the genome; not trained)"
+        pred_name = latency_predictor.PRED_METRIC
+        return f"constraint: predicted {reason} ({pred_name}, from the genome; not trained)"
+
+    # --- latency prediction -------------------------------------------------------------------------------
+    def _predict(self, genome: Genome) -> dict[str, float]:
+        if self.latency is None:
+            return {}
+        try:
+            return {latency_predictor.PRED_METRIC: round(self.latency.predict(genome), 6)}
+        except Exception:  # noqa: BLE001 - a prediction that fails leaves the candidate to its measurement
+            log.warning("latency prediction failed", exc_info=True)
+            return {}
+
+    def _observe(self, t: Trial, *, refit: bool = True) -> None:
+        """Feed a candidate's measured latency to the predictor's regression, once per candidate."""
+        metrics = t.result.metrics if t.result is not None else None
+        if self.latency is None or t.cid in self._observed or not metrics or MEASURED_LATENCY not in metrics:
+            return
+        self._observed.add(t.cid)
+        try:
+            self.latency.observe(t.genome, metrics[MEASURED_LATENCY], refit=refit)
+        except Exception:  # noqa: BLE001 - the regression is an aid; it never stops the search
+            log.warning("latency observation failed", exc_info=True)
 
     # --- events -------------------------------------------------------------------------------------------
     def job_started(self, cid: int) -> None:
@@ -364,6 +412,9 @@ class Lifecycle:
             t.rung_scores.append(result.fitness if result.ok else None)
             if result.status == "done" and curve:
                 self.curves = [*self.curves[-(MEDIAN_CURVES - 1) :], list(curve)]
+        if t.predicted and t.result is not None:
+            t.result.metrics = {**t.predicted, **(t.result.metrics or {})}
+        self._observe(t)
         self._note_result(t)
         self.store.update(t)
         self.schedule.completed(self, t)

@@ -223,7 +223,8 @@ class Constraints(_Strict):
     max_latency_ms_ort: float | None = Field(
         None,
         gt=0,
-        description="bound on latency_ms_ort (batch 1 in ONNX Runtime; needs deployment.ort_latency)",
+        description="bound on latency_ms_ort (batch 1 in ONNX Runtime; needs deployment.ort_latency); a "
+        "layers or vit candidate predicted over it (latency_ms_pred) is not trained",
     )
     columns: dict[Annotated[str, Field(pattern=COLUMN)], float] = Field(
         default_factory=dict,

@@ -7,6 +7,7 @@ import { ParetoChart, drawController } from "../charts.js";
 import { PairPicker } from "../pair-chart.js";
 import { ImportanceChart } from "../importance-chart.js";
 import { HypervolumeChart } from "../hypervolume-chart.js";
+import { LatencyChart } from "../latency-chart.js";
 import { BrushFilter } from "../brush-filter.js";
 import { ParcoordsChart } from "../parcoords-chart.js";
 import { CandidateTable } from "../table.js";
@@ -75,6 +76,16 @@ const hypervolume = new HypervolumeChart($("hypervolume-chart"), $("hypervolume-
   fetchCurve: () => api.hypervolume(searchId),
   isRunning,
 });
+const latency = new LatencyChart($("latency-panel"), $("latency-chart"), $("latency-note"), {
+  fetchAnswer: () => api.latencyPredictor(searchId),
+  isRunning,
+});
+/** Only `layers` and `vit` searches that time ONNX Runtime latency predict it (worker/nas/latency_predictor.py). */
+function predictsLatency() {
+  const spec = (search && search.spec) || {};
+  const space = (spec.space && spec.space.type) || "";
+  return ["layers", "vit"].includes(space) && (spec.deployment || {}).ort_latency !== false;
+}
 // Ranges brushed on the parallel coordinates: they filter the table and dim the other charts.
 const brush = new BrushFilter();
 let parcoords = null; // created once the page is interactive; it draws when scrolled into view
@@ -138,6 +149,7 @@ function renderHeader() {
   if (feed) feed.setTerminal(search.status);
   if (feed && importance.isRunning()) importance.wake(); // a resumed search
   if (feed && multiObjective() && isRunning()) hypervolume.wake();
+  if (feed && predictsLatency() && isRunning()) latency.wake();
   if (search.status !== shownStatus) {
     const first = shownStatus === null;
     shownStatus = search.status;
@@ -417,6 +429,7 @@ async function start() {
     $("hypervolume-panel").classList.remove("hidden");
     hypervolume.start();
   }
+  if (predictsLatency()) latency.start(); // its panel shows once a candidate has both figures
   parcoords = new ParcoordsChart($("parcoords-chart"), $("parcoords-note"), {
     filter: brush,
     rows: all,

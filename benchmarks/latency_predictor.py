@@ -1,0 +1,161 @@
+"""How close is the latency predictor to measured ONNX Runtime batch-1 latency? (issue 18 item 4)
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/latency_predictor.py [--layers 100] [--vit 100]
+        [--train 60] [--seed 0] [--json] [--check]
+
+Per space (`layers` and `vit`, default options, Fashion-MNIST-shaped input 1×28×28, 10 classes): samples
+--train + --layers/--vit distinct random genomes; exports each untrained network to ONNX and measures its
+batch-1 latency with the engine's own code (worker.nas.evaluation.ort_latency: median of ≥ 20 runs over
+≥ 0.2 s after warm-up, 1 intra-op thread); fits the predictor's regression on --train of them drawn at
+random (the rows a search would have observed; the predictor keeps the regression only if it beats the
+operator table alone in cross-validation) and predicts the held-out rest from the genome alone.
+Prints, for the held-out set: share of predictions within ±10 %, Spearman, median abs % error (the same
+figures with the operator table alone, before any regression), FLOPs-alone Spearman, and the repeat
+ceiling: each held-out model timed again in a fresh session, the share of second timings within ±10 % of
+the first (what the machine's noise allows any predictor).
+
+Goal (issue 18): ≥ 90 % within ±10 % and Spearman ≥ 0.95 in both spaces; `--check` exits 1 otherwise.
+Operator tables are read from / written to the cache dir (NASBOARD_CACHE_DIR, else ~/.cache/nasboard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's engine, also when run from a git worktree
+
+INPUT = (1, 28, 28)
+THREADS = 1
+
+
+def sample_distinct(space: Any, n: int, seed: int) -> list[dict]:
+    rng, seen, out = random.Random(seed), set(), []
+    while len(out) < n:
+        g = space.validate(space.sample(rng))
+        key = space.canonical(g)
+        if key not in seen:
+            seen.add(key)
+            out.append(g)
+    return out
+
+
+def measure(space: Any, genome: dict) -> tuple[float, bytes]:
+    """Batch-1 ONNX Runtime ms of the untrained network, by the engine's measuring code."""
+    import torch
+
+    from worker.nas.evaluation.export import onnx_bytes
+    from worker.nas.evaluation.ort_latency import make_session, session_latency_ms
+
+    torch.manual_seed(0)
+    model = onnx_bytes(space.build(genome), INPUT)
+    return session_latency_ms(make_session(model, threads=THREADS), INPUT), model
+
+
+def remeasure(model: bytes) -> float:
+    from worker.nas.evaluation.ort_latency import make_session, session_latency_ms
+
+    return session_latency_ms(make_session(model, threads=THREADS), INPUT)
+
+
+def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]:
+    from worker.nas.latency_error import TOLERANCE, error_summary, spearman
+    from worker.nas.latency_predictor import LatencyPredictor
+    from worker.nas.spaces.layers import LayersSpace
+    from worker.nas.spaces.vit import ViTSpace
+    from worker.nas.types import TaskShape
+
+    task = TaskShape(INPUT, 10)
+    space = LayersSpace(task=task) if name == "layers" else ViTSpace(task=task)
+    genomes = sample_distinct(space, n_train + n_test, seed)
+    t0 = time.perf_counter()
+    predictor = LatencyPredictor(space, threads=THREADS)
+    base = [predictor.base_ms(g) for g in genomes]  # times every operator the table lacks
+    table_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    measured, models = zip(*(measure(space, g) for g in genomes), strict=True)
+    measure_s = time.perf_counter() - t0
+    # Which genomes train the regression is drawn at random, so the training rows and the held-out ones
+    # were measured over the same minutes of a shared machine's changing load.
+    order = random.Random(seed + 1).sample(range(len(genomes)), len(genomes))
+    train, test = sorted(order[:n_train]), sorted(order[n_train:])
+    for i in train:
+        predictor.observe(genomes[i], measured[i], refit=False)
+    predictor.fit()
+    pred = [predictor.predict(genomes[i]) for i in test]
+    meas = [measured[i] for i in test]
+    again = [remeasure(models[i]) for i in test]
+    flops = [float(space.cost(genomes[i])["flops"]) for i in test]
+    ceiling = sum(abs(b - a) / a <= TOLERANCE for a, b in zip(meas, again, strict=True)) / len(meas)
+    return {
+        "space": name,
+        "n_train": n_train,
+        "n_test": n_test,
+        "device_kind": predictor.device_kind,
+        "predictor": error_summary(pred, meas),
+        "table_alone": error_summary([base[i] for i in test], meas),
+        "flops_spearman": spearman(flops, meas),
+        "repeat_within_10pct": ceiling,
+        "repeat_spearman": spearman(again, meas),
+        "measured_ms": {"min": min(meas), "max": max(meas)},
+        "operators_timed_now": predictor.table.timed_now,
+        "table_seconds": table_s,
+        "measure_seconds": measure_s,
+        "uses_regression": predictor.coef is not None,  # else the table alone won the cross-validation
+        "coef": None if predictor.coef is None else [float(c) for c in predictor.coef],
+    }
+
+
+def meets(r: dict[str, Any]) -> bool:
+    p = r["predictor"]
+    return (p["within_10pct"] or 0) >= 0.90 and (p["spearman"] or 0) >= 0.95
+
+
+def show(r: dict[str, Any]) -> str:
+    def fig(s: dict[str, Any]) -> str:
+        rho = "n/a" if s["spearman"] is None else f"{s['spearman']:.3f}"
+        share, err = 100 * s["within_10pct"], s["median_abs_pct_error"]
+        return f"{share:.0f} % within ±10 %, Spearman {rho}, median |err| {err:.1f} %"
+
+    ceiling, verdict = 100 * r["repeat_within_10pct"], "met" if meets(r) else "missed"
+    return (
+        f"{r['space']}: held-out {r['n_test']} (regression fitted on {r['n_train']} measured), "
+        f"measured {r['measured_ms']['min']:.3f}-{r['measured_ms']['max']:.3f} ms\n"
+        f"  predictor:   {fig(r['predictor'])} ({'regression' if r['uses_regression'] else 'table'})\n"
+        f"  table alone: {fig(r['table_alone'])}\n"
+        f"  FLOPs alone Spearman {r['flops_spearman']:.3f}; repeat ceiling {ceiling:.0f} % "
+        f"within ±10 % (Spearman {r['repeat_spearman']:.3f})\n"
+        f"  {r['operators_timed_now']} operators timed now ({r['table_seconds']:.0f} s), "
+        f"{r['n_train'] + r['n_test']} networks measured ({r['measure_seconds']:.0f} s); goal {verdict}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--layers", type=int, default=100, help="held-out layers genomes")
+    ap.add_argument("--vit", type=int, default=100, help="held-out vit genomes")
+    ap.add_argument("--train", type=int, default=60, help="measured genomes the regression is fitted on")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--check", action="store_true", help="exit 1 unless both spaces meet the goal")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(THREADS)
+    results = [
+        run_space(name, n, args.train, args.seed)
+        for name, n in (("layers", args.layers), ("vit", args.vit))
+        if n > 0
+    ]
+    print(json.dumps(results, indent=1) if args.json else "\n".join(map(show, results)))
+    return 1 if args.check and not all(map(meets, results)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

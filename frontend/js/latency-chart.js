@@ -1,0 +1,106 @@
+// Latency predictor against measurement (GET /api/searches/{id}/latency-predictor): each candidate's
+// latency_ms_pred (from the genome, before training) against its measured latency_ms_ort, with the y = x
+// line and the ±10 % band the predictor is judged by, and the server's summary figures as a line of text.
+// The panel stays hidden until the answer has points; the page computes nothing.
+
+import { axisStyle, baseLayout, palette, plotConfig } from "./theme.js";
+import { fmtInt, fmtNumber } from "./format.js";
+import { t } from "./i18n.js";
+
+const plotly = () => window.Plotly; // a classic script that may load after this module
+const MIN_WAIT_MS = 3000;
+
+/** "12 candidates: 83 % within ±10 %, Spearman 0.97, median error 4.1 % (device kind)". */
+export function latencySummary(a) {
+  const pct = (v) => (v == null ? "–" : `${fmtNumber(100 * v, 3)} %`);
+  return t("latency.summary", {
+    n: fmtInt(a.n),
+    within: pct(a.within_10pct),
+    tol: fmtNumber(100 * a.tolerance, 2),
+    rho: a.spearman == null ? "–" : fmtNumber(a.spearman, 3),
+    median: a.median_abs_pct_error == null ? "–" : `${fmtNumber(a.median_abs_pct_error, 3)} %`,
+    device: a.device_kind || "–",
+  });
+}
+
+export class LatencyChart {
+  /** `fetchAnswer()` resolves to the API's answer; `isRunning()` says whether to keep refreshing. */
+  constructor(panel, el, note, { fetchAnswer, isRunning }) {
+    Object.assign(this, { panel, el, note, fetchAnswer, isRunning });
+    this.shown = null;
+    this.active = false;
+  }
+
+  wake() {
+    if (!this.active) this.start();
+  }
+
+  async start() {
+    this.active = true;
+    const running = this.isRunning();
+    const started = Date.now();
+    try {
+      await this.draw(await this.fetchAnswer());
+    } catch (err) {
+      console.warn("latency predictor unavailable", err);
+    }
+    // A fetch begun while running may miss the last candidates: one more after it ends.
+    if (running) setTimeout(() => this.start(), Math.max(MIN_WAIT_MS, 10 * (Date.now() - started)));
+    else this.active = false;
+  }
+
+  draw(answer) {
+    const text = JSON.stringify(answer);
+    if (text === this.shown) return;
+    this.shown = text;
+    const points = answer.points || [];
+    this.el.dataset.points = String(points.length);
+    this.panel.classList.toggle("hidden", !points.length);
+    if (!points.length) return;
+    this.note.textContent = latencySummary(answer);
+    const p = palette();
+    const all = points.flatMap((q) => [q.predicted, q.measured]);
+    const lo = Math.min(...all) * 0.9;
+    const hi = Math.max(...all) * 1.1;
+    const tol = answer.tolerance;
+    // The band: predictions within ±tol of the measured figure (x measured, y predicted).
+    const band = {
+      type: "scatter",
+      mode: "lines",
+      x: [lo, hi, hi, lo, lo],
+      y: [lo * (1 - tol), hi * (1 - tol), hi * (1 + tol), lo * (1 + tol), lo * (1 - tol)],
+      fill: "toself",
+      fillcolor: "rgba(37, 99, 235, 0.10)",
+      line: { width: 0 },
+      hoverinfo: "skip",
+      name: t("latency.band", { tol: fmtNumber(100 * tol, 2) }),
+    };
+    const diagonal = {
+      type: "scatter",
+      mode: "lines",
+      x: [lo, hi],
+      y: [lo, hi],
+      line: { color: p.muted, dash: "dash", width: 1 },
+      hoverinfo: "skip",
+      name: "y = x",
+    };
+    const scatter = {
+      type: "scatter",
+      mode: "markers",
+      x: points.map((q) => q.measured),
+      y: points.map((q) => q.predicted),
+      customdata: points.map((q) => q.candidate_id),
+      marker: { color: p.accent, size: 7 },
+      name: t("latency.points"),
+      hovertemplate: t("latency.hover"),
+    };
+    const layout = baseLayout({
+      xaxis: axisStyle({ title: { text: t("latency.measured") }, type: "log" }),
+      yaxis: axisStyle({ title: { text: t("latency.predicted") }, type: "log" }),
+      showlegend: false,
+      margin: { l: 64, r: 16, t: 16, b: 44 },
+      uirevision: "keep",
+    });
+    return plotly().react(this.el, [band, diagonal, scatter], layout, plotConfig);
+  }
+}
