@@ -12,13 +12,13 @@ const MIN_WAIT_MS = 3000;
 
 /** "12 candidates: 83 % within ±10 %, Spearman 0.97, median error 4.1 % (device kind)". */
 export function latencySummary(a) {
-  const pct = (v) => (v == null ? "–" : `${fmtNumber(100 * v, 3)} %`);
+  const pct = (v) => (v == null ? "–" : `${fmtNumber(Math.round(100 * v))} %`);
   return t("latency.summary", {
     n: fmtInt(a.n),
     within: pct(a.within_10pct),
     tol: fmtNumber(100 * a.tolerance, 2),
     rho: a.spearman == null ? "–" : fmtNumber(a.spearman, 3),
-    median: a.median_abs_pct_error == null ? "–" : `${fmtNumber(a.median_abs_pct_error, 3)} %`,
+    median: a.median_abs_pct_error == null ? "–" : `${fmtNumber(a.median_abs_pct_error, 2)} %`,
     device: a.device_kind || "–",
   });
 }
