@@ -6,6 +6,7 @@ import { baseLayout, evaluationTicks, palette, plotConfig, axisStyle } from "./t
 import { fmtInt, fmtNumber, metricLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { serverText } from "./server-text.js";
+import { PolledAnswer } from "./polled-answer.js";
 
 const plotly = () => window.Plotly; // a classic script that may load after this module
 // About 0.1 s of server time for 10,000 candidates: every few seconds while the search runs is cheap.
@@ -19,39 +20,14 @@ export function referenceText(objectives, goals, reference) {
     .join(", ");
 }
 
-export class HypervolumeChart {
+export class HypervolumeChart extends PolledAnswer {
   /** `fetchCurve()` resolves to the API's answer; `isRunning()` says whether to keep refreshing. */
   constructor(el, note, { fetchCurve, isRunning }) {
-    this.el = el;
-    this.note = note;
-    this.fetchCurve = fetchCurve;
-    this.isRunning = isRunning;
-    this.shown = null; // the last answer drawn, as JSON: an unchanged answer is not redrawn
-    this.active = false;
+    super({ fetch: fetchCurve, isRunning, minWaitMs: MIN_WAIT_MS, label: "hypervolume" });
+    Object.assign(this, { el, note });
   }
 
-  wake() {
-    if (!this.active) this.start();
-  }
-
-  async start() {
-    this.active = true;
-    const running = this.isRunning();
-    const started = Date.now();
-    try {
-      await this.draw(await this.fetchCurve());
-    } catch (err) {
-      console.warn("hypervolume unavailable", err);
-    }
-    // As with importance: a fetch begun while running may miss the last candidates, so one more after.
-    if (running) setTimeout(() => this.start(), Math.max(MIN_WAIT_MS, 10 * (Date.now() - started)));
-    else this.active = false;
-  }
-
-  draw(answer) {
-    const text = JSON.stringify(answer);
-    if (text === this.shown) return;
-    this.shown = text;
+  render(answer) {
     const points = answer.points || [];
     this.el.dataset.points = String(points.length);
     if (!points.length) {

@@ -7,6 +7,7 @@ import { baseLayout, palette, plotConfig, axisStyle } from "./theme.js";
 import { fmtInt } from "./format.js";
 import { t } from "./i18n.js";
 import { nameText, serverText } from "./server-text.js";
+import { PolledAnswer } from "./polled-answer.js";
 
 // plotly.js is a classic script that may finish loading after this module: look it up at call time.
 const plotly = () => window.Plotly;
@@ -17,37 +18,12 @@ const MAX_BARS = 20; // a layers search names ~50 decisions; the tail explains n
 
 const choice = (v) => (v === null || v === undefined ? t("importance.absent") : String(v));
 
-export class ImportanceChart {
+export class ImportanceChart extends PolledAnswer {
   /** `fetchImportance()` resolves to the API's answer; `isRunning()` says whether to keep refreshing. */
   constructor(el, note, { fetchImportance, isRunning }) {
-    this.el = el;
-    this.note = note;
-    this.fetchImportance = fetchImportance;
-    this.isRunning = isRunning;
-    this.shown = null; // the last answer drawn, as JSON: an unchanged answer is not redrawn
+    super({ fetch: fetchImportance, isRunning, minWaitMs: MIN_WAIT_MS, label: "decision importance" });
+    Object.assign(this, { el, note });
     this.items = []; // the last answer's decisions, most important first
-    this.active = false; // a fetch in flight or scheduled
-  }
-
-  /** Start refreshing again (a resumed search) unless a fetch is already in flight or scheduled. */
-  wake() {
-    if (!this.active) this.start();
-  }
-
-  /** Fetch and draw now, then again every while the search runs, and once more after it ends. */
-  async start() {
-    this.active = true;
-    const running = this.isRunning();
-    const started = Date.now();
-    try {
-      this.draw(await this.fetchImportance());
-    } catch (err) {
-      console.warn("decision importance unavailable", err);
-    }
-    // A fetch that began while running may predate the last candidates: the next one, after the end,
-    // is the final answer.
-    if (running) setTimeout(() => this.start(), Math.max(MIN_WAIT_MS, 10 * (Date.now() - started)));
-    else this.active = false;
   }
 
   /** The names of the `n` most important decisions of the last answer (none before the first). */
@@ -55,10 +31,7 @@ export class ImportanceChart {
     return this.items.slice(0, n).map((it) => it.decision);
   }
 
-  draw(answer) {
-    const text = JSON.stringify(answer);
-    if (text === this.shown) return;
-    this.shown = text;
+  render(answer) {
     const items = answer.items || [];
     this.items = items;
     this.el.dataset.items = String(items.length);

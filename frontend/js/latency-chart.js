@@ -6,6 +6,7 @@
 import { axisStyle, baseLayout, palette, plotConfig } from "./theme.js";
 import { fmtInt, fmtNumber } from "./format.js";
 import { t } from "./i18n.js";
+import { PolledAnswer } from "./polled-answer.js";
 
 const plotly = () => window.Plotly; // a classic script that may load after this module
 const MIN_WAIT_MS = 3000;
@@ -23,36 +24,14 @@ export function latencySummary(a) {
   });
 }
 
-export class LatencyChart {
+export class LatencyChart extends PolledAnswer {
   /** `fetchAnswer()` resolves to the API's answer; `isRunning()` says whether to keep refreshing. */
   constructor(panel, el, note, { fetchAnswer, isRunning }) {
-    Object.assign(this, { panel, el, note, fetchAnswer, isRunning });
-    this.shown = null;
-    this.active = false;
+    super({ fetch: fetchAnswer, isRunning, minWaitMs: MIN_WAIT_MS, label: "latency predictor" });
+    Object.assign(this, { panel, el, note });
   }
 
-  wake() {
-    if (!this.active) this.start();
-  }
-
-  async start() {
-    this.active = true;
-    const running = this.isRunning();
-    const started = Date.now();
-    try {
-      await this.draw(await this.fetchAnswer());
-    } catch (err) {
-      console.warn("latency predictor unavailable", err);
-    }
-    // A fetch begun while running may miss the last candidates: one more after it ends.
-    if (running) setTimeout(() => this.start(), Math.max(MIN_WAIT_MS, 10 * (Date.now() - started)));
-    else this.active = false;
-  }
-
-  draw(answer) {
-    const text = JSON.stringify(answer);
-    if (text === this.shown) return;
-    this.shown = text;
+  render(answer) {
     const points = answer.points || [];
     this.el.dataset.points = String(points.length);
     this.panel.classList.toggle("hidden", !points.length);
