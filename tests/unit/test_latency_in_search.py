@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from service_drain import drain
 
 from backend.db import repository as repo
 from backend.db.migrate import upgrade_to_head
 from backend.db.session import session_scope
 from backend.settings import Settings
-from worker import coordinator
 from worker.nas.evaluation.evaluator import EvalOutcome
 from worker.nas.factory import make_space
 from worker.nas.latency_predictor import MIN_FIT, PRED_METRIC
@@ -103,30 +103,8 @@ def test_the_service_predicts_the_same_and_a_cold_lifecycle_rebuilds_the_regress
     upgrade_to_head(settings)
     with session_scope(settings, write=True) as s:
         search_id = repo.create_search(s, spec.model_dump(mode="json"), "lat").id
-    work: list[tuple[str, int]] = []
-
-    class Fifo:
-        def train(self, cid: int) -> None:
-            work.append(("train", cid))
-
-        def advance(self, sid: int) -> None:
-            work.append(("advance", sid))
-
-        def finalize(self, sid: int) -> None:
-            work.append(("finalize", sid))
-
-    d = Fifo()
     fake = FakeMeasure(spec, make_space(spec, TaskShape((1, 8, 8), 10)))
-    coordinator.advance_search(search_id, d, settings, kick=True)
-    while work:
-        kind, ident = work.pop(0)
-        if kind == "train":
-            coordinator.train_candidate(ident, d, lambda *a: fake, settings)
-        elif kind == "advance":
-            coordinator._LIVE.clear()  # every step replays the table, as after a restart
-            coordinator.advance_search(ident, d, settings)
-        else:
-            coordinator.finalize_search(ident, lambda *a: ({}, {}), settings)
+    drain(search_id, settings, lambda *a: fake, cold=True)  # every step replays the table, as after a restart
     _, local_sink, _ = local(spec)
     with session_scope(settings) as s:
         trials = [t for t, _ in repo.search_trials(s, search_id)]

@@ -5,17 +5,16 @@ and promote the same candidates, for every strategy and every schedule."""
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import pytest
+from service_drain import drain
 
 from backend.db import repository as repo
 from backend.db.migrate import upgrade_to_head
 from backend.db.session import session_scope
 from backend.settings import Settings
-from worker import coordinator
 from worker.nas.evaluation.evaluator import EvalOutcome
 from worker.nas.objectives import Objective
 from worker.nas.runner import run_local_search
@@ -82,30 +81,8 @@ def via_service(raw: dict, tmp: Path, cold: bool = False) -> tuple[list[str], se
     spec = parse_spec(raw)
     with session_scope(settings, write=True) as s:
         search_id = repo.create_search(s, spec.model_dump(mode="json"), "eq").id
-    work: deque[tuple[str, int]] = deque()
-
-    class Fifo:
-        def train(self, cid: int) -> None:
-            work.append(("train", cid))
-
-        def advance(self, sid: int) -> None:
-            work.append(("advance", sid))
-
-        def finalize(self, sid: int) -> None:
-            work.append(("finalize", sid))
-
-    d, evaluator = Fifo(), ClosedForm(spec, tmp)
-    coordinator.advance_search(search_id, d, settings, kick=True)
-    while work:
-        kind, ident = work.popleft()
-        if kind == "train":
-            coordinator.train_candidate(ident, d, lambda *a: evaluator, settings)
-        elif kind == "advance":
-            if cold:
-                coordinator._LIVE.clear()
-            coordinator.advance_search(ident, d, settings)
-        else:
-            coordinator.finalize_search(ident, lambda *a: ({}, {}), settings)
+    evaluator = ClosedForm(spec, tmp)
+    drain(search_id, settings, lambda *a: evaluator, cold=cold)
     with session_scope(settings) as s:
         assert repo.get_search(s, search_id).status == "completed"
         cands = sorted(repo.candidates_after(s, search_id, 0, 1000)[0], key=lambda c: c.id)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import random
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from api_support import make_api
+from service_drain import drain
 
-from worker import coordinator, engine_bridge
+from worker import engine_bridge
 from worker.nas.evaluation.evaluator import TrainingEvaluator
 from worker.nas.factory import make_space
 from worker.nas.runner import run_local_search
@@ -94,28 +94,8 @@ def test_the_service_runs_the_same_recipe_search_and_shows_the_recipe(tmp_path: 
     stored = api.client.get(f"/api/searches/{sid}").json()["spec"]
     assert stored["training"]["lr"] == {"log_uniform": [0.001, 0.03]}
 
-    work: deque[tuple[str, int]] = deque()
-
-    class Fifo:
-        def train(self, cid: int) -> None:
-            work.append(("train", cid))
-
-        def advance(self, search_id: int) -> None:
-            work.append(("advance", search_id))
-
-        def finalize(self, search_id: int) -> None:
-            work.append(("finalize", search_id))
-
-    d, settings = Fifo(), api.settings
-    coordinator.advance_search(sid, d, settings, kick=True)
-    while work:
-        kind, ident = work.popleft()
-        if kind == "train":
-            coordinator.train_candidate(ident, d, engine_bridge.training_evaluator, settings)
-        elif kind == "advance":
-            coordinator.advance_search(ident, d, settings)
-        else:
-            coordinator.finalize_search(ident, engine_bridge.final_stage, settings)
+    settings = api.settings
+    drain(sid, settings, engine_bridge.training_evaluator, engine_bridge.final_stage)
 
     search = api.client.get(f"/api/searches/{sid}").json()
     assert search["status"] == "completed", search
