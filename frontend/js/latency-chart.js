@@ -24,6 +24,23 @@ export function latencySummary(a) {
   });
 }
 
+/** Tick values for a log axis over [lo, hi]: 1-2-5 steps, or every digit when those give fewer than 3.
+ * Plotly's own log ticks label the steps between powers of ten with their bare digit ("2" for 0.2). */
+export function logTicks(lo, hi) {
+  const pick = (mults) => {
+    const out = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of mults) {
+        const v = Number((m * 10 ** e).toPrecision(12));
+        if (v >= lo && v <= hi) out.push(v);
+      }
+    }
+    return out;
+  };
+  const coarse = pick([1, 2, 5]);
+  return coarse.length >= 3 ? coarse : pick([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+}
+
 export class LatencyChart extends PolledAnswer {
   /** `fetchAnswer()` resolves to the API's answer; `isRunning()` says whether to keep refreshing. */
   constructor(panel, el, note, { fetchAnswer, isRunning }) {
@@ -73,9 +90,12 @@ export class LatencyChart extends PolledAnswer {
       name: t("latency.points"),
       hovertemplate: t("latency.hover"),
     };
+    const ticks = logTicks(lo * (1 - tol), hi * (1 + tol));
+    const logAxis = (title) =>
+      axisStyle({ title: { text: title }, type: "log", tickvals: ticks, ticktext: ticks.map(String) });
     const layout = baseLayout({
-      xaxis: axisStyle({ title: { text: t("latency.measured") }, type: "log" }),
-      yaxis: axisStyle({ title: { text: t("latency.predicted") }, type: "log" }),
+      xaxis: logAxis(t("latency.measured")),
+      yaxis: logAxis(t("latency.predicted")),
       showlegend: false,
       margin: { l: 64, r: 16, t: 16, b: 44 },
       uirevision: "keep",

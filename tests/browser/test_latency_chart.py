@@ -48,6 +48,11 @@ def test_latency_panel_draws_predicted_against_measured_with_the_band_and_summar
     lo, hi = band["x"][0], band["x"][1]
     assert band["fill"] == "toself"
     assert band["y"][:4] == pytest.approx([lo * 0.9, hi * 0.9, hi * 1.1, lo * 1.1])
+    # Log-axis ticks read as the values they mark (Plotly's own label 0.2 as a bare "2").
+    for axis in ("xtick", "ytick"):
+        labels = page.eval_on_selector_all(f"#latency-chart .{axis} text", "ts => ts.map(t => t.textContent)")
+        values = [float(v) for v in labels]
+        assert len(values) >= 3 and all(lo * 0.9 <= v <= hi * 1.1 for v in values), (axis, labels)
     note = page.inner_text("#latency-note")
     assert note.startswith("5 candidates measured: 80 % of predictions within ±10 %"), note
     assert "Spearman 1" in note
