@@ -29,6 +29,11 @@ def parse_arch(arch: str) -> tuple[str, ...]:
     """Ops of the 6 edges (in EDGES order) from an arch string; ValueError naming what is wrong."""
     if not isinstance(arch, str):
         raise ValueError(f"arch: expected a string like '|nor_conv_3x3~0|+|...|', got {type(arch).__name__}")
+    return _parse_arch(arch)
+
+
+@lru_cache(maxsize=65536)  # searches parse the same few thousand strings over and over (breeding pools)
+def _parse_arch(arch: str) -> tuple[str, ...]:
     groups = arch.strip().split("+")
     if len(groups) != N_NODES - 1:
         raise ValueError(
