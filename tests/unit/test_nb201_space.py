@@ -133,3 +133,27 @@ def test_to_graph_has_one_labelled_edge_per_non_none_op():
         (1, 2, "skip_connect"),
         (2, 3, "avg_pool_3x3"),
     }
+
+
+def test_path_encode_counts_input_output_paths_by_their_operations():
+    from worker.nas.spaces.nb201 import PATH_INDEX
+
+    space = NB201Space()
+    # 0→1 conv3, 0→2 conv3, 1→2 conv3, 0→3 skip, 1→3 conv1, 2→3 conv3
+    best = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+    counts = space.path_encode({"arch": best})
+    assert len(counts) == len(PATH_INDEX) == 40
+    named = {seq: counts[i] for seq, i in PATH_INDEX.items() if counts[i]}
+    c3, c1 = "nor_conv_3x3", "nor_conv_1x1"
+    assert named == {(): 1.0, (c3, c1): 1.0, (c3, c3): 1.0, (c3, c3, c3): 1.0}
+    # a `none` edge cuts every path through it; an all-`none` cell has no path at all
+    cut = "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+    assert sum(space.path_encode({"arch": cut})) == 2.0
+    empty = format_arch(["none"] * len(EDGES))
+    assert sum(space.path_encode({"arch": empty})) == 0.0
+    # isomorphic cells have the same paths
+    rng = random.Random(0)
+    by_class: dict[str, list[float]] = {}
+    for _ in range(500):
+        g = space.sample(rng)
+        assert by_class.setdefault(space.canonical(g), space.path_encode(g)) == space.path_encode(g)

@@ -108,3 +108,34 @@ def test_escapes_come_once_per_stall_period() -> None:
             assert signature(proposed[i]) != signature(proposed[first_best]), f"proposal {i}"
             escapes += 1
     assert escapes >= 3  # the optimum is found early, so the search stalls for the rest
+
+
+def test_the_surrogate_compares_paths_only_while_the_search_is_stalled(monkeypatch) -> None:
+    from worker.nas.strategies import predictor_evolution
+
+    calls: list[bool] = []
+    real_fit = predictor_evolution.HammingGP.fit
+
+    def fit(self, choices, y, params=None, features=None, paths=None):
+        calls.append(paths is not None)
+        return real_fit(self, choices, y, params=params, features=features, paths=paths)
+
+    monkeypatch.setattr(predictor_evolution.HammingGP, "fit", fit)
+    cls = strategy_class("predictor-evolution")
+    rng = random.Random(3)
+    told = [SPACE.sample(rng) for _ in range(12)]
+    for stall_queries, since_best, expected in ((5, 11, True), (12, 11, False), (5, 0, False)):
+        strategy = cls(SPACE, cls.Options(initial_samples=8, stall_queries=stall_queries), seed=0)
+        fitness = [1.0] * len(told)
+        fitness[len(told) - 1 - since_best] = 2.0  # the best came `since_best` results ago
+        for g, f in zip(told, fitness, strict=True):
+            strategy.tell(g, Result(fitness=f))
+        calls.clear()
+        strategy.ask(1)
+        assert calls == [expected], (stall_queries, since_best)
+    strategy = cls(SPACE, cls.Options(initial_samples=8, stall_queries=5, path_features=False), seed=0)
+    for g in told:
+        strategy.tell(g, Result(fitness=1.0 if g is not told[0] else 2.0))
+    calls.clear()
+    strategy.ask(1)
+    assert calls == [False]

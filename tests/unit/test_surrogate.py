@@ -32,3 +32,27 @@ def test_surrogate_leaves_the_feature_kernel_out_when_the_decisions_explain_the_
     x_new, f_new = _data(200, rng)
     mu, _ = gp.predict(x_new, features=f_new)
     assert np.corrcoef(mu, (x_new == 3).sum(axis=1))[0, 1] > 0.9
+
+
+def test_surrogate_gives_path_counts_a_share_when_they_explain_the_target() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 5, size=(60, 6))
+    paths = rng.integers(0, 3, size=(60, 8)).astype(float)
+    y = paths[:, 0] - paths[:, 1]  # the decisions say nothing about it
+    gp = HammingGP().fit(x, y, paths=paths)
+    assert gp.params[4] > 0  # the path dissimilarity got a share of the distance
+    x_new = rng.integers(0, 5, size=(200, 6))
+    p_new = rng.integers(0, 3, size=(200, 8)).astype(float)
+    mu, _ = gp.predict(x_new, paths=p_new)
+    assert np.corrcoef(mu, p_new[:, 0] - p_new[:, 1])[0, 1] > 0.5
+    plain = HammingGP().fit(x, y)
+    assert plain.params[4] == 0.0 and plain.paths is None
+
+
+def test_bag_distance_is_a_share_of_the_counts() -> None:
+    from worker.nas.strategies.surrogate import bag_distance
+
+    a = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    d = bag_distance(a, a)
+    assert d[0, 0] == 0.0 and d[1, 1] == 0.0 and d[0, 1] == 1.0
+    assert bag_distance(np.array([[2.0, 0.0]]), np.array([[1.0, 1.0]]))[0, 0] == 0.5

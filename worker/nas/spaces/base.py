@@ -88,6 +88,14 @@ class SearchSpace(ABC):
         compare genomes by this; spaces whose decisions are never idle keep the default."""
         return self.encode(genome)
 
+    def path_encode(self, genome: Genome) -> list[float] | None:
+        """For spaces of cells (DAGs of operations): per sequence of operations, in a fixed order, how many
+        input-to-output paths of the network apply it (identity edges left out of the sequence, paths
+        through a removed edge not counted). Networks that differ on several decisions can compute
+        much the same paths; surrogates compare genomes by this too where a space has it. None (the
+        default): the space has no such paths."""
+        return None
+
     def features(self, genome: Genome) -> list[float]:
         """Numbers describing a genome for regression surrogates; by default one-hot of its decisions."""
         out: list[float] = []

@@ -8,6 +8,7 @@ blocks between them, BN-ReLU, global pooling and a linear classifier.
 
 from __future__ import annotations
 
+import itertools
 import random
 from functools import lru_cache
 from typing import Any
@@ -22,6 +23,12 @@ N_NODES = 4
 # Edge order of the genome: (target, source) for targets 1..3, sources 0..target-1, as in arch_str.
 EDGES: tuple[tuple[int, int], ...] = tuple((t, s) for t in range(1, N_NODES) for s in range(t))
 ZERO = "#"  # a term that is identically zero (a `none` edge, or any op applied to a zero node)
+# Sequences of computing operations along an input-to-output path (at most N_NODES - 1 edges).
+COMPUTING_OPS = tuple(op for op in OPS if op not in ("none", "skip_connect"))
+PATH_INDEX: dict[tuple[str, ...], int] = {
+    seq: i
+    for i, seq in enumerate(seq for n in range(N_NODES) for seq in itertools.product(COMPUTING_OPS, repeat=n))
+}
 CONV_KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 
 
@@ -29,6 +36,11 @@ def parse_arch(arch: str) -> tuple[str, ...]:
     """Ops of the 6 edges (in EDGES order) from an arch string; ValueError naming what is wrong."""
     if not isinstance(arch, str):
         raise ValueError(f"arch: expected a string like '|nor_conv_3x3~0|+|...|', got {type(arch).__name__}")
+    return _parse_arch(arch)
+
+
+@lru_cache(maxsize=65536)  # searches parse the same few thousand strings over and over (breeding pools)
+def _parse_arch(arch: str) -> tuple[str, ...]:
     groups = arch.strip().split("+")
     if len(groups) != N_NODES - 1:
         raise ValueError(
@@ -166,6 +178,25 @@ class NB201Space(SearchSpace):
         """An edge off every input-to-output path of non-`none` edges encodes as `none`."""
         ops = self.ops(genome)
         return [OPS.index(op if on else "none") for op, on in zip(ops, live_edges(ops), strict=True)]
+
+    def path_encode(self, genome: Genome) -> list[float]:
+        """Counts of input-to-output paths per sequence of computing operations (conv 1x1, conv 3x3,
+        pool; `skip_connect` adds nothing to a sequence, a `none` edge cuts the path): 40 counts, the
+        sequences of length 0 to 3 in a fixed order."""
+        ops = self.ops(genome)
+        op_of = {edge: op for edge, op in zip(EDGES, ops, strict=True)}
+        counts = [0.0] * len(PATH_INDEX)
+        stack: list[tuple[int, tuple[str, ...]]] = [(0, ())]
+        while stack:  # depth-first over the DAG's paths from the input node
+            node, seq = stack.pop()
+            if node == N_NODES - 1:
+                counts[PATH_INDEX[seq]] += 1.0
+                continue
+            for target in range(node + 1, N_NODES):
+                op = op_of[(target, node)]
+                if op != "none":
+                    stack.append((target, seq if op == "skip_connect" else (*seq, op)))
+        return counts
 
     # --- description and cost --------------------------------------------------------------------------
     def to_graph(self, genome: Genome) -> dict[str, Any]:
