@@ -83,6 +83,16 @@ def stored_search(search_id: int, data_dir: str | None) -> tuple[dict, dict]:
         return dict(search.spec), dict(search.summary)
 
 
+def final_recipe(spec_doc: dict) -> dict[str, Any]:
+    """What final_train uses of a spec (not the search-only epochs and data fraction): a kept baseline
+    counts only for a search with the same."""
+    spec = parse_spec(spec_doc)
+    training = spec.training.model_dump(mode="json", exclude={"epochs", "data_fraction"})
+    data = spec.dataset.model_dump(mode="json", include={"name", "augment", "erasing", "validation_fraction"})
+    final = spec.final.model_dump(mode="json")
+    return {"training": training, "dataset": data, "final": final, "seed": spec.seed}
+
+
 def train_hand_designed(spec_doc: dict, data_dir: str | None) -> dict[str, Any]:
     """The hand-designed ViT through final_train with the spec's final recipe; its test figures."""
     from worker.nas.evaluation.datasets import load_dataset
@@ -101,6 +111,7 @@ def train_hand_designed(spec_doc: dict, data_dir: str | None) -> dict[str, Any]:
         "test_accuracy": summ["test_accuracy"],
         "epochs": report.runs[0].get("epochs"),
         "seconds": round(time.monotonic() - t0, 1),
+        "recipe": final_recipe(spec_doc),
         **space.cost(HAND_DESIGNED),
     }
 
@@ -143,6 +154,8 @@ def main() -> int:
     best = summary["best"]
     if args.baseline is not None and args.baseline.exists():
         base = json.loads(args.baseline.read_text())
+        if base.get("recipe", final_recipe(spec_doc)) != final_recipe(spec_doc):
+            raise SystemExit(f"{args.baseline}: another final recipe than search {args.search_id}'s")
     else:
         base = train_hand_designed(spec_doc, args.dataset_dir)
         if args.baseline is not None:
