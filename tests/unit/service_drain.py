@@ -10,20 +10,21 @@ from typing import Any
 from worker import coordinator
 
 
-class FifoDispatcher:
-    """What the coordinator dispatches, queued in order as (kind, id)."""
+class QueueDispatcher:
+    """Records dispatched work in FIFO order (`pending`); `log` is what a driver has run of it."""
 
     def __init__(self) -> None:
-        self.work: deque[tuple[str, int]] = deque()
+        self.pending: deque[tuple[str, int]] = deque()
+        self.log: list[tuple[str, int]] = []
 
-    def train(self, cid: int) -> None:
-        self.work.append(("train", cid))
+    def train(self, candidate_id: int) -> None:
+        self.pending.append(("train", candidate_id))
 
-    def advance(self, sid: int) -> None:
-        self.work.append(("advance", sid))
+    def advance(self, search_id: int) -> None:
+        self.pending.append(("advance", search_id))
 
-    def finalize(self, sid: int) -> None:
-        self.work.append(("finalize", sid))
+    def finalize(self, search_id: int) -> None:
+        self.pending.append(("finalize", search_id))
 
 
 def drain(
@@ -36,10 +37,10 @@ def drain(
 ) -> None:
     """Kick the search and run every task it leads to. `cold`: each step starts with no live lifecycle,
     as in a fresh process (the lifecycle is replayed from the table)."""
-    d = FifoDispatcher()
+    d = QueueDispatcher()
     coordinator.advance_search(search_id, d, settings, kick=True)
-    while d.work:
-        kind, ident = d.work.popleft()
+    while d.pending:
+        kind, ident = d.pending.popleft()
         if kind == "train":
             coordinator.train_candidate(ident, d, make_evaluator, settings)
         elif kind == "advance":

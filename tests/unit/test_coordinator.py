@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from service_drain import QueueDispatcher
 
 from backend.db import repository as repo
 from backend.db.migrate import upgrade_to_head
@@ -16,23 +16,6 @@ from backend.settings import Settings
 from worker import coordinator
 from worker.nas.objectives import Objective
 from worker.nas.types import Result
-
-
-class QueueDispatcher:
-    """Records dispatched work in FIFO order; `drain` runs it like a single worker would."""
-
-    def __init__(self) -> None:
-        self.pending: deque[tuple[str, int]] = deque()
-        self.log: list[tuple[str, int]] = []
-
-    def train(self, candidate_id: int) -> None:
-        self.pending.append(("train", candidate_id))
-
-    def advance(self, search_id: int) -> None:
-        self.pending.append(("advance", search_id))
-
-    def finalize(self, search_id: int) -> None:
-        self.pending.append(("finalize", search_id))
 
 
 class ToyEvaluator:

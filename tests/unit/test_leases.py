@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_coordinator import QueueDispatcher, ToyEvaluator, drain, toy_finalizer
+from service_drain import QueueDispatcher
+from test_coordinator import ToyEvaluator, drain, toy_finalizer
 
 from backend.db import repository as repo
 from backend.db.migrate import upgrade_to_head
