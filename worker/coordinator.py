@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import repository as repo
 from backend.db.models import TERMINAL_CANDIDATE, TERMINAL_SEARCH, Candidate, utcnow
-from backend.db.session import session_scope
+from backend.db.session import session_scope, write_retrying
 from backend.events import publish_change
 from backend.settings import Settings, get_settings
 from worker.engine_bridge import progress_path, space_for
@@ -275,12 +275,13 @@ def train_candidate(
     tests). A job that loses its lease (its candidate was requeued) stops, and its result is refused."""
     settings = settings or get_settings()
     lease = settings.lease_seconds
-    with session_scope(settings, write=True) as s:
+
+    def take(s: Session) -> str | tuple[Any, ...]:
+        """The job, or why there is none (a word for the logs)."""
         cand = s.get(Candidate, candidate_id)
         if cand is None:
             return "missing"
         search = repo.get_search(s, cand.search_id)
-        search_id, genome = search.id, cand.genome
         if search.status == "cancelled" and cand.status == "queued":
             repo.finish_candidate(s, candidate_id, "cancelled", error="search cancelled")
             return "cancelled"
@@ -293,7 +294,13 @@ def train_candidate(
             return "already-finished" if cand.status in TERMINAL_CANDIDATE else "held-elsewhere"
         spec = parse_spec(search.spec)
         job = _job_of(s, cand, spec, search, settings)
-        median = stop_rule(spec, repo.done_curves(s, search_id, MEDIAN_CURVES))
+        median = stop_rule(spec, repo.done_curves(s, search_id=search.id, limit=MEDIAN_CURVES))
+        return search.id, cand.genome, attempt, spec, job, median
+
+    taken = write_retrying(settings, take)
+    if isinstance(taken, str):
+        return taken
+    search_id, genome, attempt, spec, job, median = taken
     publish_change(settings, search_id, None)
     stop_now = {"now": False}
     reported: list[int] = []
@@ -306,9 +313,12 @@ def train_candidate(
         def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
             """Store one curve point; True asks the trainer to stop (search cancelled, lease lost, or
             below the median)."""
-            with session_scope(settings, write=True) as s:
+
+            def report(s: Session) -> tuple[bool, bool]:
                 held = repo.report_epoch(s, candidate_id, attempt, epoch, metrics, lease, first=not reported)
-                stop = repo.get_search(s, search_id).status == "cancelled"
+                return held, repo.get_search(s, search_id).status == "cancelled"
+
+            held, stop = write_retrying(settings, report)
             reported.append(epoch)
             if not held:
                 heartbeat.lost.set()
@@ -327,7 +337,8 @@ def train_candidate(
             log.warning("candidate %s failed: %s", candidate_id, traceback.format_exc())
             outcome = Outcome(Result(status="failed", error=f"{type(exc).__name__}: {exc}"))
     result = outcome.result
-    with session_scope(settings, write=True) as s:
+
+    def record(s: Session) -> Any:
         cancelled = repo.get_search(s, search_id).status == "cancelled"
         # Training cut short by a cancel is not a result; one that ran to its end still is.
         interrupted = result.status != "done" or bool(result.metrics.get("stopped_early"))
@@ -342,6 +353,9 @@ def train_candidate(
             artefacts=_artefact_sizes(outcome.artefacts),
             attempt=attempt,
         )
+        return status, recorded
+
+    status, recorded = write_retrying(settings, record)
     if recorded is None:  # requeued while this ran: the new attempt reports, and triggers the next step
         log.warning("candidate %s lost its lease; its result is dropped", candidate_id)
         return "lost-lease"

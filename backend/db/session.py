@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.settings import Settings, get_settings
@@ -103,6 +106,31 @@ def session_scope(settings: Settings | None = None, *, write: bool = False) -> I
         except BaseException:
             session.rollback()
             raise
+
+
+T = TypeVar("T")
+WRITE_TRIES = 4
+
+
+def _transient(exc: DBAPIError) -> bool:
+    # A connection the server dropped (restart, pg_terminate_backend, failover) or an operational error
+    # (lock timeout, SQLite busy): the transaction was rolled back whole, so running it again is safe.
+    return exc.connection_invalidated or isinstance(exc, OperationalError)
+
+
+def write_retrying(settings: Settings | None, work: Callable[[Session], T], *, tries: int = WRITE_TRIES) -> T:
+    """`work(session)` in its own write transaction, run again on a fresh connection after a transient
+    database error. For a training job's writes: losing one of them would cost the candidate its result
+    (or, worse, record it failed), which a retry a second later does not."""
+    for attempt in range(1, tries + 1):
+        try:
+            with session_scope(settings, write=True) as s:
+                return work(s)
+        except DBAPIError as exc:
+            if attempt == tries or not _transient(exc):
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def reset_after_fork() -> None:
