@@ -54,7 +54,7 @@ def main() -> int:
     ap.add_argument("--method", choices=("static", "dynamic"), default="static")
     ap.add_argument("--activations", choices=("u8", "s8"), default="u8", help="static: activation type")
     ap.add_argument("--calibration", type=int, default=512, help="training images to calibrate on")
-    ap.add_argument("--repeats", type=int, default=100, help="timed runs per latency (median)")
+    ap.add_argument("--repeats", type=int, default=100, help="timed runs per latency (latency_stat)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     args = ap.parse_args()

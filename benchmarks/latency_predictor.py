@@ -5,10 +5,10 @@
 
 Per space (`layers` and `vit`, default options, Fashion-MNIST-shaped input 1×28×28, 10 classes): samples
 --train + --layers/--vit distinct random genomes; exports each untrained network to ONNX and measures its
-batch-1 latency with the engine's own code (worker.nas.evaluation.ort_latency: median of ≥ 20 runs over
-≥ 0.2 s after warm-up, 1 intra-op thread); fits the predictor's regression on --train of them drawn at
-random (the rows a search would have observed; the predictor keeps the regression only if it beats the
-operator table alone in cross-validation) and predicts the held-out rest from the genome alone.
+batch-1 latency with the engine's own code (worker.nas.evaluation.ort_latency: 10th percentile of
+≥ 20 runs over ≥ 0.2 s after warm-up, 1 intra-op thread); fits the predictor's regression on --train of
+them drawn at random (the rows a search would have observed; the predictor keeps the regression only if it
+beats the operator table alone in cross-validation) and predicts the held-out rest from the genome alone.
 Prints, for the held-out set: share of predictions within ±10 %, Spearman, median abs % error (the same
 figures with the operator table alone, before any regression), FLOPs-alone Spearman, and the repeat
 ceiling: each held-out model timed again in a fresh session, the share of second timings within ±10 % of

@@ -54,7 +54,7 @@ RATIO = 0.5
 
 
 def latency(space: Any, genome: dict, threads: int) -> float:
-    """Batch-1 ONNX Runtime latency (ms, median of the repeats after warm-up) of the genome's network."""
+    """Batch-1 ONNX Runtime latency (ms, latency_stat of the repeats after warm-up) of the genome's net."""
     shape = space.task.input_shape
     session = make_session(onnx_bytes(space.build(genome).eval(), shape), threads=threads)
     return session_latency_ms(session, shape, batch=1, repeats=20)  # as the worker times latency_ms_ort

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from worker.nas.evaluation.metrics import (
@@ -58,3 +59,19 @@ def test_efficiency_metrics_has_both_latencies():
         repeats=4,
     )
     assert set(m) == {"params", "flops", "latency_ms", "latency_ms_b64"} and m["params"] == 650
+
+
+def test_a_latency_figure_ignores_a_burst_of_interference_that_slows_a_minority_of_calls() -> None:
+    from worker.nas.evaluation.latency_stat import latency_of
+
+    quiet = [1.00, 1.01, 1.02, 0.99, 1.00, 1.01, 1.00, 1.02, 0.99, 1.01] * 2
+    burst = quiet[:9] + [1.8] * 11  # more than half the calls inside a slow phase: the median moves
+    assert abs(latency_of(burst) - latency_of(quiet)) / latency_of(quiet) < 0.02
+    assert 0.99 <= latency_of(quiet) <= 1.0
+
+
+def test_a_latency_figure_needs_timed_calls() -> None:
+    from worker.nas.evaluation.latency_stat import latency_of
+
+    with pytest.raises(ValueError, match="no timed calls"):
+        latency_of([])

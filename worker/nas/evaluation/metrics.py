@@ -7,11 +7,11 @@ rather than a figure that would look precise and be wrong.
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
 
+from worker.nas.evaluation.latency_stat import latency_of
 from worker.nas.flops import count_flops, count_params
 
 
@@ -24,7 +24,8 @@ def measure_latency_ms(
     warmup: int = 5,
     repeats: int = 20,
 ) -> float:
-    """Median wall time of one forward pass (ms) after warm-up, synchronising cuda around each call.
+    """Wall time of one forward pass (ms; `latency_of`: a low quantile) after warm-up, synchronising cuda
+    around each call.
 
     On CPU it runs single-threaded: on shared cores a multi-threaded small forward pass waits for worker
     threads to be scheduled (measured here: 16 ms instead of 0.07 ms per call), which would rank
@@ -35,13 +36,13 @@ def measure_latency_ms(
     if device.type == "cpu":
         torch.set_num_threads(1)
     try:
-        return _median_ms(model, input_shape, batch, device, warmup, repeats)
+        return _time_ms(model, input_shape, batch, device, warmup, repeats)
     finally:
         torch.set_num_threads(threads)
 
 
 @torch.inference_mode()
-def _median_ms(
+def _time_ms(
     model: torch.nn.Module,
     input_shape: tuple[int, int, int],
     batch: int,
@@ -66,7 +67,7 @@ def _median_ms(
         sync()
         times.append((time.perf_counter() - t0) * 1000.0)
     model.train(was_training)
-    return statistics.median(times)
+    return latency_of(times)
 
 
 def peak_memory_mb(device: torch.device) -> float | None:

@@ -7,7 +7,6 @@ CUDA provider). Intra-op threads follow the worker's torch thread count and are 
 
 from __future__ import annotations
 
-import statistics
 import time
 from types import ModuleType
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from worker.nas.evaluation.export import onnx_bytes
+from worker.nas.evaluation.latency_stat import latency_of
 
 WARMUP_SECONDS = 0.1  # at least this long (and `warmup` calls) before timing: allocations, kernel picks
 # Timed calls span at least this long too: 20 calls of a 0.3 ms network sample 6 ms of a shared machine, and
@@ -66,8 +66,8 @@ def session_latency_ms(
     warmup_seconds: float = WARMUP_SECONDS,
     min_seconds: float = MIN_TIMED_SECONDS,
 ) -> float:
-    """Median wall time (ms) of one `run` on a random batch after warm-up (at least `warmup_seconds`), over
-    at least `repeats` calls and `min_seconds` (at most MAX_CALLS)."""
+    """Wall time (ms) of one `run` on a random batch (`latency_of`: a low quantile) after warm-up (at least
+    `warmup_seconds`), over at least `repeats` calls and `min_seconds` (at most MAX_CALLS)."""
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1 (got batch {batch}, repeats {repeats})")
     x = {
@@ -85,7 +85,7 @@ def session_latency_ms(
         t0 = time.perf_counter()
         session.run(None, x)
         times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+    return latency_of(times)
 
 
 def ort_latency_metrics(
