@@ -16,6 +16,7 @@ import torch
 from worker.nas.evaluation import ort_latency
 from worker.nas.evaluation.datasets import load_dataset
 from worker.nas.evaluation.int8 import int8_report, quantize
+from worker.nas.evaluation.latency_stat import latency_of
 from worker.nas.evaluation.ort_latency import (
     make_session,
     ort_latency_metrics,
@@ -73,7 +74,7 @@ def test_ort_latency_reports_batch_one_and_the_spec_batch_with_its_threads():
     assert net.training is False  # the export leaves the module as it found it
 
 
-def test_timing_feeds_the_requested_batch_and_refuses_an_empty_one():
+def test_timing_feeds_the_requested_batch_records_the_timed_calls_and_refuses_an_empty_batch():
     class Recorder:
         def __init__(self) -> None:
             self.shapes: list[tuple[int, ...]] = []
@@ -85,9 +86,10 @@ def test_timing_feeds_the_requested_batch_and_refuses_an_empty_one():
             self.shapes.append(feed["input"].shape)
             return [np.zeros((feed["input"].shape[0], 10), np.float32)]
 
-    rec = Recorder()
-    assert session_latency_ms(rec, (1, 8, 8), batch=7, warmup=1, repeats=4) >= 0
+    rec, timed = Recorder(), []
+    figure = session_latency_ms(rec, (1, 8, 8), batch=7, warmup=1, repeats=4, record=timed)
     assert set(rec.shapes) == {(7, 1, 8, 8)} and len(rec.shapes) >= 5  # warm-up + at least 4 timed
+    assert len(timed) >= 4 and figure == latency_of(timed)  # the figure is read off exactly the timed calls
     with pytest.raises(ValueError, match="batch and repeats must be >= 1"):
         session_latency_ms(rec, (1, 8, 8), batch=0)
 

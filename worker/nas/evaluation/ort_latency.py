@@ -65,9 +65,11 @@ def session_latency_ms(
     repeats: int = 20,
     warmup_seconds: float = WARMUP_SECONDS,
     min_seconds: float = MIN_TIMED_SECONDS,
+    record: list[float] | None = None,
 ) -> float:
     """Wall time (ms) of one `run` on a random batch (`latency_of`: a low quantile) after warm-up (at least
-    `warmup_seconds`), over at least `repeats` calls and `min_seconds` (at most MAX_CALLS)."""
+    `warmup_seconds`), over at least `repeats` calls and `min_seconds` (at most MAX_CALLS). Every timed
+    call's ms is appended to `record` when given (benchmarks/latency_repeat.py compares statistics)."""
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1 (got batch {batch}, repeats {repeats})")
     x = {
@@ -85,6 +87,8 @@ def session_latency_ms(
         t0 = time.perf_counter()
         session.run(None, x)
         times.append((time.perf_counter() - t0) * 1000.0)
+    if record is not None:
+        record.extend(times)
     return latency_of(times)
 
 
