@@ -80,7 +80,9 @@ def test_predicts_from_a_table_timed_once_per_device_kind_in_the_cache_dir(cache
 
 def _fake_table(task, cache, ms_per_op=0.01):
     """A table whose 'timings' are deterministic: an operator costs by its input's rank."""
-    return OpTable(task, cache_dir=cache, timer=lambda module, shape, threads: ms_per_op * (1 + len(shape)))
+    return OpTable(
+        task, cache_dir=cache, timer=lambda module, shape, threads: lambda: ms_per_op * (1 + len(shape))
+    )
 
 
 def test_regression_on_measured_candidates_corrects_a_biased_table(cache):
