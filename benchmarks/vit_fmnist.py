@@ -69,6 +69,15 @@ def alternating(nets: dict[str, tuple[Any, dict]], threads: int, rounds: int) ->
     return {k: statistics.median(v) for k, v in seen.items()}
 
 
+def seeds(side: dict[str, Any]) -> str:
+    """'mean ± std (each seed's)' of a side's test accuracy, or the one figure."""
+    accs = side.get("test_accuracies") or []
+    if len(accs) < 2:
+        return f"{side['test_accuracy']:.4f}"
+    each = ", ".join(f"{a:.4f}" for a in accs)
+    return f"{side['test_accuracy']:.4f} ± {side.get('test_accuracy_std') or 0:.4f} ({each})"
+
+
 def stored_search(search_id: int, data_dir: str | None) -> tuple[dict, dict]:
     """The search's spec document and summary, read from the service's database."""
     from backend.cli.service import apply_data_dir
@@ -109,7 +118,9 @@ def train_hand_designed(spec_doc: dict, data_dir: str | None) -> dict[str, Any]:
     return {
         "genome": HAND_DESIGNED,
         "describe": space.describe(HAND_DESIGNED),
-        "test_accuracy": summ["test_accuracy"],
+        "test_accuracy": summ["test_accuracy"],  # the mean over final.repeats seeds
+        "test_accuracy_std": summ["test_accuracy_std"],
+        "test_accuracies": [r.get("test_accuracy") for r in report.runs],
         "epochs": report.runs[0].get("epochs"),
         "seconds": round(time.monotonic() - t0, 1),
         "recipe": final_recipe(spec_doc),
@@ -168,13 +179,19 @@ def main() -> int:
     found = {
         "candidate_id": best.get("candidate_id"),
         "describe": space.describe(best["genome"]),
-        "test_accuracy": best.get("test_accuracy"),
+        "test_accuracy": best.get("test_accuracy"),  # the mean over final.repeats seeds
+        "test_accuracy_std": best.get("test_accuracy_std"),
+        "test_accuracies": [r.get("test_accuracy") for f in summary.get("final", [])[:1] for r in f["runs"]],
         **space.cost(best["genome"]),
     }
     out = {
         "search_id": args.search_id,
         "found": found,
-        "hand_designed": {k: base[k] for k in ("describe", "test_accuracy", "epochs", "params", "flops")},
+        "hand_designed": {
+            k: base.get(k)
+            for k in ("describe", "test_accuracy", "test_accuracy_std", "test_accuracies")
+            + ("epochs", "params", "flops")
+        },
         "latency_ms_ort": ms,
         "latency_ratio": ms["found"] / ms["hand"],
         "search_wall_seconds": summary.get("wall_seconds"),
@@ -186,9 +203,9 @@ def main() -> int:
         print(json.dumps(out, indent=2))
     else:
         print(
-            f"found {found['describe']}: test {found['test_accuracy']:.4f}, {ms['found']:.3f} ms, "
+            f"found {found['describe']}: test {seeds(found)}, {ms['found']:.3f} ms, "
             f"{found['params']:.0f} params\nhand-designed {base['describe']}: test "
-            f"{base['test_accuracy']:.4f}, {ms['hand']:.3f} ms, {base['params']:.0f} params\n"
+            f"{seeds(base)}, {ms['hand']:.3f} ms, {base['params']:.0f} params\n"
             f"latency ratio {out['latency_ratio']:.2f} (goal <= {RATIO}), accuracy "
             f"{found['test_accuracy'] - base['test_accuracy']:+.4f} (goal >= 0): {'met' if ok else 'missed'}"
         )

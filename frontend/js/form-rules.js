@@ -16,6 +16,7 @@ const RULES = {
   "final.max_minutes": (v) => v("final.top_k") > 0,
   "final.min_epoch_share": (v) => v("final.top_k") > 0 && v("final.max_minutes") > 0,
   "dataset.erasing": (v) => may(v("dataset.augment"), true),
+  "dataset.augment_in_search": (v) => v("dataset.augment") === true, // a fixed augment only
 };
 
 /** Show or hide every field by its rule; hidden inputs get `data-inapplicable` so readSpec skips them. */

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 from api_support import make_api
+from pydantic import ValidationError
 from service_drain import drain
 
 from worker import engine_bridge
@@ -84,6 +85,19 @@ def test_a_candidate_trains_augmented_in_the_search_only_where_the_recipe_search
     fixed_space = make_space(fixed)
     h = fixed_space.sample(random.Random(0))
     assert TrainingEvaluator(fixed, fixed_space)._augment(h, apply_recipe(fixed, h)) is None
+
+
+def test_augment_in_search_trains_every_candidate_augmented_as_the_final_recipe_does() -> None:
+    spec = parse_spec({**RAW, "dataset": {"name": "digits", "augment": True, "augment_in_search": True}})
+    space = make_space(spec)
+    g = space.sample(random.Random(0))
+    assert TrainingEvaluator(spec, space)._augment(g, apply_recipe(spec, g)) is not None
+
+
+@pytest.mark.parametrize("augment", [False, {"choices": [True, False]}])
+def test_augment_in_search_without_a_fixed_augment_is_refused_naming_the_field(augment: object) -> None:
+    with pytest.raises(ValidationError, match="augment_in_search: needs augment: true"):
+        parse_spec({**RAW, "dataset": {"name": "digits", "augment": augment, "augment_in_search": True}})
 
 
 def test_the_service_runs_the_same_recipe_search_and_shows_the_recipe(tmp_path: Path) -> None:

@@ -121,18 +121,36 @@ class DatasetSpec(_Strict):
     )
     # Searchable (a value or {choices: [...]}/{uniform: [lo, hi]}: see worker.nas.search_domain).
     augment: Annotated[bool | SearchDomain, searchable(bool)] = Field(
-        False, description="random crop / flip / erasing in the final training"
+        False, description="random crop / flip / erasing in the final training (the search's too: augment_in_search)"
     )
     erasing: Annotated[_Erasing | SearchDomain, searchable(_Erasing)] = Field(
         0.5, description="share of augmented samples given a random erased box; 0 turns it off"
     )
+    augment_in_search: bool = Field(
+        False,
+        description="with augment: true, the search's trainings are augmented too, so candidates are ranked "
+        "as the final recipe trains them (~10 % slower per sample)",
+    )
 
     @field_validator(
-        "name", "path", "validation_fraction", "train_subset", "arch_column", "choice_columns", mode="before"
+        "name",
+        "path",
+        "validation_fraction",
+        "train_subset",
+        "arch_column",
+        "choice_columns",
+        "augment_in_search",
+        mode="before",
     )
     @classmethod
     def _fixed(cls, value: Any, info: ValidationInfo) -> Any:
         return not_searchable(value, info)
+
+    @model_validator(mode="after")
+    def _augment_in_search_needs_augment(self) -> DatasetSpec:
+        if self.augment_in_search and self.augment is not True:
+            raise ValueError("augment_in_search: needs augment: true (a fixed value, not a searched one)")
+        return self
 
     @model_validator(mode="after")
     def _table_fields(self) -> DatasetSpec:

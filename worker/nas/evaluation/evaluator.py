@@ -188,10 +188,12 @@ class TrainingEvaluator:
             return self._failed(reason, metrics, history, trainer.epoch if trainer else 0)
 
     def _augment(self, genome: Genome, spec: SearchSpec) -> Augmenter | None:
-        """Augmentation is the final training's, except where the recipe searches it: then the search must
-        compare it, so a candidate whose recipe turns it on trains augmented in the search too."""
+        """Augmentation is the final training's, except where the recipe searches it (then the search must
+        compare it, so a candidate whose recipe turns it on trains augmented in the search too) or the spec
+        asks for it in the search (dataset.augment_in_search)."""
         recipe = genome.get("recipe") or {}
-        if not ({"augment", "erasing"} & set(recipe)) or spec.dataset.augment is not True:
+        searched = bool({"augment", "erasing"} & set(recipe))
+        if spec.dataset.augment is not True or not (searched or spec.dataset.augment_in_search):
             return None
         from worker.nas.evaluation.final import NO_FLIP
 
