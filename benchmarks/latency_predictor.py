@@ -51,17 +51,17 @@ def measure(space: Any, genome: dict) -> tuple[float, bytes]:
     import torch
 
     from worker.nas.evaluation.export import onnx_bytes
-    from worker.nas.evaluation.ort_latency import make_session, session_latency_ms
+    from worker.nas.evaluation.ort_latency import batch1_latency_ms, make_session
 
     torch.manual_seed(0)
     model = onnx_bytes(space.build(genome), INPUT)
-    return session_latency_ms(make_session(model, threads=THREADS), INPUT), model
+    return batch1_latency_ms(make_session(model, threads=THREADS), INPUT), model
 
 
 def remeasure(model: bytes) -> float:
-    from worker.nas.evaluation.ort_latency import make_session, session_latency_ms
+    from worker.nas.evaluation.ort_latency import batch1_latency_ms, make_session
 
-    return session_latency_ms(make_session(model, threads=THREADS), INPUT)
+    return batch1_latency_ms(make_session(model, threads=THREADS), INPUT)
 
 
 def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]:
@@ -76,7 +76,10 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
     genomes = sample_distinct(space, n_train + n_test, seed)
     t0 = time.perf_counter()
     predictor = LatencyPredictor(space, threads=THREADS)
+    # The other decomposition (operators alone, or in neighbouring pairs), on the same table and rows.
+    other = LatencyPredictor(space, table=predictor.table, in_context=not predictor.in_context)
     base = [predictor.base_ms(g) for g in genomes]  # times every operator the table lacks
+    other_base = [other.base_ms(g) for g in genomes]
     table_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     measured, models = zip(*(measure(space, g) for g in genomes), strict=True)
@@ -85,9 +88,10 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
     # were measured over the same minutes of a shared machine's changing load.
     order = random.Random(seed + 1).sample(range(len(genomes)), len(genomes))
     train, test = sorted(order[:n_train]), sorted(order[n_train:])
-    for i in train:
-        predictor.observe(genomes[i], measured[i], refit=False)
-    predictor.fit()
+    for p in (predictor, other):
+        for i in train:
+            p.observe(genomes[i], measured[i], refit=False)
+        p.fit()
     pred = [predictor.predict(genomes[i]) for i in test]
     meas = [measured[i] for i in test]
     again = [remeasure(models[i]) for i in test]
@@ -98,8 +102,15 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
         "n_train": n_train,
         "n_test": n_test,
         "device_kind": predictor.device_kind,
+        "decomposition": decomposition(predictor),
         "predictor": error_summary(pred, meas),
         "table_alone": error_summary([base[i] for i in test], meas),
+        "other": {
+            "decomposition": decomposition(other),
+            "predictor": error_summary([other.predict(genomes[i]) for i in test], meas),
+            "table_alone": error_summary([other_base[i] for i in test], meas),
+            "uses_regression": other.coef is not None,
+        },
         "flops_spearman": spearman(flops, meas),
         "repeat_within_10pct": ceiling,
         "repeat_spearman": spearman(again, meas),
@@ -110,6 +121,10 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
         "uses_regression": predictor.coef is not None,  # else the table alone won the cross-validation
         "coef": None if predictor.coef is None else [float(c) for c in predictor.coef],
     }
+
+
+def decomposition(p: Any) -> str:
+    return "pairs" if p.in_context else "operators"
 
 
 def meets(r: dict[str, Any]) -> bool:
@@ -127,8 +142,11 @@ def show(r: dict[str, Any]) -> str:
     return (
         f"{r['space']}: held-out {r['n_test']} (regression fitted on {r['n_train']} measured), "
         f"measured {r['measured_ms']['min']:.3f}-{r['measured_ms']['max']:.3f} ms\n"
-        f"  predictor:   {fig(r['predictor'])} ({'regression' if r['uses_regression'] else 'table'})\n"
+        f"  predictor:   {fig(r['predictor'])} ({r['decomposition']}, "
+        f"{'regression' if r['uses_regression'] else 'table'})\n"
         f"  table alone: {fig(r['table_alone'])}\n"
+        f"  {r['other']['decomposition']} instead: {fig(r['other']['predictor'])}; "
+        f"table alone {fig(r['other']['table_alone'])}\n"
         f"  FLOPs alone Spearman {r['flops_spearman']:.3f}; repeat ceiling {ceiling:.0f} % "
         f"within ±10 % (Spearman {r['repeat_spearman']:.3f})\n"
         f"  {r['operators_timed_now']} operators timed now ({r['table_seconds']:.0f} s), "

@@ -37,7 +37,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from worker.nas.evaluation import cpu_features  # noqa: E402
-from worker.nas.evaluation.ort_latency import make_session, onnx_bytes, session_latency_ms  # noqa: E402
+from worker.nas.evaluation.ort_latency import batch1_latency_ms, make_session, onnx_bytes  # noqa: E402
 from worker.nas.spaces import make_space  # noqa: E402
 from worker.nas.spec import parse_spec  # noqa: E402
 from worker.nas.types import TaskShape  # noqa: E402
@@ -57,7 +57,7 @@ def latency(space: Any, genome: dict, threads: int) -> float:
     """Batch-1 ONNX Runtime latency (ms, latency_stat of the repeats after warm-up) of the genome's net."""
     shape = space.task.input_shape
     session = make_session(onnx_bytes(space.build(genome).eval(), shape), threads=threads)
-    return session_latency_ms(session, shape, batch=1, repeats=20)  # as the worker times latency_ms_ort
+    return batch1_latency_ms(session, shape)  # as the worker times latency_ms_ort
 
 
 def alternating(nets: dict[str, tuple[Any, dict]], threads: int, rounds: int) -> dict[str, float]:

@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+import torch
 
 from worker.nas.latency_error import error_summary, spearman
 from worker.nas.latency_ops import OVERHEAD_KEY, OpTable, layers_ops, vit_ops
@@ -129,3 +130,32 @@ def test_the_table_alone_is_kept_when_the_regression_does_not_beat_it_out_of_sam
         predictor.observe(g, predictor.base_ms(g))
     assert predictor.coef is None
     assert all(predictor.predict(g) == predictor.base_ms(g) for g in genomes)
+
+
+def _reorder_timer(reorder: float, per_leaf: float):
+    """A device where a run with any conv pays `reorder` once (into a blocked layout and back) plus
+    `per_leaf` per leaf module: each conv timed alone pays the reorder that a chain of convs pays once."""
+
+    def timer(module, shape, threads):
+        leaves = [m for m in module.modules() if not list(m.children())]
+        convs = any(isinstance(m, torch.nn.Conv2d) for m in leaves)
+        return lambda: reorder * convs + per_leaf * len(leaves)
+
+    return timer
+
+
+def test_operators_timed_in_neighbouring_pairs_pay_a_conv_chains_reorder_once(cache):
+    from worker.nas.latency_ops import build_op
+
+    space = LayersSpace(task=DIGITS)
+    genome = space.validate(BIG)  # three convs, the head, a dense layer, the classifier
+    ops = layers_ops(genome, DIGITS, "gap")
+    timer = _reorder_timer(0.2, 0.01)
+    table = OpTable(DIGITS, cache_dir=cache, timer=timer)
+    whole = timer(torch.nn.Sequential(*(build_op(args, DIGITS) for _, args, _ in ops)), (1, 8, 8), 1)()
+    in_context = LatencyPredictor(space, table=table)  # `layers` is timed in pairs by default
+    alone = LatencyPredictor(space, table=table, in_context=False)
+    assert in_context.in_context and not alone.in_context
+    assert in_context.predict(genome) == pytest.approx(whole)
+    # alone: the 2nd and 3rd conv pay the reorder again; every operator but one loses a leaf's overhead
+    assert alone.predict(genome) - whole == pytest.approx(2 * 0.2 - (len(ops) - 1) * 0.01)

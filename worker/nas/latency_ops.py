@@ -5,7 +5,9 @@ An operator is what ONNX Runtime runs as one fused unit in the whole network (a 
 activation, a transformer block, the classifier tail), so timing it alone keeps the fusions the whole
 network gets. Every timed model also pays ONNX Runtime's fixed cost per `run` call; that is measured once
 (`overhead`, a one-element network) and taken off each operator, and added back once per network by the
-predictor (worker/nas/latency_predictor.py).
+predictor (worker/nas/latency_predictor.py). What an operator alone cannot show is its seams: a conv timed
+alone reorders into ONNX Runtime's blocked layout and back, which a chain of convs does once. So operators
+are also timed in neighbouring pairs (`op_pairs`), and `chain_sum` counts each seam as its pair shows it.
 """
 
 from __future__ import annotations
@@ -102,6 +104,14 @@ def vit_ops(genome: Genome, task: TaskShape) -> list[Op]:
     return ops
 
 
+def op_pairs(ops: list[Op]) -> list[Op]:
+    """Each two neighbouring operators as one timed unit: what passes between them (a layout reorder or
+    none, a fusion across the seam) is in its time as in the whole network's."""
+    return [
+        (f"{ka}>{kb}", ("pair", aa, ab), sa) for (ka, aa, sa), (kb, ab, _) in zip(ops, ops[1:], strict=False)
+    ]
+
+
 def genome_ops(space: str, genome: Genome, task: TaskShape, head: str = "gap") -> list[Op]:
     if space == "layers":
         return layers_ops(genome, task, head)
@@ -119,6 +129,8 @@ def build_op(args: tuple[Any, ...], task: TaskShape) -> Any:
     from worker.nas.spaces import layers_torch, vit_net
 
     kind = args[0]
+    if kind == "pair":
+        return nn.Sequential(build_op(args[1], task), build_op(args[2], task))
     if kind == "conv":
         return nn.Sequential(*layers_torch._conv(args[1], args[2]))
     if kind == "pool":
@@ -253,3 +265,15 @@ class OpTable:
         """Sum of the operators' times (ms), overhead excluded; times what is missing first."""
         self.ensure(ops)
         return sum(self.times[key] for key, _, _ in ops)
+
+    def chain_sum(self, ops: list[Op]) -> float:
+        """The operators' time in context (ms, overhead excluded): the neighbouring pairs' times less the
+        inner operators', each counted in two pairs. An operator timed alone pays its way in and out (e.g.
+        ONNX Runtime's reorders to and from its blocked conv layout); in a chain of convs only the chain's
+        ends do, and a pair's time has what its seam really costs."""
+        if len(ops) < 2:
+            return self.op_sum(ops)
+        pairs = op_pairs(ops)
+        self.ensure(ops + pairs)
+        inner = sum(self.times[key] for key, _, _ in ops[1:-1])
+        return max(sum(self.times[key] for key, _, _ in pairs) - inner, 0.0)

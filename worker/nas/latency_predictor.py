@@ -1,14 +1,17 @@
 """Latency from the genome, before any training: ONNX Runtime batch-1 milliseconds on this device kind.
 
 First guess: the network's operators' times from the per-device table (worker/nas/latency_ops.py) summed,
-plus ONNX Runtime's fixed cost per run once. Timed alone, an operator misses what the whole network shares
-or adds (layout reorders between fused convs, cache reuse, the run loop's per-node cost), so once a search
+plus ONNX Runtime's fixed cost per run once; for `layers` (IN_CONTEXT) the operators are timed in
+neighbouring pairs as well, so each seam counts as the network pays it (a conv chain reorders into the
+blocked layout once, not per conv). The table misses what the whole network shares or adds beyond that
+(cache reuse, the run loop's per-node cost), so once a search
 has measured candidates (`latency_ms_ort`) a small regression refines the guess: non-negative least squares
 of measured latency on [operator sum, MFLOPs, operator count, 1], each row weighted by 1 / measured so the
 fit minimises relative error (the ±10 % the predictor is judged by). Non-negative: every term costs time.
 The regression is kept only while it beats the plain sum out of sample (5-fold cross-validation on the
-measured rows, median relative error): on `layers` networks timed on a shared CPU the sum alone was the
-better predictor (benchmarks/latency_predictor.py), on `vit` the regression halves the error.
+measured rows, median relative error): on `layers` the pairs' sum alone was the better predictor
+(benchmarks/latency_predictor.py, median error 1.4 %; operators alone 7 %), on `vit` the regression cuts the
+operators' 9 % to 3 % (pairs there: 5 %, so `vit` stays on operators).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from worker.nas.latency_ops import OpTable, genome_ops
 from worker.nas.types import Genome
 
 SPACES = ("layers", "vit")
+IN_CONTEXT = ("layers",)  # spaces whose operators are timed in neighbouring pairs (OpTable.chain_sum)
 MIN_FIT = 8  # measured candidates before the regression replaces the plain sum
 MAX_FIT = 2000  # the most recent measured candidates the regression is fitted on
 CV_FOLDS = 5  # folds of the check that the regression beats the plain sum out of sample
@@ -42,11 +46,13 @@ class LatencyPredictor:
         threads: int = 1,
         cache_dir: Path | str | None = None,
         table: OpTable | None = None,
+        in_context: bool | None = None,
     ) -> None:
         if not supports(space):
             raise ValueError(f"space {getattr(space, 'name', space)!r}: latency prediction knows {SPACES}")
         self.space = getattr(space, "base", space)  # a recipe-searching space wraps the architecture space
         self.table = table or OpTable(self.space.task, threads=threads, cache_dir=cache_dir)
+        self.in_context = self.space.name in IN_CONTEXT if in_context is None else in_context
         self.rows: list[tuple[list[float], float]] = []  # (features, measured ms)
         self.coef: np.ndarray | None = None
 
@@ -62,7 +68,7 @@ class LatencyPredictor:
         arch = self._arch(genome)
         head = getattr(self.space.options, "head", "gap")
         ops = genome_ops(self.space.name, arch, self.space.task, head)
-        op_sum = self.table.op_sum(ops)
+        op_sum = self.table.chain_sum(ops) if self.in_context else self.table.op_sum(ops)
         mflops = float(self.space.cost(arch).get("flops", 0.0)) / 1e6
         return [op_sum + self.table.overhead, mflops, float(len(ops))]
 

@@ -121,7 +121,8 @@ class DatasetSpec(_Strict):
     )
     # Searchable (a value or {choices: [...]}/{uniform: [lo, hi]}: see worker.nas.search_domain).
     augment: Annotated[bool | SearchDomain, searchable(bool)] = Field(
-        False, description="random crop / flip / erasing in the final training (the search's too: augment_in_search)"
+        False,
+        description="random crop / flip / erasing in the final training (search too: augment_in_search)",
     )
     erasing: Annotated[_Erasing | SearchDomain, searchable(_Erasing)] = Field(
         0.5, description="share of augmented samples given a random erased box; 0 turns it off"

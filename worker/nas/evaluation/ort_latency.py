@@ -22,6 +22,7 @@ WARMUP_SECONDS = 0.1  # at least this long (and `warmup` calls) before timing: a
 # two timings of one model differed by 9.5 % under load 5 on 2 cores (benchmarks/int8_fmnist.py).
 MIN_TIMED_SECONDS = 0.2
 MAX_CALLS = 2000
+BATCH1_WINDOWS = 2  # windows of batch-1 timing, the lowest kept (batch1_latency_ms)
 
 
 def require_onnxruntime() -> ModuleType:
@@ -92,6 +93,15 @@ def session_latency_ms(
     return latency_of(times)
 
 
+def batch1_latency_ms(session: Any, input_shape: tuple[int, ...], *, repeats: int = 20) -> float:
+    """The deployed batch-1 figure: the lower of BATCH1_WINDOWS timing windows. Load only adds time, and a
+    burst can cover a whole 0.2-s window: one network measured 0.20 ms in a ViT search and 0.32 ms in the
+    next, over that search's 0.25-ms bound (2-core EPYC, 2026-12-06)."""
+    return min(
+        session_latency_ms(session, input_shape, batch=1, repeats=repeats) for _ in range(BATCH1_WINDOWS)
+    )
+
+
 def ort_latency_metrics(
     model: torch.nn.Module,
     input_shape: tuple[int, int, int],
@@ -101,11 +111,12 @@ def ort_latency_metrics(
     threads: int | None = None,
     repeats: int = 20,
 ) -> dict[str, float]:
-    """latency_ms_ort (batch 1), latency_ms_ort_b{batch}, ort_threads and ort_seconds (what it cost)."""
+    """latency_ms_ort (batch 1, `batch1_latency_ms`), latency_ms_ort_b{batch}, ort_threads and ort_seconds
+    (what it cost)."""
     t0 = time.perf_counter()
     threads = threads or torch.get_num_threads()
     session = make_session(onnx_bytes(model, input_shape), threads=threads, device=device)
-    out = {"latency_ms_ort": session_latency_ms(session, input_shape, batch=1, repeats=repeats)}
+    out = {"latency_ms_ort": batch1_latency_ms(session, input_shape, repeats=repeats)}
     out[f"latency_ms_ort_b{batch}"] = session_latency_ms(
         session, input_shape, batch=batch, repeats=max(3, repeats // 4)
     )
