@@ -12,7 +12,7 @@ beats the operator table alone in cross-validation) and predicts the held-out re
 Prints, for the held-out set: share of predictions within ±10 %, Spearman, median abs % error (the same
 figures with the operator table alone, before any regression), FLOPs-alone Spearman, and the repeat
 ceiling: each held-out model timed again in a fresh session, the share of second timings within ±10 % of
-the first (what the machine's noise allows any predictor).
+the first (what the machine's noise allows any predictor). `--json` also lists the held-out misses (`misses`).
 
 Goal (issue 18): ≥ 90 % within ±10 % and Spearman ≥ 0.95 in both spaces; `--check` exits 1 otherwise.
 Operator tables are read from / written to the cache dir (NASBOARD_CACHE_DIR, else ~/.cache/nasboard).
@@ -119,6 +119,11 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
         "table_seconds": table_s,
         "measure_seconds": measure_s,
         "uses_regression": predictor.coef is not None,  # else the table alone won the cross-validation
+        "misses": [  # the held-out networks outside ±10 %, to see what the table cannot
+            {"net": space.describe(genomes[i]), "predicted": p, "measured": m, "again": a}
+            for i, p, m, a in zip(test, pred, meas, again, strict=True)
+            if abs(p - m) / m > TOLERANCE
+        ],
         "coef": None if predictor.coef is None else [float(c) for c in predictor.coef],
     }
 
