@@ -11,7 +11,7 @@ import torch
 
 from worker.nas.latency_error import error_summary, spearman
 from worker.nas.latency_ops import OVERHEAD_KEY, OpTable, layers_ops, vit_ops
-from worker.nas.latency_predictor import MIN_FIT, LatencyPredictor
+from worker.nas.latency_predictor import MIN_FIT, LatencyPredictor, op_kind
 from worker.nas.spaces.layers import LayersSpace
 from worker.nas.spaces.vit import ViTSpace
 from worker.nas.types import TaskShape
@@ -102,6 +102,25 @@ def test_regression_on_measured_candidates_corrects_a_biased_table(cache):
     after = error_summary([predictor.predict(g) for g in held_out], [truth(g) for g in held_out])
     assert before["within_10pct"] == 0.0
     assert after["within_10pct"] == 1.0 and after["median_abs_pct_error"] < 1.0
+
+
+def test_regression_learns_a_cost_that_only_one_operator_kind_pays_in_the_whole_network(cache):
+    space = ViTSpace(task=DIGITS)
+    predictor = LatencyPredictor(space, table=_fake_table(DIGITS, cache))
+    rng = random.Random(3)
+    genomes = [space.validate(space.sample(rng)) for _ in range(40)]
+
+    def truth(g):  # the device: the table's sum, plus 0.02 ms per attention block and none per token MLP
+        return predictor.base_ms(g) + 0.02 * sum(b["mixer"] == "attention" for b in g["blocks"])
+
+    for g in genomes[:25]:
+        predictor.observe(g, truth(g))
+    held_out = genomes[25:]
+    after = error_summary([predictor.predict(g) for g in held_out], [truth(g) for g in held_out])
+    assert predictor.coef is not None
+    assert after["within_10pct"] == 1.0 and after["median_abs_pct_error"] < 1.0
+    keys = ("vit-block:t5:d32:attn2:r2", "vit-block:t5:d32:tokmlp:r4", "conv:1x8x8:f8k3s1:bn:full:relu")
+    assert [op_kind(k) for k in keys] == ["vit-block:attn", "vit-block:tokmlp", "conv"]
 
 
 def test_no_regression_before_enough_measured_candidates(cache):
