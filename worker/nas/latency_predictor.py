@@ -9,11 +9,11 @@ has measured candidates (`latency_ms_ort`) a small regression refines the guess:
 of measured latency on [operator sum, MFLOPs, operators of each kind, 1], each row weighted by 1 / measured
 so the fit minimises relative error (the ±10 % the predictor is judged by). Non-negative: every term costs
 time. Counted by kind because what a timing alone misses differs by kind: on a 2-core Intel Xeon (AMX) the
-table under-predicted `vit` networks by about 6 µs more per attention block than per token-MLP block.
+table's misses on `vit` grew by about 6 µs per attention block, not per token-MLP block.
 The regression is kept only while it beats the plain sum out of sample (5-fold cross-validation on the
-measured rows, median relative error): on `layers` the pairs' sum alone was the better predictor
-(benchmarks/latency_predictor.py, median error 1.4 %; operators alone 7 %), on `vit` the regression cuts the
-operators' 9 % to 3 % (pairs there: 5 %, so `vit` stays on operators).
+measured rows, median relative error). On a 2-core AMD EPYC the pairs' sum alone won on `layers` (median
+error 1.4 %; operators alone 7 %) and the regression cut `vit`'s 9 % to 3 % (pairs there: 5 %, so `vit`
+stays on operators); on the Xeon the regression won on both (benchmarks/latency_predictor.py).
 """
 
 from __future__ import annotations
