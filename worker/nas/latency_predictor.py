@@ -4,12 +4,12 @@ First guess: the network's operators' times from the per-device table (worker/na
 plus ONNX Runtime's fixed cost per run once; for `layers` (IN_CONTEXT) the operators are timed in
 neighbouring pairs as well, so each seam counts as the network pays it (a conv chain reorders into the
 blocked layout once, not per conv). The table misses what the whole network shares or adds beyond that
-(cache reuse, the run loop's per-node cost), so once a search
-has measured candidates (`latency_ms_ort`) a small regression refines the guess: non-negative least squares
-of measured latency on [operator sum, MFLOPs, operators of each kind, 1], each row weighted by 1 / measured
-so the fit minimises relative error (the ±10 % the predictor is judged by). Non-negative: every term costs
-time. Counted by kind because what a timing alone misses differs by kind: on a 2-core Intel Xeon (AMX) the
-table's misses on `vit` grew by about 6 µs per attention block, not per token-MLP block.
+(cache reuse, the run loop's per-node cost), so once a search has measured candidates (`latency_ms_ort`) a
+small regression refines the guess: non-negative least squares of measured latency on [operator sum, MFLOPs,
+operators of each kind, 1], each row weighted by 1 / measured so the fit minimises relative error (the ±10 %
+the predictor is judged by). Non-negative: every term costs time. Counted by kind because what a timing
+alone misses differs by kind: on a 2-core Intel Xeon (AMX) the table's misses on `vit` grew by about 6 µs
+per attention block, not per token-MLP block.
 The regression is kept only while it beats the plain sum out of sample (5-fold cross-validation on the
 measured rows, median relative error). On a 2-core AMD EPYC the pairs' sum alone won on `layers` (median
 error 1.4 %; operators alone 7 %) and the regression cut `vit`'s 9 % to 3 % (pairs there: 5 %, so `vit`
