@@ -8,6 +8,7 @@ network gets. Every timed model also pays ONNX Runtime's fixed cost per `run` ca
 predictor (worker/nas/latency_predictor.py). What an operator alone cannot show is its seams: a conv timed
 alone reorders into ONNX Runtime's blocked layout and back, which a chain of convs does once. So operators
 are also timed in neighbouring pairs (`op_pairs`), and `chain_sum` counts each seam as its pair shows it.
+Each entry is the lowest of OP_PASSES passes spread over time (a burst of load inflates a short timing).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import platform
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,14 +28,20 @@ from worker.nas.types import Genome, TaskShape
 
 OVERHEAD_KEY = "overhead"
 # Bump when the decomposition or the timing changes: old tables are then ignored. 2: timed with
-# latency_stat (a low quantile) instead of the median. 3: the lowest of OP_PASSES passes.
-TABLE_VERSION = 3
+# latency_stat (a low quantile) instead of the median. 3: the lowest of OP_PASSES passes. 4: passes spread
+# over time, each on a fresh session; times stored with ONNX Runtime's fixed cost in, and passes counted.
+TABLE_VERSION = 4
 # Per operator: short timings (operators are many, each is timed once per device kind ever): latency_of
-# of >= 30 calls over >= 0.1 s after 0.05 s of warm-up, in OP_PASSES passes over the operators missing at
-# once, keeping each one's lowest. One pass: a microsecond operator's window is a few ms (MAX_CALLS), which
-# one burst of load covers; two such tables of 120 operators timed beside a search disagreed by >= 49 % on
-# a tenth of them, the lowest of two passes each by >= 5 % (2-core EPYC, 2026-12-06).
-OP_WARMUP_S, OP_TIMED_S, OP_REPEATS, OP_PASSES = 0.05, 0.1, 30, 3
+# of >= 30 calls over >= 0.1 s after 0.05 s of warm-up, the lowest of OP_PASSES passes. A microsecond
+# operator's window is a few ms (MAX_CALLS), which one burst of load covers, and so did three passes in a
+# row: a cold table on an idle 2-core EPYC (2026-12-07) had operators up to 1.6x and pairs up to 4x what a
+# re-timing minutes later read, and over-predicted a tenth of the networks by 10-70 %. So a new operator
+# gets FIRST_PASSES passes at once and the rest later (RETIME_AFTER_S apart at least, a few per `ensure`
+# call while a search goes on, all of them at `settle`), each pass on a fresh session.
+OP_WARMUP_S, OP_TIMED_S, OP_REPEATS = 0.05, 0.1, 30
+FIRST_PASSES, OP_PASSES = 2, 4
+RETIME_AFTER_S = 5.0
+RETIME_PER_CALL, RETIME_PER_NEW = 8, 2  # later passes per `ensure` call: 8, plus 2 per operator it adds
 
 Op = tuple[str, tuple[Any, ...], tuple[int, ...]]  # (key, builder arguments, input shape without batch)
 
@@ -129,6 +137,8 @@ def build_op(args: tuple[Any, ...], task: TaskShape) -> Any:
     from worker.nas.spaces import layers_torch, vit_net
 
     kind = args[0]
+    if kind == "overhead":
+        return nn.Flatten()  # the smallest network: one node on one element
     if kind == "pair":
         return nn.Sequential(build_op(args[1], task), build_op(args[2], task))
     if kind == "conv":
@@ -176,7 +186,7 @@ def build_op(args: tuple[Any, ...], task: TaskShape) -> Any:
 
 def time_module(module: Any, input_shape: tuple[int, ...], threads: int) -> Callable[[], float]:
     """A timing of `module` exported as the networks are: each call times one ONNX Runtime batch-1 window
-    (ms, latency_of) on the same session."""
+    (ms, latency_of) on a fresh session, so no pass inherits another's allocation or thread placement."""
     import torch
 
     from worker.nas.evaluation import ort_latency
@@ -184,23 +194,27 @@ def time_module(module: Any, input_shape: tuple[int, ...], threads: int) -> Call
 
     if not any(True for _ in module.parameters()):  # the exporter reads the device from a parameter
         module.register_parameter("_anchor", torch.nn.Parameter(torch.zeros(1), requires_grad=False))
-    session = ort_latency.make_session(onnx_bytes(module, input_shape), threads=threads)  # type: ignore[arg-type]
-    return lambda: ort_latency.session_latency_ms(
-        session, input_shape, repeats=OP_REPEATS, warmup_seconds=OP_WARMUP_S, min_seconds=OP_TIMED_S
-    )
+    model = onnx_bytes(module, input_shape)  # type: ignore[arg-type]
+
+    def one_pass() -> float:
+        session = ort_latency.make_session(model, threads=threads)
+        return ort_latency.session_latency_ms(
+            session, input_shape, repeats=OP_REPEATS, warmup_seconds=OP_WARMUP_S, min_seconds=OP_TIMED_S
+        )
+
+    return one_pass
 
 
-def _overhead_module() -> Any:
-    from torch import nn
-
-    return nn.Flatten()  # the smallest network: one node on one element
+OVERHEAD_OP: Op = (OVERHEAD_KEY, ("overhead",), (1,))
 
 
 class OpTable:
-    """Operator times (ms, overhead taken off) for one device kind, loaded from and saved to the cache dir.
+    """Operator times for one device kind, loaded from and saved to the cache dir.
 
-    Thread-safe for the runner's parallel jobs; one JSON file per device kind, rewritten whole (atomic
-    rename) after each batch of new operators.
+    Stored per operator: the lowest pass so far (ms, ONNX Runtime's fixed cost per run included) and the
+    passes timed. `time` takes the fixed cost (`overhead`, timed like an operator) off. Thread-safe for the
+    runner's parallel jobs; one JSON file per device kind, merged with what another process saved and
+    rewritten whole (atomic rename) after each batch of timings.
     """
 
     def __init__(
@@ -210,61 +224,110 @@ class OpTable:
         threads: int = 1,
         cache_dir: Path | str | None = None,
         timer: Callable[[Any, tuple[int, ...], int], Callable[[], float]] = time_module,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.task, self.threads, self.timer = task, threads, timer
+        self.task, self.threads, self.timer, self.clock = task, threads, timer, clock
         self.kind = device_kind(threads)
         self.path = Path(cache_dir or default_cache_dir()) / "latency" / f"{self.kind}.json"
         self.lock = threading.Lock()
-        self.times: dict[str, float] = self._load()
+        self.raw, self.passes = self._load()
         self.timed_now = 0  # operators timed by this table (not found in the cache)
+        self.retimed_now = 0  # later passes of operators already in the table
+        self._known: dict[str, tuple[Any, tuple[int, ...]]] = {}  # key -> (builder args, shape) seen here
+        self._short: set[str] = set()  # operators seen here with fewer than OP_PASSES passes
+        self._runs: dict[str, Callable[[], float]] = {}  # their timings (exported models)
+        self._last: dict[str, float] = {}  # monotonic time of each operator's last pass in this process
 
-    def _load(self) -> dict[str, float]:
+    def _load(self) -> tuple[dict[str, float], dict[str, int]]:
         try:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError):
-            return {}
+            return {}, {}
         if not isinstance(data, dict) or data.get("version") != TABLE_VERSION:
-            return {}
-        return {str(k): float(v) for k, v in (data.get("ops") or {}).items()}
+            return {}, {}
+        raw = {str(k): float(v) for k, v in (data.get("ops") or {}).items()}
+        passes = {str(k): int(v) for k, v in (data.get("passes") or {}).items()}
+        return raw, {k: passes.get(k, 1) for k in raw}
 
     def _save(self) -> None:
+        disk_raw, disk_passes = self._load()  # another worker of this device kind may have timed more
+        for key, ms in disk_raw.items():
+            self.raw[key] = min(ms, self.raw.get(key, math.inf))
+            self.passes[key] = max(disk_passes[key], self.passes.get(key, 0))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"version": TABLE_VERSION, "device_kind": self.kind, "ops": self.times}))
+        data = {"version": TABLE_VERSION, "device_kind": self.kind, "ops": self.raw, "passes": self.passes}
+        tmp.write_text(json.dumps(data))
         tmp.replace(self.path)
 
     @property
     def overhead(self) -> float:
-        return self.times[OVERHEAD_KEY]
+        return self.raw[OVERHEAD_KEY]
+
+    def time(self, key: str) -> float:
+        """An operator's time (ms) with ONNX Runtime's fixed cost per run taken off."""
+        return max(self.raw[key] - self.raw[OVERHEAD_KEY], 0.0)
 
     def ensure(self, ops: list[Op]) -> None:
-        """Time what the table lacks (and the fixed overhead), and save."""
+        """Time what the table lacks (FIRST_PASSES passes), give a few operators seen earlier a later pass,
+        and save."""
         with self.lock:
-            missing = {key: (args, shape) for key, args, shape in ops if key not in self.times}
-            if OVERHEAD_KEY in self.times and not missing:
+            for key, args, shape in [OVERHEAD_OP, *ops]:
+                if key not in self._known:
+                    self._known[key] = (args, shape)
+                    if key in self.raw and self.passes[key] < OP_PASSES:
+                        self._short.add(key)
+            new = [key for key in dict.fromkeys(k for k, _, _ in [OVERHEAD_OP, *ops]) if key not in self.raw]
+            now = self.clock()
+            due = [k for k in self._oldest_short() if now - self._last.get(k, -math.inf) >= RETIME_AFTER_S]
+            due = due[: RETIME_PER_CALL + RETIME_PER_NEW * len(new)]
+            if not new and not due:
                 return
-            runs = {
-                key: self.timer(build_op(args, self.task), shape, self.threads)
-                for key, (args, shape) in missing.items()
-            }
-            if OVERHEAD_KEY not in self.times:
-                runs = {OVERHEAD_KEY: self.timer(_overhead_module(), (1,), self.threads), **runs}
-            best = {key: math.inf for key in runs}
-            for _ in range(OP_PASSES):  # passes over all, so a burst of load rarely meets one operator twice
-                for key, run in runs.items():
-                    best[key] = min(best[key], run())
-            if OVERHEAD_KEY in best:
-                self.times[OVERHEAD_KEY] = best.pop(OVERHEAD_KEY)
-            base = self.times[OVERHEAD_KEY]
-            for key, ms in best.items():
-                self.times[key] = max(ms - base, 0.0)
-                self.timed_now += 1
+            self._time(new, FIRST_PASSES)
+            self.timed_now += len(new) - (OVERHEAD_KEY in new)
+            self._time(due, 1)
+            self.retimed_now += len(due)
             self._save()
+
+    def settle(self) -> int:
+        """Time every operator seen here up to OP_PASSES passes now (a benchmark's table before it is
+        judged); returns the passes run."""
+        with self.lock:
+            runs = 0
+            while self._short:
+                short = self._oldest_short()
+                self._time(short, 1)
+                runs += len(short)
+            if runs:
+                self._save()
+            return runs
+
+    def _oldest_short(self) -> list[str]:
+        """Operators seen here that have fewer than OP_PASSES passes, least recently timed first."""
+        return sorted(self._short, key=lambda k: self._last.get(k, -math.inf))
+
+    def _time(self, keys: list[str], passes: int) -> None:
+        """`passes` passes over `keys` (each pass over all of them, so one burst of load rarely meets one
+        operator twice), keeping each one's lowest."""
+        for _ in range(passes):
+            for key in keys:
+                if key not in self._runs:
+                    args, shape = self._known[key]
+                    self._runs[key] = self.timer(build_op(args, self.task), shape, self.threads)
+                self.raw[key] = min(self.raw.get(key, math.inf), self._runs[key]())
+                self.passes[key] = self.passes.get(key, 0) + 1
+                self._last[key] = self.clock()
+        for key in keys:
+            if self.passes[key] >= OP_PASSES:
+                self._runs.pop(key, None)
+                self._short.discard(key)
+            else:
+                self._short.add(key)
 
     def op_sum(self, ops: list[Op]) -> float:
         """Sum of the operators' times (ms), overhead excluded; times what is missing first."""
         self.ensure(ops)
-        return sum(self.times[key] for key, _, _ in ops)
+        return sum(self.time(key) for key, _, _ in ops)
 
     def chain_sum(self, ops: list[Op]) -> float:
         """The operators' time in context (ms, overhead excluded): the neighbouring pairs' times less the
@@ -275,5 +338,5 @@ class OpTable:
             return self.op_sum(ops)
         pairs = op_pairs(ops)
         self.ensure(ops + pairs)
-        inner = sum(self.times[key] for key, _, _ in ops[1:-1])
-        return max(sum(self.times[key] for key, _, _ in pairs) - inner, 0.0)
+        inner = sum(self.time(key) for key, _, _ in ops[1:-1])
+        return max(sum(self.time(key) for key, _, _ in pairs) - inner, 0.0)
