@@ -38,6 +38,7 @@ TABLE_VERSION = 4
 # re-timing minutes later read, and over-predicted a tenth of the networks by 10-70 %. So a new operator
 # gets FIRST_PASSES passes at once and the rest later (RETIME_AFTER_S apart at least, a few per `ensure`
 # call while a search goes on, all of them at `settle`), each pass on a fresh session.
+# That does not catch all of it: on such a table some `vit` blocks read 1.4x a re-timing 20 minutes later.
 OP_WARMUP_S, OP_TIMED_S, OP_REPEATS = 0.05, 0.1, 30
 FIRST_PASSES, OP_PASSES = 2, 4
 RETIME_AFTER_S = 5.0
