@@ -273,12 +273,14 @@ class OpTable:
         """Time what the table lacks (FIRST_PASSES passes), give a few operators seen earlier a later pass,
         and save."""
         with self.lock:
+            new: list[str] = []  # a key known here but missing had its timing fail: tried again
             for key, args, shape in [OVERHEAD_OP, *ops]:
-                if key not in self._known:
-                    self._known[key] = (args, shape)
-                    if key in self.raw and self.passes[key] < OP_PASSES:
-                        self._short.add(key)
-            new = [key for key in dict.fromkeys(k for k, _, _ in [OVERHEAD_OP, *ops]) if key not in self.raw]
+                if key not in self.raw:
+                    if key not in new:
+                        new.append(key)
+                elif key not in self._known and self.passes[key] < OP_PASSES:
+                    self._short.add(key)
+                self._known.setdefault(key, (args, shape))
             now = self.clock()
             due = [k for k in self._oldest_short() if now - self._last.get(k, -math.inf) >= RETIME_AFTER_S]
             due = due[: RETIME_PER_CALL + RETIME_PER_NEW * len(new)]
