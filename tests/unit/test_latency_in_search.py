@@ -14,8 +14,10 @@ from backend.db import repository as repo
 from backend.db.migrate import upgrade_to_head
 from backend.db.session import session_scope
 from backend.settings import Settings
+from worker.nas import latency_ops
 from worker.nas.evaluation.evaluator import EvalOutcome
 from worker.nas.factory import make_space
+from worker.nas.latency_ops import MAX_PASSES, op_pairs
 from worker.nas.latency_predictor import MIN_FIT, PRED_METRIC
 from worker.nas.lifecycle import Lifecycle
 from worker.nas.objectives import Objective
@@ -46,24 +48,26 @@ def spec_of(**over: Any) -> Any:
 
 
 class FakeMeasure:
-    """No training: accuracy and a 'measured' latency from the parameter count (deterministic)."""
+    """No training: accuracy and a 'measured' latency from the parameter count (deterministic). It is
+    above any prediction of these microsecond networks, so no candidate sends the shared operator table a
+    real re-timing (OpTable.refine) that would make two runs' predictions differ."""
 
-    def __init__(self, spec: Any, space: Any) -> None:
-        self.objective, self.space = Objective.from_spec(spec), space
+    def __init__(self, spec: Any, space: Any, base_ms: float = 5.0) -> None:
+        self.objective, self.space, self.base_ms = Objective.from_spec(spec), space, base_ms
         self.genomes: list[dict] = []
 
     def evaluate(self, genome: dict, report: Any, **job: Any) -> EvalOutcome:
         self.genomes.append(genome)
         params = float(self.space.cost(genome)["params"])
-        metrics = {"val_accuracy": 0.5, "params": params, "latency_ms_ort": 0.05 + params * 1e-5}
+        metrics = {"val_accuracy": 0.5, "params": params, "latency_ms_ort": self.base_ms + params * 1e-5}
         report(1, {"val_accuracy": 0.5})
         return EvalOutcome(Result(fitness=self.objective.fitness(metrics), metrics=metrics))
 
 
-def local(spec: Any) -> tuple[LocalSearch, MemorySink, FakeMeasure]:
+def local(spec: Any, base_ms: float = 5.0) -> tuple[LocalSearch, MemorySink, FakeMeasure]:
     sink = MemorySink()
     space = make_space(spec, TaskShape((1, 8, 8), 10))
-    fake = FakeMeasure(spec, space)
+    fake = FakeMeasure(spec, space, base_ms)
     search = LocalSearch(spec, sink, evaluator=fake, finalizer=lambda *a, **k: ({}, {}))
     search.run()
     return search, sink, fake
@@ -76,6 +80,16 @@ def test_every_candidate_gets_a_prediction_and_measured_ones_refine_the_regressi
     assert all(c["result"].metrics[PRED_METRIC] > 0 for c in cands)
     assert len(search.lc.latency.rows) == len(cands)  # each measured candidate observed once
     assert search.lc.latency.coef is not None  # past MIN_FIT rows: the regression replaced the plain sum
+
+
+def test_candidates_measured_well_under_their_prediction_give_their_operators_another_pass(monkeypatch):
+    monkeypatch.setattr(latency_ops, "RETIME_AFTER_S", 0.0)  # the operators were timed moments ago
+    search, sink, _ = local(spec_of(), base_ms=0.0)  # measured at ~0 ms: far under every prediction
+    predictor = search.lc.latency
+    first = predictor._ops(predictor._arch(min(sink.candidates.items())[1]["genome"]))
+    keys = {k for k, _, _ in first + op_pairs(first)}  # `layers` is timed in pairs too
+    assert predictor.table.refined_now >= len(keys)  # the first one's evidence alone sent each a pass
+    assert all(predictor.table.passes[k] <= MAX_PASSES for k in keys)
 
 
 def test_a_prediction_over_max_latency_ms_ort_is_recorded_infeasible_and_not_trained():

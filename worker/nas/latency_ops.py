@@ -8,7 +8,8 @@ network gets. Every timed model also pays ONNX Runtime's fixed cost per `run` ca
 predictor (worker/nas/latency_predictor.py). What an operator alone cannot show is its seams: a conv timed
 alone reorders into ONNX Runtime's blocked layout and back, which a chain of convs does once. So operators
 are also timed in neighbouring pairs (`op_pairs`), and `chain_sum` counts each seam as its pair shows it.
-Each entry is the lowest of OP_PASSES passes spread over time (a burst of load inflates a short timing).
+Each entry is the lowest of OP_PASSES passes spread over time (a burst of load inflates a short timing),
+and of the passes its operators get later when a measured network shows the table read high (`refine`).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ TABLE_VERSION = 4
 # gets FIRST_PASSES passes at once and the rest later (RETIME_AFTER_S apart at least, a few per `ensure`
 # call while a search goes on, all of them at `settle`), each pass on a fresh session.
 # That does not catch all of it: on such a table some `vit` blocks read 1.4x a re-timing 20 minutes later.
+# So the table keeps refining over its life on evidence: a measured network that comes in well under its
+# prediction gives its operators another pass each (`refine`, up to MAX_PASSES), and the lowest is kept.
 OP_WARMUP_S, OP_TIMED_S, OP_REPEATS = 0.05, 0.1, 30
-FIRST_PASSES, OP_PASSES = 2, 4
+FIRST_PASSES, OP_PASSES, MAX_PASSES = 2, 4, 12
 RETIME_AFTER_S = 5.0
 RETIME_PER_CALL, RETIME_PER_NEW = 8, 2  # later passes per `ensure` call: 8, plus 2 per operator it adds
 
@@ -234,6 +237,8 @@ class OpTable:
         self.raw, self.passes = self._load()
         self.timed_now = 0  # operators timed by this table (not found in the cache)
         self.retimed_now = 0  # later passes of operators already in the table
+        self.refined_now = 0  # passes run on evidence (`refine`)
+        self.generation = 0  # bumped whenever an entry gets lower: figures computed before are stale
         self._known: dict[str, tuple[Any, tuple[int, ...]]] = {}  # key -> (builder args, shape) seen here
         self._short: set[str] = set()  # operators seen here with fewer than OP_PASSES passes
         self._runs: dict[str, Callable[[], float]] = {}  # their timings (exported models)
@@ -253,7 +258,9 @@ class OpTable:
     def _save(self) -> None:
         disk_raw, disk_passes = self._load()  # another worker of this device kind may have timed more
         for key, ms in disk_raw.items():
-            self.raw[key] = min(ms, self.raw.get(key, math.inf))
+            if ms < self.raw.get(key, math.inf):
+                self.raw[key] = ms
+                self.generation += 1
             self.passes[key] = max(disk_passes[key], self.passes.get(key, 0))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -305,6 +312,26 @@ class OpTable:
                 self._save()
             return runs
 
+    def refine(self, keys: list[str]) -> int:
+        """Evidence that some of `keys` read high (their network measured well under its prediction): each
+        one seen here, with fewer than MAX_PASSES passes and none in the last RETIME_AFTER_S, gets one
+        more pass. Returns the passes run."""
+        with self.lock:
+            now = self.clock()
+            due = [
+                k
+                for k in dict.fromkeys(keys)
+                if k in self._known
+                and k in self.raw
+                and self.passes[k] < MAX_PASSES
+                and now - self._last.get(k, -math.inf) >= RETIME_AFTER_S
+            ]
+            if due:
+                self._time(due, 1)
+                self.refined_now += len(due)
+                self._save()
+            return len(due)
+
     def _oldest_short(self) -> list[str]:
         """Operators seen here that have fewer than OP_PASSES passes, least recently timed first."""
         return sorted(self._short, key=lambda k: self._last.get(k, -math.inf))
@@ -317,12 +344,15 @@ class OpTable:
                 if key not in self._runs:
                     args, shape = self._known[key]
                     self._runs[key] = self.timer(build_op(args, self.task), shape, self.threads)
-                self.raw[key] = min(self.raw.get(key, math.inf), self._runs[key]())
+                ms, before = self._runs[key](), self.raw.get(key, math.inf)
+                if ms < before:
+                    self.raw[key] = ms
+                    self.generation += before < math.inf  # a new entry changes no earlier figure
                 self.passes[key] = self.passes.get(key, 0) + 1
                 self._last[key] = self.clock()
         for key in keys:
             if self.passes[key] >= OP_PASSES:
-                self._runs.pop(key, None)
+                self._runs.pop(key, None)  # a pass on evidence, rare, exports the operator again
                 self._short.discard(key)
             else:
                 self._short.add(key)

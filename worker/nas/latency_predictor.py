@@ -10,6 +10,9 @@ operators of each kind, 1], each row weighted by 1 / measured so the fit minimis
 the predictor is judged by). Non-negative: every term costs time. Counted by kind because what a timing
 alone misses differs by kind: on a 2-core Intel Xeon (AMX) the table's misses on `vit` grew by about 6 µs
 per attention block, not per token-MLP block.
+A measured candidate also checks the table: one that comes in more than REFINE_OVER under its prediction
+gives its operators another pass each (OpTable.refine; the lowest pass is kept), so entries that read high
+during a burst of load come down as the search goes on, and the rows' features are recomputed.
 The regression is kept only while it beats the plain sum out of sample (5-fold cross-validation on the
 measured rows, median relative error). On a 2-core AMD EPYC the pairs' sum alone won on `layers` (median
 error 1.4 %; operators alone 7 %) and the regression cut `vit`'s 9 % to 3 % (pairs there: 5 %, so `vit`
@@ -24,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.nas.latency_ops import OpTable, genome_ops
+from worker.nas.latency_ops import Op, OpTable, genome_ops, op_pairs
 from worker.nas.types import Genome
 
 SPACES = ("layers", "vit")
@@ -32,6 +35,9 @@ IN_CONTEXT = ("layers",)  # spaces whose operators are timed in neighbouring pai
 MIN_FIT = 8  # measured candidates before the regression replaces the plain sum
 MAX_FIT = 2000  # the most recent measured candidates the regression is fitted on
 CV_FOLDS = 5  # folds of the check that the regression beats the plain sum out of sample
+# A measured network this much under its prediction has operators that read high: they get another pass.
+# Whole-network timings on one idle worker repeat within about 1 % (benchmarks/latency_repeat.py).
+REFINE_OVER = 0.05
 # Operator kinds the regression counts, per space (the head and tail occur once in every network: the
 # intercept has them).
 COUNTED_KINDS = {"layers": ("conv", "pool", "dense"), "vit": ("vit-block:attn", "vit-block:tokmlp")}
@@ -66,7 +72,8 @@ class LatencyPredictor:
         self.space = getattr(space, "base", space)  # a recipe-searching space wraps the architecture space
         self.table = table or OpTable(self.space.task, threads=threads, cache_dir=cache_dir)
         self.in_context = self.space.name in IN_CONTEXT if in_context is None else in_context
-        self.rows: list[tuple[list[float], float]] = []  # (features, measured ms)
+        self.rows: list[tuple[Genome, float]] = []  # (genome, measured ms)
+        self._x: list[tuple[int, list[float]]] = []  # each row's features and the table generation of them
         self.coef: np.ndarray | None = None
 
     @property
@@ -76,11 +83,14 @@ class LatencyPredictor:
     def _arch(self, genome: Genome) -> Genome:
         return self.space.validate({k: v for k, v in genome.items() if k != "recipe"})
 
+    def _ops(self, arch: Genome) -> list[Op]:
+        head = getattr(self.space.options, "head", "gap")
+        return genome_ops(self.space.name, arch, self.space.task, head)
+
     def features(self, genome: Genome) -> list[float]:
         """[operator sum + overhead (ms), MFLOPs, operators of each COUNTED_KINDS kind]."""
         arch = self._arch(genome)
-        head = getattr(self.space.options, "head", "gap")
-        ops = genome_ops(self.space.name, arch, self.space.task, head)
+        ops = self._ops(arch)
         op_sum = self.table.chain_sum(ops) if self.in_context else self.table.op_sum(ops)
         mflops = float(self.space.cost(arch).get("flops", 0.0)) / 1e6
         kinds = [op_kind(key) for key, _, _ in ops]
@@ -97,14 +107,29 @@ class LatencyPredictor:
             return x[0]
         return max(float(np.dot(self.coef, [*x, 1.0])), 1e-3)
 
-    def observe(self, genome: Genome, measured_ms: float, *, refit: bool = True) -> None:
-        """A candidate's measured `latency_ms_ort`: one more row for the regression."""
+    def observe(self, genome: Genome, measured_ms: float, *, refit: bool = True, refine: bool = True) -> int:
+        """A candidate's measured `latency_ms_ort`: one more row for the regression, and, if it measured
+        well under its prediction, another pass for its operators (`refine`; off when a search replays the
+        candidates it measured before). Returns the operator passes run."""
         if not (isinstance(measured_ms, int | float) and math.isfinite(measured_ms) and measured_ms > 0):
-            return
-        self.rows.append((self.features(genome), float(measured_ms)))
-        self.rows = self.rows[-MAX_FIT:]
+            return 0
+        passes = 0
+        if refine and self.predict(genome) > measured_ms * (1 + REFINE_OVER):
+            ops = self._ops(self._arch(genome))
+            passes = self.table.refine([k for k, _, _ in ops + (op_pairs(ops) if self.in_context else [])])
+        self.rows.append((genome, float(measured_ms)))
+        self._x.append((self.table.generation, self.features(genome)))
+        self.rows, self._x = self.rows[-MAX_FIT:], self._x[-MAX_FIT:]
         if refit:
             self.fit()
+        return passes
+
+    def _features_of_rows(self) -> np.ndarray:
+        """The rows' features, those computed before an entry of the table got lower computed again."""
+        gen = self.table.generation
+        pairs = zip(self._x, self.rows, strict=True)
+        self._x = [(g, f) if g == gen else (gen, self.features(row[0])) for (g, f), row in pairs]
+        return np.array([[*f, 1.0] for _, f in self._x])
 
     def fit(self) -> None:
         """Refit the regression on the rows observed; the plain sum until MIN_FIT rows, and whenever the
@@ -112,7 +137,7 @@ class LatencyPredictor:
         if len(self.rows) < MIN_FIT:
             self.coef = None
             return
-        x = np.array([[*f, 1.0] for f, _ in self.rows])
+        x = self._features_of_rows()
         y = np.array([m for _, m in self.rows])
         folds = np.arange(len(y)) % CV_FOLDS
         cv = np.empty_like(y)

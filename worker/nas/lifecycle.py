@@ -190,7 +190,7 @@ class Lifecycle:
         self._observed: set[int] = set()
         if self.latency is not None:
             for t in trials:
-                self._observe(t, refit=False)
+                self._observe(t, refit=False, refine=False)
             self.latency.fit()
 
     def _valid(self, genome: Genome) -> Genome | None:
@@ -370,14 +370,15 @@ class Lifecycle:
             log.warning("latency prediction failed", exc_info=True)
             return {}
 
-    def _observe(self, t: Trial, *, refit: bool = True) -> None:
-        """Feed a candidate's measured latency to the predictor's regression, once per candidate."""
+    def _observe(self, t: Trial, *, refit: bool = True, refine: bool = True) -> None:
+        """Feed a candidate's measured latency to the predictor (its regression, and its table's operators
+        when it measured well under the prediction: not on a cold start's replay), once per candidate."""
         metrics = t.result.metrics if t.result is not None else None
         if self.latency is None or t.cid in self._observed or not metrics or MEASURED_LATENCY not in metrics:
             return
         self._observed.add(t.cid)
         try:
-            self.latency.observe(t.genome, metrics[MEASURED_LATENCY], refit=refit)
+            self.latency.observe(t.genome, metrics[MEASURED_LATENCY], refit=refit, refine=refine)
         except Exception:  # noqa: BLE001 - the regression is an aid; it never stops the search
             log.warning("latency observation failed", exc_info=True)
 
