@@ -1,7 +1,7 @@
 """How close is the latency predictor to measured ONNX Runtime batch-1 latency? (issue 18 item 4)
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/latency_predictor.py [--layers 100] [--vit 100]
-        [--train 60] [--seed 0] [--json] [--check]
+        [--train 60] [--seed 0] [--table-load 0] [--json] [--check]
 
 Per space (`layers` and `vit`, default options, Fashion-MNIST-shaped input 1×28×28, 10 classes): samples
 --train + --layers/--vit distinct random genomes; builds the operator table as a search's proposals would
@@ -19,6 +19,10 @@ the first (what the machine's noise allows any predictor). The same figures foll
 two timings: load only ever adds time (worker/nas/evaluation/latency_stat.py), so the lower one is the
 better measurement of what the network costs, and a burst during the first timing is not the predictor's
 error. `--json` also lists the held-out misses against the first timing (`misses`).
+`--table-load N` runs N busy processes (a float32 matmul loop each, one thread) while the table is built
+and stops them before any network is measured: a search's coordinator times its operators while the
+workers train beside it, and entries timed under load read high until measured networks refine them
+(`without_refine` shows the same predictor without those passes, on the same rows).
 
 Goal (issue 18): ≥ 90 % within ±10 % and Spearman ≥ 0.95 in both spaces, against the lower of the two
 timings; `--check` exits 1 otherwise.
@@ -28,8 +32,11 @@ Operator tables are read from / written to the cache dir (NASBOARD_CACHE_DIR, el
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +47,20 @@ sys.path.insert(0, str(ROOT))  # this checkout's engine, also when run from a gi
 
 INPUT = (1, 28, 28)
 THREADS = 1
+BUSY = "import numpy as np\na = np.random.rand(512, 512).astype(np.float32)\nwhile True:\n    a @ a"
+
+
+@contextlib.contextmanager
+def busy(n: int):
+    """n processes keeping a core each busy with a one-thread matmul loop, as training workers would."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY], env=env) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 def sample_distinct(space: Any, n: int, seed: int) -> list[dict]:
@@ -71,7 +92,7 @@ def remeasure(model: bytes) -> float:
     return batch1_latency_ms(make_session(model, threads=THREADS), INPUT)
 
 
-def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]:
+def run_space(name: str, n_test: int, n_train: int, seed: int, table_load: int = 0) -> dict[str, Any]:
     from worker.nas.latency_error import TOLERANCE, error_summary, spearman
     from worker.nas.latency_predictor import LatencyPredictor
     from worker.nas.spaces.layers import LayersSpace
@@ -85,9 +106,10 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
     predictor = LatencyPredictor(space, threads=THREADS)
     # The other decomposition (operators alone, or in neighbouring pairs), on the same table and rows.
     other = LatencyPredictor(space, table=predictor.table, in_context=not predictor.in_context)
-    for g in genomes:  # times every operator the table lacks, as a search's proposals would ...
-        predictor.base_ms(g), other.base_ms(g)
-    later_passes = predictor.table.retimed_now + predictor.table.settle()  # ... and their later passes
+    with busy(table_load):
+        for g in genomes:  # times every operator the table lacks, as a search's proposals would ...
+            predictor.base_ms(g), other.base_ms(g)
+        later_passes = predictor.table.retimed_now + predictor.table.settle()  # ... and their later passes
     base = [predictor.base_ms(g) for g in genomes]
     other_base = [other.base_ms(g) for g in genomes]
     table_s = time.perf_counter() - t0
@@ -144,6 +166,7 @@ def run_space(name: str, n_test: int, n_train: int, seed: int) -> dict[str, Any]
         "refined_passes": predictor.table.refined_now,  # on the --train rows' evidence
         "refine_seconds": refine_s,
         "table_seconds": table_s,
+        "table_load": table_load,
         "measure_seconds": measure_s,
         "uses_regression": predictor.coef is not None,  # else the table alone won the cross-validation
         "misses": [  # the held-out networks outside ±10 %, to see what the table cannot
@@ -171,6 +194,7 @@ def show(r: dict[str, Any]) -> str:
         return f"{share:.0f} % within ±10 %, Spearman {rho}, median |err| {err:.1f} %"
 
     ceiling, verdict = 100 * r["repeat_within_10pct"], "met" if meets(r) else "missed"
+    load = f", {r['table_load']} busy processes beside it" if r["table_load"] else ""
     return (
         f"{r['space']}: held-out {r['n_test']} (regression fitted on {r['n_train']} measured), "
         f"measured {r['measured_ms']['min']:.3f}-{r['measured_ms']['max']:.3f} ms\n"
@@ -185,7 +209,8 @@ def show(r: dict[str, Any]) -> str:
         f"  FLOPs alone Spearman {r['flops_spearman']:.3f}; repeat ceiling {ceiling:.0f} % "
         f"within ±10 % (Spearman {r['repeat_spearman']:.3f})\n"
         f"  {r['operators_timed_now']} operators timed now, {r['later_passes']} later passes "
-        f"({r['table_seconds']:.0f} s), {r['refined_passes']} on evidence ({r['refine_seconds']:.0f} s), "
+        f"({r['table_seconds']:.0f} s{load}), "
+        f"{r['refined_passes']} on evidence ({r['refine_seconds']:.0f} s), "
         f"{r['n_train'] + r['n_test']} networks measured ({r['measure_seconds']:.0f} s); goal {verdict}"
     )
 
@@ -196,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vit", type=int, default=100, help="held-out vit genomes")
     ap.add_argument("--train", type=int, default=60, help="measured genomes the regression is fitted on")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--table-load", type=int, default=0, help="busy processes while the table is built")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--check", action="store_true", help="exit 1 unless both spaces meet the goal")
     args = ap.parse_args(argv)
@@ -203,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(THREADS)
     results = [
-        run_space(name, n, args.train, args.seed)
+        run_space(name, n, args.train, args.seed, args.table_load)
         for name, n in (("layers", args.layers), ("vit", args.vit))
         if n > 0
     ]
