@@ -246,7 +246,8 @@ def _print_candidate(c: dict[str, Any], out: Any) -> None:
     if c["status"] == "done":
         fitness = "-" if c["fitness"] is None else f"{c['fitness']:.4f}"
         rung = f" rung {c['rung']} ({c.get('epochs')} epochs)" if c.get("rung") else ""
-        print(f"  candidate {c['id']} done{rung}  fitness {fitness}  {c.get('label') or ''}", file=out)
+        kept = f"  ({c['error']})" if c.get("error") else ""  # a failed promotion: it kept its lower rung
+        print(f"  candidate {c['id']} done{rung}  fitness {fitness}  {c.get('label') or ''}{kept}", file=out)
     elif c["status"] in ("failed", "infeasible"):
         print(f"  candidate {c['id']} {c['status']}: {c.get('error')}", file=out)
 

@@ -153,3 +153,17 @@ def final_summary(best: int) -> dict:
         "wall_seconds": 100.0,
         "artefacts": {"onnx": "/x/model.onnx"},
     }
+
+
+def test_follow_says_why_a_candidate_kept_its_lower_rung(capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from backend.cli.client import _print_candidate
+
+    row = {"id": 65, "status": "done", "fitness": 0.75, "rung": 0, "epochs": 3, "label": "P4-d32-Mr1"}
+    error = "promotion to 9 epochs failed: time limit: training exceeded max_seconds=4.9 during epoch 4"
+    _print_candidate({**row, "error": error}, sys.stdout)
+    _print_candidate({**row, "error": None}, sys.stdout)
+    kept, plain = capsys.readouterr().out.splitlines()
+    assert kept.startswith("  candidate 65 done  fitness 0.7500  P4-d32-Mr1") and kept.endswith(f"({error})")
+    assert plain == "  candidate 65 done  fitness 0.7500  P4-d32-Mr1"

@@ -395,8 +395,12 @@ class Lifecycle:
     ) -> Trial:
         t = self.trials[cid]
         if result.status != "done" and t.rung_scores and t.result is not None and t.result.ok:
-            # A failed promotion keeps the rung that succeeded, with the reason noted.
+            # A failed promotion keeps the rung that succeeded, with the reason noted; the row shows that
+            # rung and its epochs again (rung_scores' trailing None keeps it from being promoted again).
             t.result.error = f"promotion to {t.epochs} epochs failed: {result.error}"
+            kept_epochs = (t.result.metrics or {}).get("epochs")
+            t.rung = t.start_rung + len(t.rung_scores) - 1
+            t.epochs = int(kept_epochs) if isinstance(kept_epochs, int | float) else t.epochs
             self._set_status(t, "done")
             t.rung_scores.append(None)
         else:

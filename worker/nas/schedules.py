@@ -112,7 +112,8 @@ class Asynchronous:
                 scored = [t for t in group if t.rung_scores[k - start] is not None]
                 scored.sort(key=lambda t: (-t.rung_scores[k - start], t.cid))  # type: ignore[operator]
                 for t in scored[: len(group) // self.eta]:
-                    if t.rung == k and t.status == "done":
+                    # done at rung k, no job beyond it yet (a failed promotion is not tried again)
+                    if len(t.rung_scores) == k - start + 1 and t.status == "done":
                         return Promote(t, k + 1, self.rungs[k + 1])
         start = self.cycle[self.started % len(self.cycle)]
         return New(self.rungs[start], start)
