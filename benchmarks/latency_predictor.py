@@ -21,8 +21,9 @@ better measurement of what the network costs, and a burst during the first timin
 error. `--json` also lists the held-out misses against the first timing (`misses`).
 `--table-load N` runs N busy processes (a float32 matmul loop each, one thread) while the table is built
 and stops them before any network is measured: a search's coordinator times its operators while the
-workers train beside it, and entries timed under load read high until measured networks refine them
-(`without_refine` shows the same predictor without those passes, on the same rows).
+workers train beside it. An entry timed under load could read high; the measured networks' passes would
+bring it down (`without_refine` shows the same predictor without those passes, on the same rows, so the
+run says whether they were needed).
 
 Goal (issue 18): ≥ 90 % within ±10 % and Spearman ≥ 0.95 in both spaces, against the lower of the two
 timings; `--check` exits 1 otherwise.
