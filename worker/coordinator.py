@@ -157,13 +157,13 @@ def _elapsed(search: Any) -> float:
     return (utcnow() - started).total_seconds()
 
 
-def _apply(lc: Lifecycle, row: Trial, row_status: str) -> None:
+def _apply(lc: Lifecycle, row: Trial, row_status: str, row_result: Result | None) -> None:
     """Turn what a row says happened since the lifecycle last looked into lifecycle events."""
     t = lc.trials.get(row.cid)
     if t is None or not t.busy:
         return
-    if row_status in TERMINAL_CANDIDATE and row.result is not None:
-        lc.job_finished(row.cid, row.result, row.checkpoint)
+    if row_status in TERMINAL_CANDIDATE and row_result is not None:
+        lc.job_finished(row.cid, row_result, row.checkpoint)
     elif row_status == "training":
         lc.job_started(row.cid)
     elif row_status == "queued" and t.status == "training":
@@ -190,12 +190,12 @@ def _lifecycle(s: Session, search: Any, spec: SearchSpec, settings: Settings) ->
             space,
             strategy,
             _RepoStore(s, search.id),
-            trials=[t for t, _ in changed],
+            trials=[t for t, *_ in changed],
             state=state,
             warm=warm,
         )
-    for row, row_status in changed:
-        _apply(lc, row, row_status)
+    for row, row_status, row_result in changed:
+        _apply(lc, row, row_status, row_result)
     return lc, version
 
 

@@ -1048,52 +1048,64 @@ def _checkpoints(s: Session, candidate_ids: list[int] | None, search_id: int) ->
     return {cid: path for cid, path in s.execute(query).all()}
 
 
+def row_result(cand: Candidate) -> Any:
+    """The outcome a candidate's row holds (a job's end, as its worker stored it); None before any."""
+    from worker.nas.types import Result
+
+    if cand.status not in TERMINAL_CANDIDATE and not cand.metrics:
+        return None
+    status = "failed" if cand.status == "cancelled" else cand.status
+    return Result(
+        status if status in ("done", "failed", "infeasible") else "failed",
+        cand.fitness,
+        dict(cand.metrics or {}),
+        cand.error,
+    )
+
+
 def trial_of(cand: Candidate, checkpoint: str | None) -> Any:
-    """The lifecycle's view of a row: the status it last saw (the row's own status may be newer, which
-    the caller turns into an event), its rung scores and told result."""
-    from worker.nas.lifecycle import Trial
+    """The lifecycle's view of a row: the status it last saw (the row's own status and result may be newer,
+    which the caller turns into an event), its rung scores and told result. While a promotion is pending,
+    its result is the one the promotion would fall back to."""
+    from worker.nas.lifecycle import Kept, Trial
     from worker.nas.types import Result
 
     rec = cand.lifecycle or {}
     told = rec.get("told_result")
-    row_status = "failed" if cand.status == "cancelled" else cand.status
-    result = None
-    if cand.status in TERMINAL_CANDIDATE or cand.metrics:
-        result = Result(
-            row_status if row_status in ("done", "failed", "infeasible") else "failed",
-            cand.fitness,
-            dict(cand.metrics or {}),
-            cand.error,
-        )
+    status = rec.get("status", cand.status)
+    kept = Kept.of(rec.get("kept"))
     return Trial(
         cid=cand.id,
         genome=cand.genome,
         key=cand.canonical,
         origin=dict(cand.origin or {}),
-        status=rec.get("status", cand.status),
+        status=status,
         rung=cand.rung,
         epochs=cand.epochs,
-        result=result,
+        result=kept.result if kept is not None and status in ("queued", "training") else row_result(cand),
         checkpoint=checkpoint,
         told=cand.told,
         told_result=Result(**told) if told else None,
         rung_scores=list(rec.get("rung_scores", [])),
         start_rung=int(rec.get("start_rung", 0)),
         predicted=dict(rec.get("predicted") or {}),
+        kept=kept,
     )
 
 
-def search_trials(s: Session, search_id: int) -> list[tuple[Any, str]]:
-    """Every candidate of a search as (lifecycle trial, row status), in creation order (a cold start)."""
+def search_trials(s: Session, search_id: int) -> list[tuple[Any, str, Any]]:
+    """Every candidate of a search as (lifecycle trial, row status, row result), in creation order (a cold
+    start)."""
     rows = s.execute(
         select(Candidate).where(Candidate.search_id == search_id).order_by(Candidate.id)
     ).scalars()
     ckpts = _checkpoints(s, None, search_id)
-    return [(trial_of(c, ckpts.get(c.id)), c.status) for c in rows]
+    return [(trial_of(c, ckpts.get(c.id)), c.status, row_result(c)) for c in rows]
 
 
-def trials_changed_since(s: Session, search_id: int, seq: int) -> list[tuple[Any, str]]:
-    """(trial, row status) of the candidates changed after change-cursor `seq` (a warm step reads these)."""
+def trials_changed_since(s: Session, search_id: int, seq: int) -> list[tuple[Any, str, Any]]:
+    """(trial, row status, row result) of the candidates changed after change-cursor `seq` (a warm step
+    reads these)."""
     rows = list(
         s.execute(
             select(Candidate)
@@ -1102,7 +1114,7 @@ def trials_changed_since(s: Session, search_id: int, seq: int) -> list[tuple[Any
         ).scalars()
     )
     ckpts = _checkpoints(s, [c.id for c in rows], search_id) if rows else {}
-    return [(trial_of(c, ckpts.get(c.id)), c.status) for c in rows]
+    return [(trial_of(c, ckpts.get(c.id)), c.status, row_result(c)) for c in rows]
 
 
 def _write_trial(s: Session, cand: Candidate, trial: Any) -> None:

@@ -121,7 +121,7 @@ def test_the_service_predicts_the_same_and_a_cold_lifecycle_rebuilds_the_regress
     drain(search_id, settings, lambda *a: fake, cold=True)  # every step replays the table, as after a restart
     _, local_sink, _ = local(spec)
     with session_scope(settings) as s:
-        trials = [t for t, _ in repo.search_trials(s, search_id)]
+        trials = [t for t, *_ in repo.search_trials(s, search_id)]
         cands = sorted(repo.candidates_after(s, search_id, 0, 1000)[0], key=lambda c: c.id)
         assert all(c.metrics[PRED_METRIC] > 0 for c in cands)
         local_preds = [c["result"].metrics[PRED_METRIC] for _, c in sorted(local_sink.candidates.items())]

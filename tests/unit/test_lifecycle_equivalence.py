@@ -138,3 +138,73 @@ def test_a_searched_recipe_is_proposed_and_promoted_the_same_on_both_paths(
     local_keys, local_promoted = via_local(raw, tmp_path)
     assert service_keys == local_keys and service_promoted == local_promoted
     assert all("|recipe:" in key for key in service_keys)  # the recipe is part of every candidate's key
+
+
+class PromotionsFail(ClosedForm):
+    """As ClosedForm, but a third of the promotions (jobs that resume a checkpoint) fail."""
+
+    def evaluate(self, genome: dict, report: Any, *, epochs: int, should_stop: Any = None, **job: Any) -> Any:
+        h = int(hashlib.sha256(repr(sorted(genome.items())).encode()).hexdigest(), 16)
+        if job.get("resume") is not None and h % 3 == 0:
+            return EvalOutcome(Result(status="failed", error="out of memory"))
+        return super().evaluate(genome, report, epochs=epochs, should_stop=should_stop, **job)
+
+
+def rows_of(raw: dict, tmp: Path, cold: bool) -> dict[str, tuple[Any, ...]]:
+    """Each candidate's (status, rung, epochs, fitness, error) after a service run whose promotions partly
+    fail."""
+    settings = Settings(data_dir=tmp / "svc", broker_url="memory://")
+    upgrade_to_head(settings)
+    spec = parse_spec(raw)
+    with session_scope(settings, write=True) as s:
+        search_id = repo.create_search(s, spec.model_dump(mode="json"), "eq").id
+    evaluator = PromotionsFail(spec, tmp)
+    drain(search_id, settings, lambda *a: evaluator, cold=cold)
+    with session_scope(settings) as s:
+        cands = repo.candidates_after(s, search_id, 0, 1000)[0]
+        return {c.canonical: (c.status, c.rung, c.epochs, c.fitness, c.error) for c in cands}
+
+
+@pytest.mark.parametrize("schedule", ["asha", "successive-halving"])
+def test_a_failed_promotion_keeps_its_lower_rung_result_when_the_lifecycle_is_replayed(
+    schedule: str, tmp_path: Path
+) -> None:
+    raw = spec_of("random", schedule)
+    cold, warm = rows_of(raw, tmp_path / "cold", cold=True), rows_of(raw, tmp_path / "warm", cold=False)
+    assert cold == warm
+    kept = [row for row in cold.values() if (row[4] or "").startswith("promotion to 3 epochs failed")]
+    assert kept, "no promotion failed: the test does not exercise the rule"
+    # Each shows the 1-epoch result it kept: done, rung 0, 1 epoch, its fitness.
+    assert all(row[:3] == ("done", 0, 1) and row[3] is not None for row in kept)
+
+
+def test_a_candidate_waiting_for_its_promotion_stays_ranked_when_the_lifecycle_is_replayed(
+    tmp_path: Path,
+) -> None:
+    from service_drain import QueueDispatcher
+
+    from worker import coordinator
+
+    settings = Settings(data_dir=tmp_path / "svc", broker_url="memory://")
+    upgrade_to_head(settings)
+    spec = parse_spec(spec_of("random", "asha"))
+    with session_scope(settings, write=True) as s:
+        search_id = repo.create_search(s, spec.model_dump(mode="json"), "eq").id
+    evaluator, d = ClosedForm(spec, tmp_path), QueueDispatcher()
+    coordinator.advance_search(search_id, d, settings, kick=True)
+    pending_promotion = None
+    while d.pending and pending_promotion is None:
+        kind, ident = d.pending.popleft()
+        if kind == "train":
+            coordinator.train_candidate(ident, d, lambda *a: evaluator, settings)
+        elif kind == "advance":
+            coordinator.advance_search(ident, d, settings)
+            with session_scope(settings) as s:
+                cands = repo.candidates_after(s, search_id, 0, 1000)[0]
+                pending_promotion = next((c.id for c in cands if c.status == "queued" and c.rung > 0), None)
+    assert pending_promotion is not None, "no promotion was scheduled"
+    coordinator._LIVE.clear()  # a fresh process: the lifecycle is replayed from the table
+    with session_scope(settings) as s:
+        lc, _ = coordinator._lifecycle(s, repo.get_search(s, search_id), spec, settings)
+        assert pending_promotion in [t.cid for t in lc.ranked()]
+        s.rollback()

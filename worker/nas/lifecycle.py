@@ -41,6 +41,22 @@ MEASURED_LATENCY = "latency_ms_ort"
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A promoted candidate's last good result, at the rung and epochs it was trained to."""
+
+    result: Result
+    rung: int
+    epochs: int | None
+
+    def record(self) -> dict[str, Any]:
+        return {"result": result_dict(self.result), "rung": self.rung, "epochs": self.epochs}
+
+    @classmethod
+    def of(cls, rec: dict[str, Any] | None) -> Kept | None:
+        return None if not rec else cls(Result(**rec["result"]), int(rec["rung"]), rec.get("epochs"))
+
+
 @dataclass
 class Trial:
     """One candidate as the lifecycle sees it."""
@@ -59,6 +75,10 @@ class Trial:
     rung_scores: list[float | None] = field(default_factory=list)  # fitness after each job
     start_rung: int = 0
     predicted: dict[str, float] = field(default_factory=dict)  # made before training (latency_ms_pred)
+    # While a promotion is queued or trains: the result, rung and epochs it falls back to if it fails.
+    # Stored with the row, so a lifecycle replayed from the table still has it (the row's own columns then
+    # hold the failed job's outcome).
+    kept: Kept | None = None
 
     @property
     def busy(self) -> bool:
@@ -79,6 +99,7 @@ class Trial:
             "start_rung": self.start_rung,
             "told_result": None if told is None else result_dict(told),
             "predicted": self.predicted,
+            "kept": None if self.kept is None else self.kept.record(),
         }
 
 
@@ -265,6 +286,8 @@ class Lifecycle:
                 if time_left is not None and time_left <= 0:
                     self.settle(t)  # no time to go on: it stays at its rung
                     break
+                if t.result is not None and t.result.ok:
+                    t.kept = Kept(t.result, t.rung, t.epochs)
                 t.rung, t.epochs = decision.rung, decision.epochs
                 self._set_status(t, "queued")
                 self.store.update(t)
@@ -394,13 +417,13 @@ class Lifecycle:
         self, cid: int, result: Result, checkpoint: str | None = None, curve: Sequence[dict] | None = None
     ) -> Trial:
         t = self.trials[cid]
-        if result.status != "done" and t.rung_scores and t.result is not None and t.result.ok:
+        kept, t.kept = t.kept, None
+        if result.status != "done" and kept is not None:
             # A failed promotion keeps the rung that succeeded, with the reason noted; the row shows that
             # rung and its epochs again (rung_scores' trailing None keeps it from being promoted again).
-            t.result.error = f"promotion to {t.epochs} epochs failed: {result.error}"
-            kept_epochs = (t.result.metrics or {}).get("epochs")
-            t.rung = t.start_rung + len(t.rung_scores) - 1
-            t.epochs = int(kept_epochs) if isinstance(kept_epochs, int | float) else t.epochs
+            error = f"promotion to {t.epochs} epochs failed: {result.error}"
+            t.result = Result(kept.result.status, kept.result.fitness, dict(kept.result.metrics), error)
+            t.rung, t.epochs = kept.rung, kept.epochs
             self._set_status(t, "done")
             t.rung_scores.append(None)
         else:
