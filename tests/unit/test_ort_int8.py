@@ -94,6 +94,24 @@ def test_timing_feeds_the_requested_batch_records_the_timed_calls_and_refuses_an
         session_latency_ms(rec, (1, 8, 8), batch=0)
 
 
+def test_compared_sessions_take_their_timing_windows_in_turn_and_keep_their_lowest(monkeypatch):
+    # A machine that slows down window after window: timed one after the other, the second session would
+    # read 1.6x slow; in turn, both keep a window from the same fast start.
+    calls: list[str] = []
+
+    def drifting(session, input_shape, *, batch, repeats):
+        calls.append(session)
+        return {"fp32": 1.0, "int8": 0.5}[session] * (1 + 0.2 * len(calls))
+
+    monkeypatch.setattr(ort_latency, "session_latency_ms", drifting)
+    fp32, int8 = ort_latency.batch1_latencies_ms(["fp32", "int8"], (1, 8, 8), windows=3)
+    assert calls == ["fp32", "int8"] * 3
+    assert (fp32, int8) == pytest.approx((1.2, 0.7))
+    calls.clear()
+    assert ort_latency.batch1_latency_ms("fp32", (1, 8, 8)) == pytest.approx(1.2)  # the same rule alone
+    assert calls == ["fp32"] * ort_latency.BATCH1_WINDOWS
+
+
 def test_predict_covers_every_sample_across_batches(digits_net):
     net, data = digits_net
     from worker.nas.evaluation.export import onnx_bytes

@@ -7,6 +7,7 @@ CUDA provider). Intra-op threads follow the worker's torch thread count and are 
 
 from __future__ import annotations
 
+import math
 import time
 from types import ModuleType
 from typing import Any
@@ -97,9 +98,20 @@ def batch1_latency_ms(session: Any, input_shape: tuple[int, ...], *, repeats: in
     """The deployed batch-1 figure: the lower of BATCH1_WINDOWS timing windows. Load only adds time, and a
     burst can cover a whole 0.2-s window: one network measured 0.20 ms in a ViT search and 0.32 ms in the
     next, over that search's 0.25-ms bound (2-core EPYC, 2026-12-06)."""
-    return min(
-        session_latency_ms(session, input_shape, batch=1, repeats=repeats) for _ in range(BATCH1_WINDOWS)
-    )
+    return batch1_latencies_ms([session], input_shape, repeats=repeats)[0]
+
+
+def batch1_latencies_ms(
+    sessions: list[Any], input_shape: tuple[int, ...], *, repeats: int = 20, windows: int = BATCH1_WINDOWS
+) -> list[float]:
+    """`batch1_latency_ms` of several sessions whose figures are compared (fp32 against int8), their windows
+    taken in turn: a machine whose speed drifts over seconds (a 2-core AVX2 EPYC: a fixed matmul 1.3x its
+    fastest in the median second of a minute) slows both sides alike, instead of whichever went second."""
+    best = [math.inf] * len(sessions)
+    for _ in range(windows):
+        for i, session in enumerate(sessions):
+            best[i] = min(best[i], session_latency_ms(session, input_shape, batch=1, repeats=repeats))
+    return best
 
 
 def ort_latency_metrics(
