@@ -114,7 +114,8 @@ class Candidate(Base):
     epochs: Mapped[int | None] = mapped_column(Integer)
     # Place in the strategy's history (it is replayed from this table in this order); None: not told yet.
     told: Mapped[int | None] = mapped_column(Integer)
-    # The lifecycle's own record (worker.nas.lifecycle.Trial.record): rung scores, first rung, told result.
+    # The lifecycle's own record (worker.nas.lifecycle.Trial.record): rung scores, first rung, told result,
+    # and while a promotion is pending the result it falls back to (`kept`).
     lifecycle: Mapped[dict[str, Any] | None]
     # The training lease (worker.sweeper): each start of training is a new `attempt` and holds the lease
     # until `lease_expires_at`, renewed by its epoch reports and heartbeat; once it expires the candidate is
