@@ -127,8 +127,9 @@ def main() -> int:
     print(json.dumps(report, indent=2, default=float))
     if not features["int8_units"]:
         print(
-            "no VNNI/AMX on this CPU: the int8 kernels widen u8 x s8 products to 16 bits (and weights keep 7 "
-            f"bits against saturation), so the {m['int8_speedup']:.2f}x is reported, not checked"
+            "no VNNI/AMX on this CPU: the int8 kernels widen u8 x s8 products to 16 bits in extra "
+            "instructions (and weights keep 7 bits against saturation), so the "
+            f"{m['int8_speedup']:.2f}x is reported, not checked"
         )
     return 1 if args.check and not all(goals.values()) else 0
 
