@@ -74,15 +74,21 @@ def spec_of(strategy: str, schedule: str) -> dict:
     }
 
 
-def via_service(raw: dict, tmp: Path, cold: bool = False) -> tuple[list[str], set[str]]:
-    """`cold`: every step starts in a fresh process (the lifecycle replayed from the table)."""
+def run_stored(raw: dict, tmp: Path, cold: bool, evaluator_type: type = ClosedForm) -> tuple[Settings, int]:
+    """Store the search and drain it through the coordinator; `cold`: every step starts in a fresh process
+    (the lifecycle replayed from the table)."""
     settings = Settings(data_dir=tmp / "svc", broker_url="memory://")
     upgrade_to_head(settings)
     spec = parse_spec(raw)
     with session_scope(settings, write=True) as s:
         search_id = repo.create_search(s, spec.model_dump(mode="json"), "eq").id
-    evaluator = ClosedForm(spec, tmp)
+    evaluator = evaluator_type(spec, tmp)
     drain(search_id, settings, lambda *a: evaluator, cold=cold)
+    return settings, search_id
+
+
+def via_service(raw: dict, tmp: Path, cold: bool = False) -> tuple[list[str], set[str]]:
+    settings, search_id = run_stored(raw, tmp, cold)
     with session_scope(settings) as s:
         assert repo.get_search(s, search_id).status == "completed"
         cands = sorted(repo.candidates_after(s, search_id, 0, 1000)[0], key=lambda c: c.id)
@@ -153,13 +159,7 @@ class PromotionsFail(ClosedForm):
 def rows_of(raw: dict, tmp: Path, cold: bool) -> dict[str, tuple[Any, ...]]:
     """Each candidate's (status, rung, epochs, fitness, error) after a service run whose promotions partly
     fail."""
-    settings = Settings(data_dir=tmp / "svc", broker_url="memory://")
-    upgrade_to_head(settings)
-    spec = parse_spec(raw)
-    with session_scope(settings, write=True) as s:
-        search_id = repo.create_search(s, spec.model_dump(mode="json"), "eq").id
-    evaluator = PromotionsFail(spec, tmp)
-    drain(search_id, settings, lambda *a: evaluator, cold=cold)
+    settings, search_id = run_stored(raw, tmp, cold, PromotionsFail)
     with session_scope(settings) as s:
         cands = repo.candidates_after(s, search_id, 0, 1000)[0]
         return {c.canonical: (c.status, c.rung, c.epochs, c.fitness, c.error) for c in cands}
