@@ -32,7 +32,8 @@ Method = Literal["static", "dynamic"]
 Activations = Literal["u8", "s8"]  # static activations; s8 only to measure why u8 is the choice
 CALIBRATION_BATCH = 64
 # fp32 and int8 windows taken in turn, the lowest of each kept: their ratio is the figure users read, and on a
-# drifting machine 2 sequential windows each gave 1.19x and 1.54x for the same models (AVX2 EPYC, 2026-12-07).
+# drifting machine one window each, one after the other, gave 1.19x and 1.54x for the same models in two runs
+# (AVX2 EPYC, 2026-12-07; 1.45x and 1.47x in turn).
 INT8_WINDOWS = 4
 
 
