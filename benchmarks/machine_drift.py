@@ -1,10 +1,10 @@
 """How much this machine's own speed drifts: the noise floor under the latency goals (issue 18 items 2, 4).
 
-Times a fixed float32 128x128 matmul on one thread for --seconds: each sample is the 10th percentile of 200
-calls (the statistic the engine reads latency with, worker/nas/evaluation/latency_stat.py), one sample about
-every 0.5 s. It prints the fastest, median and slowest sample and the share of samples within 10 % of the
-fastest. Nothing else should run: on an idle machine whose samples spread, the spread is the host's (a
-shared physical core, frequency changes), and a latency timed at a random moment reads that much high.
+Times a fixed float32 128x128 matmul on one thread for --seconds: each sample is the engine's latency
+statistic of 200 calls (`latency_stat.latency_of`, a 10th percentile), one sample about every 0.5 s. It
+prints the fastest, median and slowest sample and the share of samples within 10 % of the fastest. Nothing
+else should run: on an idle machine whose samples spread, the spread is the host's (a shared physical core,
+frequency changes), and a latency timed at a random moment reads that much high.
 
 `--check` exits 1 when the median sample is more than 10 % over the fastest: then a network timed once at a
 random moment misses a ±10 % band around its best time more often than not, whatever the predictor or the
@@ -29,14 +29,15 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worker.nas.evaluation.cpu_features import describe  # noqa: E402
+from worker.nas.evaluation.latency_stat import latency_of  # noqa: E402
+from worker.nas.latency_error import TOLERANCE  # noqa: E402
 
-TOLERANCE = 0.10
 CALLS = 200
 SIZE = 128
 
 
 def samples(seconds: float) -> list[float]:
-    """Per-sample 10th percentiles (µs) of CALLS matmuls, about every 0.5 s for `seconds`."""
+    """Per-sample latency figures (µs, `latency_of` of CALLS matmuls), about every 0.5 s for `seconds`."""
     a = np.random.default_rng(0).random((SIZE, SIZE), dtype=np.float32)
     out: list[float] = []
     end = time.monotonic() + seconds
@@ -45,8 +46,8 @@ def samples(seconds: float) -> list[float]:
         for _ in range(CALLS):
             t0 = time.perf_counter()
             a @ a
-            times.append(time.perf_counter() - t0)
-        out.append(float(np.percentile(times, 10)) * 1e6)
+            times.append((time.perf_counter() - t0) * 1e6)
+        out.append(latency_of(times))
         time.sleep(0.5)
     return out
 

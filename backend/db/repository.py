@@ -1067,7 +1067,7 @@ def trial_of(cand: Candidate, checkpoint: str | None) -> Any:
     """The lifecycle's view of a row: the status it last saw (the row's own status and result may be newer,
     which the caller turns into an event), its rung scores and told result. While a promotion is pending,
     its result is the one the promotion would fall back to."""
-    from worker.nas.lifecycle import Kept, Trial
+    from worker.nas.lifecycle import BUSY, Kept, Trial
     from worker.nas.types import Result
 
     rec = cand.lifecycle or {}
@@ -1082,7 +1082,7 @@ def trial_of(cand: Candidate, checkpoint: str | None) -> Any:
         status=status,
         rung=cand.rung,
         epochs=cand.epochs,
-        result=kept.result if kept is not None and status in ("queued", "training") else row_result(cand),
+        result=kept.result if kept is not None and status in BUSY else row_result(cand),
         checkpoint=checkpoint,
         told=cand.told,
         told_result=Result(**told) if told else None,
